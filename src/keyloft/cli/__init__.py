@@ -1,0 +1,1 @@
+"""The ``keyloft`` command line."""

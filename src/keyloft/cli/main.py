@@ -1,0 +1,331 @@
+"""``keyloft`` commands: init, serve, and operator management of orgs, admins, Tills, scopes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from keyloft.config import Settings
+from keyloft.domain.actors import PrincipalKind
+from keyloft.domain.errors import KeyloftError
+from keyloft.services import setup
+from keyloft.services.clock import SystemClock
+from keyloft.services.orgs import OrgService
+from keyloft.services.ports import Store
+from keyloft.services.server_secret import MissingServerSecret, require_server_secret
+from keyloft.storage import migrate
+from keyloft.storage.engine import create_engine
+from keyloft.storage.store import Database
+
+app = typer.Typer(help="Keyloft: API client accounts and access tokens.", no_args_is_help=True)
+org_app = typer.Typer(help="Manage orgs.", no_args_is_help=True)
+admin_app = typer.Typer(help="Manage admin users.", no_args_is_help=True)
+till_app = typer.Typer(help="Manage Tills.", no_args_is_help=True)
+scope_app = typer.Typer(help="Manage an org's scope entities.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(admin_app, name="admin")
+app.add_typer(till_app, name="till")
+app.add_typer(scope_app, name="scope")
+app.add_typer(db_app, name="db")
+
+T = TypeVar("T")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run ``work`` in one write transaction against a migrated database."""
+
+    async def run() -> T:
+        database = Database(create_engine(settings.database_url))
+        try:
+            if await migrate.current_revision(database.engine) != migrate.head_revision():
+                _fail("the database is not initialised or not migrated: run `keyloft init`")
+            async with database.unit_of_work(write=True) as store:
+                return await work(store)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except KeyloftError as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        _fail(exc.message + where)
+        raise  # unreachable; _fail exits
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    if not from_stdin:
+        return None
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        _fail("--password-stdin given but standard input held no password")
+    return password
+
+
+@app.command()
+def init(
+    demo: Annotated[
+        bool, typer.Option(help="Also create the Demo org, an admin, two Tills.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or migrate the schema, the server secret and the first signing key. Safe to rerun."""
+    settings = Settings()
+    clock = SystemClock()
+    try:
+        secret, secret_created = setup.ensure_server_secret(settings)
+    except RuntimeError as exc:
+        _fail(str(exc))
+
+    async def run() -> dict[str, Any]:
+        database = Database(create_engine(settings.database_url))
+        try:
+            before, after = await migrate.upgrade(database.engine)
+            async with database.unit_of_work(write=True) as store:
+                key_created = await setup.ensure_keys(store, secret, clock)
+                result: dict[str, Any] = {
+                    "changed": secret_created or key_created or before != after,
+                    "schema": after,
+                }
+                if demo:
+                    made = await setup.ensure_demo(store, settings, clock)
+                    result["changed"] = result["changed"] or made.created
+                    result["orgId"] = made.org_id
+                    if made.created and made.admin is not None:
+                        result["admin"] = {
+                            "username": made.admin.principal.code,
+                            "password": made.admin.password,
+                        }
+                        result["tills"] = [
+                            {
+                                "id": till.principal.id,
+                                "code": till.principal.code,
+                                "password": till.password,
+                            }
+                            for till in made.tills
+                        ]
+                return result
+        finally:
+            await database.dispose()
+
+    result = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    if not result["changed"]:
+        typer.echo(
+            "Keyloft is already initialised: nothing changed"
+            + (
+                f" (Demo org id {result['orgId']}; its passwords were shown when it was made)."
+                if demo
+                else "."
+            )
+        )
+        return
+    typer.echo(f"Keyloft initialised (schema {result['schema']}).")
+    if "admin" in result:
+        admin = result["admin"]
+        typer.echo(f"\nDemo org {result['orgId']} (Asia/Kolkata). Passwords are shown only now:")
+        typer.echo(f"  admin  {admin['username']}  {admin['password']}")
+        for till in result["tills"]:
+            typer.echo(f"  till   {till['code']} (id {till['id']})  {till['password']}")
+        typer.echo(
+            f"\nTry: curl -u '{admin['username']}:{admin['password']}' "
+            f"{settings.issuer}/v3/integrations/scopes"
+        )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API."""
+    import uvicorn
+
+    settings = Settings()
+    try:
+        require_server_secret(settings)
+    except MissingServerSecret as exc:
+        _fail(str(exc))
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    uvicorn.run(
+        "keyloft.web.asgi:create",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Option(help="Org name, unique.")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone for dates.")] = "UTC",
+    max_clients: Annotated[int | None, typer.Option(help="Active API clients allowed.")] = None,
+    max_token_ttl: Annotated[int | None, typer.Option(help="Longest token lifetime, s.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an org with the default scope entities (TargetGroups, All, Transaction)."""
+    settings = Settings()
+
+    async def work(store: Store) -> dict[str, Any]:
+        org = await OrgService(store, SystemClock()).create_org(
+            name=name,
+            timezone=timezone,
+            max_clients=max_clients or settings.default_max_clients,
+            max_token_ttl=max_token_ttl or settings.default_max_token_ttl,
+            ttl_ceiling=settings.token_ttl_ceiling,
+        )
+        return {
+            "id": org.id,
+            "name": org.name,
+            "timezone": org.timezone,
+            "maxClients": org.max_clients,
+            "maxTokenTtl": org.max_token_ttl,
+        }
+
+    data = _with_store(settings, work)
+    _emit(data, as_json, f"org {data['id']} {data['name']!r} created")
+
+
+def _principal_command(
+    kind: PrincipalKind, org: int, code: str, name: str | None, password_stdin: bool, as_json: bool
+) -> None:
+    settings = Settings()
+    password = _read_password(password_stdin)
+
+    async def work(store: Store) -> dict[str, Any]:
+        made = await OrgService(store, SystemClock()).add_principal(
+            org_id=org, kind=kind, code=code, name=name, password=password
+        )
+        key = "username" if kind is PrincipalKind.ADMIN_USER else "code"
+        return {"id": made.principal.id, key: made.principal.code, "password": made.password}
+
+    data = _with_store(settings, work)
+    label = "admin" if kind is PrincipalKind.ADMIN_USER else "till"
+    note = "" if password else f"\npassword (shown only now): {data['password']}"
+    _emit(data, as_json, f"{label} {data['id']} {code!r} created{note}")
+
+
+@admin_app.command("create")
+def admin_create(
+    org: Annotated[int, typer.Option(help="Org id.")],
+    username: Annotated[str, typer.Option(help="Login name, unique.")],
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an admin user; a password not given is generated and printed once."""
+    _principal_command(PrincipalKind.ADMIN_USER, org, username, None, password_stdin, as_json)
+
+
+@till_app.command("create")
+def till_create(
+    org: Annotated[int, typer.Option(help="Org id.")],
+    code: Annotated[str, typer.Option(help="Till code (its login), unique.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a Till; a password not given is generated and printed once."""
+    _principal_command(PrincipalKind.TILL, org, code, name, password_stdin, as_json)
+
+
+@scope_app.command("add")
+def scope_add(
+    org: Annotated[int, typer.Option(help="Org id.")],
+    entity: Annotated[str, typer.Option(help="Entity name, e.g. Coupons.")],
+    pattern: Annotated[str, typer.Option(help="RE2 pattern of the paths it covers.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a scope entity to an org; it takes the next entity id."""
+    settings = Settings()
+
+    async def work(store: Store) -> dict[str, Any]:
+        made = await OrgService(store, SystemClock()).add_scope(
+            org_id=org, name=entity, area_pattern=pattern
+        )
+        return {"id": made.id, "entity": made.name, "pattern": made.area_pattern}
+
+    data = _with_store(settings, work)
+    _emit(data, as_json, f"scope entity {data['id']} {data['entity']} added")
+
+
+@scope_app.command("list")
+def scope_list(org: Annotated[int, typer.Option(help="Org id.")], as_json: JsonOpt = False) -> None:
+    """List an org's scope entities and the paths each covers."""
+    settings = Settings()
+
+    async def work(store: Store) -> list[dict[str, Any]]:
+        entities = await store.scopes.list(org)
+        return [{"id": e.id, "entity": e.name, "pattern": e.area_pattern} for e in entities]
+
+    rows = _with_store(settings, work)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(f"{row['id']:>4}  {row['entity']:<20} {row['pattern'] or '(everything else)'}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the schema to the newest revision."""
+    settings = Settings()
+
+    async def run() -> tuple[str | None, str | None]:
+        engine = create_engine(settings.database_url)
+        try:
+            return await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    before, after = asyncio.run(run())
+    typer.echo("schema already current" if before == after else f"schema {before} -> {after}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Exit non-zero if the models and the migrated schema disagree."""
+    settings = Settings()
+
+    async def run() -> list[Any]:
+        engine = create_engine(settings.database_url)
+        try:
+            return await migrate.drift(engine)
+        finally:
+            await engine.dispose()
+
+    differences = asyncio.run(run())
+    if differences:
+        for difference in differences:
+            typer.echo(f"drift: {difference}")
+        raise typer.Exit(1)
+    typer.echo("models and migrations agree")
+
+
+def main() -> None:
+    app()

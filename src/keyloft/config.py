@@ -1,0 +1,63 @@
+"""Settings: the only place Keyloft reads its environment (prefix ``KEYLOFT_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+THIRTY_DAYS = 30 * 24 * 3600
+
+
+class Settings(BaseSettings):
+    """Deployment settings. Build one per process; never at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="KEYLOFT_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./keyloft.db",
+        description="sqlite:///PATH (embedded default) or postgresql://user@host:port/db.",
+    )
+    issuer: str = Field(default="http://127.0.0.1:8000", description="`iss` of every token.")
+    secret_key: SecretStr | None = Field(
+        default=None, description="Server secret; else read from secret_key_file."
+    )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="Server secret file; default: keyloft.secret beside the SQLite file.",
+    )
+    default_max_clients: int = Field(default=15, ge=1, le=100_000)
+    default_max_token_ttl: int = Field(default=3600, ge=1, le=THIRTY_DAYS)
+    token_ttl_ceiling: int = Field(
+        default=THIRTY_DAYS, ge=1, le=THIRTY_DAYS, description="No org may allow more."
+    )
+    basic_auth_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    log_level: str = Field(default="INFO")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "sqlite+aiosqlite://", "postgresql")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        raw = self.database_url.split(":///", 1)[1] if ":///" in self.database_url else ""
+        return Path(raw) if raw and raw != ":memory:" else None
+
+    def resolved_secret_key_file(self) -> Path | None:
+        """Where the server secret lives when it is not given in the environment."""
+        if self.secret_key_file is not None:
+            return self.secret_key_file
+        db = self.sqlite_path
+        return db.with_name("keyloft.secret") if db is not None else None

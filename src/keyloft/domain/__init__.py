@@ -1,0 +1,1 @@
+"""Pure rules of Keyloft: no web, storage or framework imports."""

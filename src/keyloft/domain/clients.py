@@ -1,0 +1,120 @@
+"""API clients: the aggregate, and the rules a new or changed client must satisfy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from keyloft.domain.actors import Principal
+from keyloft.domain.errors import ValidationFailed
+from keyloft.domain.patterns import validate_patterns
+from keyloft.domain.scopes import Grant, Permission, ScopeEntity
+
+MAX_NAME = 100
+MAX_DESCRIPTION = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    id: int
+    org_id: int
+    client_key: str
+    name: str
+    description: str
+    expiration_token_time: int
+    default_till_id: int
+    is_valid: bool
+    grants: tuple[Grant, ...]
+    created_on: datetime
+    last_updated_on: datetime
+    created_by: Principal
+    last_updated_by: Principal
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ClientDraft:
+    """A validated description of a client to create, or of the changes a PUT makes."""
+
+    expiration_token_time: int
+    default_till_id: int
+    grants: tuple[Grant, ...]
+    name: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeInput:
+    entity_id: int
+    permission: str
+    resources: list[str] = field(default_factory=list)
+
+
+def check_name(name: str) -> str:
+    if not name.strip():
+        raise ValidationFailed("name must not be blank.", field="name")
+    if len(name) > MAX_NAME:
+        raise ValidationFailed(f"name allows at most {MAX_NAME} characters.", field="name")
+    if any(ord(ch) < 0x20 for ch in name):
+        raise ValidationFailed("name contains control characters.", field="name")
+    return name
+
+
+def check_description(description: str) -> str:
+    if len(description) > MAX_DESCRIPTION:
+        raise ValidationFailed(
+            f"description allows at most {MAX_DESCRIPTION} characters.", field="description"
+        )
+    return description
+
+
+def check_ttl(ttl: int, cap: int) -> int:
+    if ttl < 1 or ttl > cap:
+        raise ValidationFailed(
+            f"expirationTokenTime must be between 1 and {cap} seconds.",
+            field="expirationTokenTime",
+        )
+    return ttl
+
+
+def check_grants(scopes: list[ScopeInput], entities: list[ScopeEntity]) -> tuple[Grant, ...]:
+    known = {entity.id for entity in entities}
+    grants: list[Grant] = []
+    seen: set[int] = set()
+    for index, scope in enumerate(scopes):
+        where = f"scopes[{index}]"
+        if scope.entity_id not in known:
+            raise ValidationFailed(
+                f"{where}.entityId {scope.entity_id} is not a scope entity of this org; "
+                f"valid ids: {sorted(known)}.",
+                field=f"{where}.entityId",
+            )
+        if scope.entity_id in seen:
+            raise ValidationFailed(
+                f"{where}.entityId {scope.entity_id} appears more than once.",
+                field=f"{where}.entityId",
+            )
+        try:
+            permission = Permission(scope.permission)
+        except ValueError:
+            raise ValidationFailed(
+                f"{where}.permission must be one of READ, WRITE, READWRITE.",
+                field=f"{where}.permission",
+            ) from None
+        resources = validate_patterns(scope.resources, f"{where}.resources")
+        seen.add(scope.entity_id)
+        grants.append(Grant(scope.entity_id, permission, resources))
+    return tuple(grants)
+
+
+def etag(client: Client) -> str:
+    """A strong entity tag for the client's current version."""
+    return f'"{client.id}-{client.version}"'
+
+
+def if_match_allows(header: str | None, client: Client) -> bool:
+    """RFC 9110 If-Match with strong comparison: absent or ``*`` allows, else a listed tag."""
+    if header is None or header.strip() == "*":
+        return True
+    current = etag(client)
+    return any(tag.strip() == current for tag in header.split(","))

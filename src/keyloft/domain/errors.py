@@ -1,0 +1,81 @@
+"""Domain errors: each carries the stable numeric code the API reports (see docs/errors.md)."""
+
+from __future__ import annotations
+
+
+class KeyloftError(Exception):
+    """Base of every expected failure. ``code`` is stable and documented."""
+
+    code: int = 1000
+    default_message: str = "Request failed."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        self.message = message or self.default_message
+        self.field = field
+        super().__init__(self.message)
+
+
+class ValidationFailed(KeyloftError):
+    """Input broke a rule; ``field`` names the offending field (dotted path)."""
+
+    code = 1001
+    default_message = "Invalid request."
+
+
+class Unauthenticated(KeyloftError):
+    code = 3001
+    default_message = "Authentication required: valid credentials are missing."
+
+
+class InvalidClientCredentials(KeyloftError):
+    """Unknown key, wrong secret and deleted client all look exactly alike."""
+
+    code = 3002
+    default_message = "Invalid client key or secret."
+
+
+class InvalidToken(KeyloftError):
+    code = 3003
+    default_message = "The access token is invalid, expired or revoked."
+
+
+class AccessDenied(KeyloftError):
+    code = 4000
+    default_message = "Not authorized. Access is denied!"
+
+
+class ClientNotFound(KeyloftError):
+    code = 4041
+    default_message = "No API client with this key exists in your org."
+
+
+class NameTaken(KeyloftError):
+    code = 4091
+    default_message = "An active API client with this name already exists in the org."
+
+
+class ClientLimitReached(KeyloftError):
+    code = 4092
+    default_message = "The org has reached its limit of active API clients."
+
+
+class ClientDeleted(KeyloftError):
+    code = 4093
+    default_message = "This API client is deleted and can no longer be changed."
+
+
+class VersionMismatch(KeyloftError):
+    code = 4121
+    default_message = "The client changed since you read it (If-Match does not match)."
+
+
+class NotFound(KeyloftError):
+    """A non-client object named by an operator command (org, Till, scope)."""
+
+    code = 4040
+    default_message = "Not found."
+
+
+class Conflict(KeyloftError):
+    code = 4090
+    default_message = "Conflict with the stored state."

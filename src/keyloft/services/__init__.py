@@ -1,0 +1,1 @@
+"""Use cases of Keyloft. Services never commit: whoever owns the request owns the transaction."""

@@ -1,0 +1,89 @@
+"""Who is calling: HTTP Basic (admin user or Till) or a client's access token, and may it?"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from keyloft.domain.actors import Actor, Principal, PrincipalKind
+from keyloft.domain.errors import AccessDenied, InvalidToken, Unauthenticated
+from keyloft.domain.passwords import dummy_verify, verify_password
+from keyloft.domain.scopes import Grant, decide, grant_covers
+from keyloft.domain.signing import KeyRing, TokenRejected
+from keyloft.domain.tokens import TOKEN_USE, grants_from_claims
+from keyloft.services.login_cache import LoginCache
+from keyloft.services.ports import Store
+
+
+def effective_grants(token_grants: Sequence[Grant], current: Sequence[Grant]) -> tuple[Grant, ...]:
+    """Token grants that the client still holds: narrowing a client narrows its tokens."""
+    by_entity = {grant.entity_id: grant for grant in current}
+    return tuple(g for g in token_grants if grant_covers(by_entity.get(g.entity_id), g))
+
+
+class AuthService:
+    def __init__(self, store: Store, keys: KeyRing, issuer: str, logins: LoginCache) -> None:
+        self._store = store
+        self._keys = keys
+        self._issuer = issuer
+        self._logins = logins
+
+    async def basic(self, username: str, password: str) -> Actor:
+        found = await self._store.principals.credentials(username)
+        if found is None:
+            await asyncio.to_thread(dummy_verify, password)
+            raise Unauthenticated("Invalid username or password.")
+        principal, password_hash = found
+        if not self._logins.verified(username, password, password_hash):
+            if not await asyncio.to_thread(verify_password, password_hash, password):
+                raise Unauthenticated("Invalid username or password.")
+            self._logins.remember(username, password, password_hash)
+        return Actor(principal=principal)
+
+    async def token(
+        self, token: str, *, till_type: str | None = None, till_code: str | None = None
+    ) -> Actor:
+        """The Till a valid token acts as, with the grants the token still carries."""
+        try:
+            claims = self._keys.verify(token, issuer=self._issuer)
+        except TokenRejected:
+            raise InvalidToken() from None
+        client_id = claims.get("client_id")
+        token_grants = grants_from_claims(claims)
+        if claims.get("token_use") != TOKEN_USE or not isinstance(client_id, int):
+            raise InvalidToken()
+        if token_grants is None:
+            raise InvalidToken()
+        client = await self._store.clients.get_by_id(client_id)
+        if client is None or not client.is_valid or client.client_key != claims.get("sub"):
+            raise InvalidToken()
+        till = await self._acting_till(client.org_id, client.default_till_id, till_type, till_code)
+        return Actor(
+            principal=till,
+            grants=effective_grants(token_grants, client.grants),
+            client_id=client.id,
+        )
+
+    async def _acting_till(
+        self, org_id: int, default_till_id: int, till_type: str | None, till_code: str | None
+    ) -> Principal:
+        if till_type is None and till_code is None:
+            till = await self._store.principals.get_in_org(
+                org_id, default_till_id, PrincipalKind.TILL
+            )
+        elif (till_type or "").upper() == PrincipalKind.TILL.value and till_code:
+            till = await self._store.principals.find_in_org(org_id, till_code, PrincipalKind.TILL)
+        else:
+            raise AccessDenied()
+        if till is None:
+            raise AccessDenied()
+        return till
+
+    async def authorize(self, actor: Actor, method: str, raw_path: str) -> None:
+        """Basic-authenticated admins and Tills may call every route of their org; a token
+        only what its scopes allow for this method and path."""
+        if actor.grants is None:
+            return
+        entities = await self._store.scopes.list(actor.org_id)
+        if not decide(entities, actor.grants, method, raw_path).allowed:
+            raise AccessDenied()

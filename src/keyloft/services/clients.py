@@ -1,0 +1,181 @@
+"""Managing an org's API clients: create, list, read, change and (softly) delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from keyloft.domain.actors import Actor, PrincipalKind
+from keyloft.domain.clients import (
+    Client,
+    ScopeInput,
+    check_description,
+    check_grants,
+    check_name,
+    check_ttl,
+    if_match_allows,
+)
+from keyloft.domain.credentials import SecretHasher, new_client_key, new_client_secret
+from keyloft.domain.errors import (
+    AccessDenied,
+    ClientDeleted,
+    ClientLimitReached,
+    ClientNotFound,
+    NameTaken,
+    ValidationFailed,
+    VersionMismatch,
+)
+from keyloft.domain.orgs import Org
+from keyloft.domain.scopes import Grant, ScopeEntity, grants_cover
+from keyloft.services.ports import Clock, Store
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    """What a create or update call asked for, before validation against the org."""
+
+    expiration_token_time: int
+    default_till_id: int
+    scopes: list[ScopeInput] = field(default_factory=list)
+    name: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    name: str | None
+    description: str | None
+    ttl: int
+    till_id: int
+    grants: tuple[Grant, ...]
+
+
+class ClientService:
+    def __init__(self, store: Store, hasher: SecretHasher, clock: Clock) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._clock = clock
+
+    async def org(self, actor: Actor) -> Org:
+        org = await self._store.orgs.get(actor.org_id)
+        if org is None:  # the org row outlives its principals; this is a broken store
+            raise AccessDenied()
+        return org
+
+    async def scopes(self, actor: Actor) -> list[ScopeEntity]:
+        return await self._store.scopes.list(actor.org_id)
+
+    async def list(self, actor: Actor, *, include_invalid: bool) -> list[Client]:
+        return await self._store.clients.list(actor.org_id, include_invalid=include_invalid)
+
+    async def get(self, actor: Actor, client_key: str) -> Client:
+        client = await self._store.clients.get(actor.org_id, client_key)
+        if client is None:
+            raise ClientNotFound()
+        return client
+
+    async def create(self, actor: Actor, request: ClientRequest) -> tuple[Client, str]:
+        """Returns the client and its secret, which is never available again."""
+        org = await self.org(actor)
+        if request.name is None:
+            raise ValidationFailed("name is required.", field="name")
+        if request.description is None:
+            raise ValidationFailed("description is required.", field="description")
+        checked = await self._check(actor, org, request)
+        assert checked.name is not None
+        assert checked.description is not None
+        await self._store.orgs.lock(org.id)
+        if await self._store.clients.count_valid(org.id) >= org.max_clients:
+            raise ClientLimitReached(
+                f"The org already has its maximum of {org.max_clients} active API clients; "
+                "delete one first."
+            )
+        if await self._store.clients.name_in_use(org.id, checked.name, except_id=None):
+            raise NameTaken(field="name")
+        secret = new_client_secret()
+        client = await self._store.clients.add(
+            org_id=org.id,
+            client_key=new_client_key(),
+            secret_hash=self._hasher.hash(secret),
+            name=checked.name,
+            description=checked.description,
+            expiration_token_time=checked.ttl,
+            default_till_id=checked.till_id,
+            grants=checked.grants,
+            actor_id=actor.principal.id,
+            now=self._clock.now(),
+        )
+        return client, secret
+
+    async def update(
+        self, actor: Actor, client_key: str, request: ClientRequest, *, if_match: str | None
+    ) -> Client:
+        org = await self.org(actor)
+        current = await self._changeable(actor, client_key, if_match)
+        checked = await self._check(actor, org, request)
+        name = checked.name if checked.name is not None else current.name
+        description = (
+            checked.description if checked.description is not None else current.description
+        )
+        await self._store.orgs.lock(org.id)
+        if name != current.name and await self._store.clients.name_in_use(
+            org.id, name, except_id=current.id
+        ):
+            raise NameTaken(field="name")
+        updated = await self._store.clients.update(
+            current.id,
+            name=name,
+            description=description,
+            expiration_token_time=checked.ttl,
+            default_till_id=checked.till_id,
+            grants=checked.grants,
+            actor_id=actor.principal.id,
+            now=self._clock.now(),
+            expected_version=current.version,
+        )
+        if updated is None:
+            raise VersionMismatch()
+        return updated
+
+    async def delete(self, actor: Actor, client_key: str, *, if_match: str | None) -> Client:
+        current = await self._changeable(actor, client_key, if_match)
+        deleted = await self._store.clients.invalidate(
+            current.id,
+            actor_id=actor.principal.id,
+            now=self._clock.now(),
+            expected_version=current.version,
+        )
+        if deleted is None:
+            raise VersionMismatch()
+        return deleted
+
+    async def _changeable(self, actor: Actor, client_key: str, if_match: str | None) -> Client:
+        current = await self.get(actor, client_key)
+        if not current.is_valid:
+            raise ClientDeleted()
+        if not if_match_allows(if_match, current):
+            raise VersionMismatch()
+        if actor.grants is not None and grants_cover(actor.grants, current.grants) is not None:
+            raise AccessDenied()
+        return current
+
+    async def _check(self, actor: Actor, org: Org, request: ClientRequest) -> _Checked:
+        name = check_name(request.name) if request.name is not None else None
+        description = (
+            check_description(request.description) if request.description is not None else None
+        )
+        ttl = check_ttl(request.expiration_token_time, org.max_token_ttl)
+        entities = await self._store.scopes.list(org.id)
+        grants = check_grants(request.scopes, entities)
+        till = await self._store.principals.get_in_org(
+            org.id, request.default_till_id, PrincipalKind.TILL
+        )
+        if till is None:
+            raise ValidationFailed(
+                f"defaultTillId {request.default_till_id} is not a Till of this org.",
+                field="defaultTillId",
+            )
+        if actor.grants is not None:
+            beyond = grants_cover(actor.grants, grants)
+            if beyond is not None:
+                raise AccessDenied(field=f"scopes (entityId {beyond.entity_id})")
+        return _Checked(name, description, ttl, till.id, grants)

@@ -1,0 +1,124 @@
+"""The ports services depend on; ``keyloft.storage`` implements them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from keyloft.domain.actors import Principal, PrincipalKind
+from keyloft.domain.clients import Client
+from keyloft.domain.orgs import Org
+from keyloft.domain.scopes import Grant, ScopeEntity
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    kid: str
+    algorithm: str
+    encrypted_private_key: str
+    created_at: datetime
+
+
+class OrgRepository(Protocol):
+    async def get(self, org_id: int) -> Org | None: ...
+    async def lock(self, org_id: int) -> None:
+        """Serialise writers of this org's clients until the transaction ends."""
+
+    async def add(
+        self, *, name: str, timezone: str, max_clients: int, max_token_ttl: int, now: datetime
+    ) -> Org: ...
+    async def find_by_name(self, name: str) -> Org | None: ...
+
+
+class PrincipalRepository(Protocol):
+    async def credentials(self, code: str) -> tuple[Principal, str] | None:
+        """The principal whose login is ``code`` and its password hash."""
+
+    async def get(self, principal_id: int) -> Principal | None: ...
+    async def get_in_org(
+        self, org_id: int, principal_id: int, kind: PrincipalKind
+    ) -> Principal | None: ...
+    async def find_in_org(
+        self, org_id: int, code: str, kind: PrincipalKind
+    ) -> Principal | None: ...
+    async def code_taken(self, code: str) -> bool: ...
+    async def add(
+        self,
+        *,
+        org_id: int,
+        kind: PrincipalKind,
+        code: str,
+        name: str,
+        password_hash: str,
+        now: datetime,
+    ) -> Principal: ...
+    async def list_in_org(self, org_id: int, kind: PrincipalKind) -> list[Principal]: ...
+
+
+class ScopeRepository(Protocol):
+    async def list(self, org_id: int) -> list[ScopeEntity]: ...
+    async def add(self, org_id: int, name: str, area_pattern: str | None) -> ScopeEntity: ...
+
+
+class ClientRepository(Protocol):
+    async def add(
+        self,
+        *,
+        org_id: int,
+        client_key: str,
+        secret_hash: str,
+        name: str,
+        description: str,
+        expiration_token_time: int,
+        default_till_id: int,
+        grants: Sequence[Grant],
+        actor_id: int,
+        now: datetime,
+    ) -> Client: ...
+    async def get(self, org_id: int, client_key: str) -> Client | None: ...
+    async def get_by_id(self, client_id: int) -> Client | None: ...
+    async def credentials(self, client_key: str) -> tuple[Client, str] | None:
+        """The client with this key in any org, and its secret hash."""
+
+    async def list(self, org_id: int, *, include_invalid: bool) -> list[Client]: ...
+    async def count_valid(self, org_id: int) -> int: ...
+    async def name_in_use(self, org_id: int, name: str, *, except_id: int | None) -> bool: ...
+    async def update(
+        self,
+        client_id: int,
+        *,
+        name: str,
+        description: str,
+        expiration_token_time: int,
+        default_till_id: int,
+        grants: Sequence[Grant],
+        actor_id: int,
+        now: datetime,
+        expected_version: int,
+    ) -> Client | None:
+        """Apply a change if the stored version is still ``expected_version``; else None."""
+
+    async def invalidate(
+        self, client_id: int, *, actor_id: int, now: datetime, expected_version: int
+    ) -> Client | None: ...
+
+
+class SigningKeyRepository(Protocol):
+    async def list(self) -> list[StoredKey]: ...
+    async def add(self, key: StoredKey, public_jwk: dict[str, object]) -> None: ...
+
+
+class Store(Protocol):
+    """One unit of work: repositories sharing one transaction."""
+
+    orgs: OrgRepository
+    principals: PrincipalRepository
+    scopes: ScopeRepository
+    clients: ClientRepository
+    keys: SigningKeyRepository
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, repositories implementing the service ports, migrations."""

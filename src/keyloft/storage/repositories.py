@@ -1,0 +1,379 @@
+"""SQL repositories implementing the ports of ``keyloft.services.ports``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keyloft.domain.actors import Principal, PrincipalKind
+from keyloft.domain.clients import Client
+from keyloft.domain.orgs import Org
+from keyloft.domain.scopes import Grant, Permission, ScopeEntity
+from keyloft.services.ports import StoredKey
+from keyloft.storage.tables import (
+    ClientRow,
+    GrantRow,
+    OrgRow,
+    PrincipalRow,
+    ScopeEntityRow,
+    SigningKeyRow,
+)
+
+
+def _org(row: OrgRow) -> Org:
+    return Org(row.id, row.name, row.timezone, row.max_clients, row.max_token_ttl)
+
+
+def _principal(row: PrincipalRow) -> Principal:
+    return Principal(
+        id=row.id,
+        org_id=row.org_id,
+        kind=PrincipalKind(row.kind),
+        code=row.code,
+        name=row.name,
+        description=row.description,
+    )
+
+
+class SqlOrgs:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def get(self, org_id: int) -> Org | None:
+        row = await self._s.get(OrgRow, org_id)
+        return _org(row) if row else None
+
+    async def lock(self, org_id: int) -> None:
+        # A no-op UPDATE takes the org's row lock on PostgreSQL (and the database write lock on
+        # SQLite, already held through BEGIN IMMEDIATE): writers of one org queue here.
+        await self._s.execute(update(OrgRow).where(OrgRow.id == org_id).values(id=OrgRow.id))
+
+    async def add(
+        self, *, name: str, timezone: str, max_clients: int, max_token_ttl: int, now: datetime
+    ) -> Org:
+        row = OrgRow(
+            name=name,
+            timezone=timezone,
+            max_clients=max_clients,
+            max_token_ttl=max_token_ttl,
+            created_at=now,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return _org(row)
+
+    async def find_by_name(self, name: str) -> Org | None:
+        row = await self._s.scalar(select(OrgRow).where(OrgRow.name == name))
+        return _org(row) if row else None
+
+
+class SqlPrincipals:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def credentials(self, code: str) -> tuple[Principal, str] | None:
+        row = await self._s.scalar(
+            select(PrincipalRow).where(PrincipalRow.code == code, PrincipalRow.is_active)
+        )
+        return (_principal(row), row.password_hash) if row else None
+
+    async def get(self, principal_id: int) -> Principal | None:
+        row = await self._s.get(PrincipalRow, principal_id)
+        return _principal(row) if row else None
+
+    async def get_in_org(
+        self, org_id: int, principal_id: int, kind: PrincipalKind
+    ) -> Principal | None:
+        row = await self._s.scalar(
+            select(PrincipalRow).where(
+                PrincipalRow.id == principal_id,
+                PrincipalRow.org_id == org_id,
+                PrincipalRow.kind == kind.value,
+                PrincipalRow.is_active,
+            )
+        )
+        return _principal(row) if row else None
+
+    async def find_in_org(self, org_id: int, code: str, kind: PrincipalKind) -> Principal | None:
+        row = await self._s.scalar(
+            select(PrincipalRow).where(
+                PrincipalRow.code == code,
+                PrincipalRow.org_id == org_id,
+                PrincipalRow.kind == kind.value,
+                PrincipalRow.is_active,
+            )
+        )
+        return _principal(row) if row else None
+
+    async def code_taken(self, code: str) -> bool:
+        found = await self._s.scalar(select(PrincipalRow.id).where(PrincipalRow.code == code))
+        return found is not None
+
+    async def add(
+        self,
+        *,
+        org_id: int,
+        kind: PrincipalKind,
+        code: str,
+        name: str,
+        password_hash: str,
+        now: datetime,
+    ) -> Principal:
+        row = PrincipalRow(
+            org_id=org_id,
+            kind=kind.value,
+            code=code,
+            name=name,
+            description="",
+            password_hash=password_hash,
+            is_active=True,
+            created_at=now,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return _principal(row)
+
+    async def list_in_org(self, org_id: int, kind: PrincipalKind) -> list[Principal]:
+        rows = await self._s.scalars(
+            select(PrincipalRow)
+            .where(PrincipalRow.org_id == org_id, PrincipalRow.kind == kind.value)
+            .order_by(PrincipalRow.id)
+        )
+        return [_principal(row) for row in rows]
+
+
+class SqlScopes:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def list(self, org_id: int) -> list[ScopeEntity]:
+        rows = await self._s.scalars(
+            select(ScopeEntityRow)
+            .where(ScopeEntityRow.org_id == org_id)
+            .order_by(ScopeEntityRow.id)
+        )
+        return [ScopeEntity(row.id, row.name, row.area_pattern) for row in rows]
+
+    async def add(self, org_id: int, name: str, area_pattern: str | None) -> ScopeEntity:
+        highest = await self._s.scalar(
+            select(func.max(ScopeEntityRow.id)).where(ScopeEntityRow.org_id == org_id)
+        )
+        row = ScopeEntityRow(
+            org_id=org_id, id=(highest or 0) + 1, name=name, area_pattern=area_pattern
+        )
+        self._s.add(row)
+        await self._s.flush()
+        return ScopeEntity(row.id, row.name, row.area_pattern)
+
+
+class SqlClients:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def _assemble(self, rows: Sequence[ClientRow]) -> list[Client]:
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        grants: dict[int, list[Grant]] = {client_id: [] for client_id in ids}
+        for grant in await self._s.scalars(
+            select(GrantRow).where(GrantRow.client_id.in_(ids)).order_by(GrantRow.entity_id)
+        ):
+            grants[grant.client_id].append(
+                Grant(grant.entity_id, Permission(grant.permission), tuple(grant.resources))
+            )
+        actor_ids = {row.created_by_id for row in rows} | {row.updated_by_id for row in rows}
+        actors = {
+            row.id: _principal(row)
+            for row in await self._s.scalars(
+                select(PrincipalRow).where(PrincipalRow.id.in_(actor_ids))
+            )
+        }
+        return [
+            Client(
+                id=row.id,
+                org_id=row.org_id,
+                client_key=row.client_key,
+                name=row.name,
+                description=row.description,
+                expiration_token_time=row.expiration_token_time,
+                default_till_id=row.default_till_id,
+                is_valid=row.is_valid,
+                grants=tuple(grants[row.id]),
+                created_on=row.created_at,
+                last_updated_on=row.updated_at,
+                created_by=actors[row.created_by_id],
+                last_updated_by=actors[row.updated_by_id],
+                version=row.version,
+            )
+            for row in rows
+        ]
+
+    async def _one(self, row: ClientRow | None) -> Client | None:
+        if row is None:
+            return None
+        return (await self._assemble([row]))[0]
+
+    def _add_grants(self, client_id: int, org_id: int, grants: Iterable[Grant]) -> None:
+        for grant in grants:
+            self._s.add(
+                GrantRow(
+                    client_id=client_id,
+                    entity_id=grant.entity_id,
+                    org_id=org_id,
+                    permission=grant.permission.value,
+                    resources=list(grant.resources),
+                )
+            )
+
+    async def add(
+        self,
+        *,
+        org_id: int,
+        client_key: str,
+        secret_hash: str,
+        name: str,
+        description: str,
+        expiration_token_time: int,
+        default_till_id: int,
+        grants: Sequence[Grant],
+        actor_id: int,
+        now: datetime,
+    ) -> Client:
+        row = ClientRow(
+            org_id=org_id,
+            client_key=client_key,
+            secret_hash=secret_hash,
+            name=name,
+            description=description,
+            expiration_token_time=expiration_token_time,
+            default_till_id=default_till_id,
+            is_valid=True,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            created_by_id=actor_id,
+            updated_by_id=actor_id,
+        )
+        self._s.add(row)
+        await self._s.flush()
+        self._add_grants(row.id, org_id, grants)
+        await self._s.flush()
+        client = await self._one(row)
+        assert client is not None
+        return client
+
+    async def get(self, org_id: int, client_key: str) -> Client | None:
+        row = await self._s.scalar(
+            select(ClientRow).where(ClientRow.client_key == client_key, ClientRow.org_id == org_id)
+        )
+        return await self._one(row)
+
+    async def get_by_id(self, client_id: int) -> Client | None:
+        return await self._one(await self._s.get(ClientRow, client_id))
+
+    async def credentials(self, client_key: str) -> tuple[Client, str] | None:
+        row = await self._s.scalar(select(ClientRow).where(ClientRow.client_key == client_key))
+        client = await self._one(row)
+        return (client, row.secret_hash) if client and row else None
+
+    async def list(self, org_id: int, *, include_invalid: bool) -> list[Client]:
+        query = select(ClientRow).where(ClientRow.org_id == org_id).order_by(ClientRow.id)
+        if not include_invalid:
+            query = query.where(ClientRow.is_valid)
+        return await self._assemble(list(await self._s.scalars(query)))
+
+    async def count_valid(self, org_id: int) -> int:
+        count = await self._s.scalar(
+            select(func.count())
+            .select_from(ClientRow)
+            .where(ClientRow.org_id == org_id, ClientRow.is_valid)
+        )
+        return int(count or 0)
+
+    async def name_in_use(self, org_id: int, name: str, *, except_id: int | None) -> bool:
+        query = select(ClientRow.id).where(
+            ClientRow.org_id == org_id, ClientRow.name == name, ClientRow.is_valid
+        )
+        if except_id is not None:
+            query = query.where(ClientRow.id != except_id)
+        return (await self._s.scalar(query.limit(1))) is not None
+
+    async def _bump(self, client_id: int, expected_version: int, **values: object) -> bool:
+        result = await self._s.execute(
+            update(ClientRow)
+            .where(ClientRow.id == client_id, ClientRow.version == expected_version)
+            .values(version=ClientRow.version + 1, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def update(
+        self,
+        client_id: int,
+        *,
+        name: str,
+        description: str,
+        expiration_token_time: int,
+        default_till_id: int,
+        grants: Sequence[Grant],
+        actor_id: int,
+        now: datetime,
+        expected_version: int,
+    ) -> Client | None:
+        changed = await self._bump(
+            client_id,
+            expected_version,
+            name=name,
+            description=description,
+            expiration_token_time=expiration_token_time,
+            default_till_id=default_till_id,
+            updated_at=now,
+            updated_by_id=actor_id,
+        )
+        if not changed:
+            return None
+        org_id = await self._s.scalar(select(ClientRow.org_id).where(ClientRow.id == client_id))
+        await self._s.execute(delete(GrantRow).where(GrantRow.client_id == client_id))
+        self._add_grants(client_id, int(org_id or 0), grants)
+        await self._s.flush()
+        return await self._fresh(client_id)
+
+    async def invalidate(
+        self, client_id: int, *, actor_id: int, now: datetime, expected_version: int
+    ) -> Client | None:
+        changed = await self._bump(
+            client_id, expected_version, is_valid=False, updated_at=now, updated_by_id=actor_id
+        )
+        return await self._fresh(client_id) if changed else None
+
+    async def _fresh(self, client_id: int) -> Client | None:
+        row = await self._s.scalar(
+            select(ClientRow)
+            .where(ClientRow.id == client_id)
+            .execution_options(populate_existing=True)
+        )
+        return await self._one(row)
+
+
+class SqlSigningKeys:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def list(self) -> list[StoredKey]:
+        rows = await self._s.scalars(select(SigningKeyRow).order_by(SigningKeyRow.created_at))
+        return [StoredKey(r.kid, r.algorithm, r.private_key, r.created_at) for r in rows]
+
+    async def add(self, key: StoredKey, public_jwk: dict[str, object]) -> None:
+        self._s.add(
+            SigningKeyRow(
+                kid=key.kid,
+                algorithm=key.algorithm,
+                private_key=key.encrypted_private_key,
+                public_jwk=public_jwk,
+                created_at=key.created_at,
+            )
+        )
+        await self._s.flush()

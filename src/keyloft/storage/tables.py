@@ -1,0 +1,158 @@
+"""SQLAlchemy 2 table definitions: the schema the Alembic migrations must reproduce."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY columns; PostgreSQL gets a BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC instants; hands back timezone-aware UTC datetimes on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class OrgRow(Base):
+    __tablename__ = "orgs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    max_clients: Mapped[int] = mapped_column(Integer)
+    max_token_ttl: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PrincipalRow(Base):
+    """Admin users and Tills: both sign in with HTTP Basic by their (global) code."""
+
+    __tablename__ = "principals"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(Id, ForeignKey("orgs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ScopeEntityRow(Base):
+    """An org's scope entities, numbered per org (1 TargetGroups, 2 All, 3 Transaction, …)."""
+
+    __tablename__ = "scope_entities"
+
+    org_id: Mapped[int] = mapped_column(Id, ForeignKey("orgs.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(100))
+    area_pattern: Mapped[str | None] = mapped_column(String(512), nullable=True)
+
+
+class ClientRow(Base):
+    __tablename__ = "clients"
+    __table_args__ = (
+        Index(
+            "uq_clients_org_valid_name",
+            "org_id",
+            "name",
+            unique=True,
+            sqlite_where=text("is_valid"),
+            postgresql_where=text("is_valid"),
+        ),
+        Index("ix_clients_org_id_is_valid", "org_id", "is_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(Id, ForeignKey("orgs.id"))
+    client_key: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    expiration_token_time: Mapped[int] = mapped_column(Integer)
+    default_till_id: Mapped[int] = mapped_column(Id, ForeignKey("principals.id"))
+    is_valid: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int] = mapped_column(Id, ForeignKey("principals.id"))
+    updated_by_id: Mapped[int] = mapped_column(Id, ForeignKey("principals.id"))
+
+
+class GrantRow(Base):
+    __tablename__ = "client_grants"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["org_id", "entity_id"],
+            ["scope_entities.org_id", "scope_entities.id"],
+            name="fk_client_grants_entity_scope_entities",
+        ),
+    )
+
+    client_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    entity_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(Id)
+    permission: Mapped[str] = mapped_column(String(16))
+    resources: Mapped[list[str]] = mapped_column(JSON)
+
+
+class SigningKeyRow(Base):
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    private_key: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,1 @@
+"""HTTP interface: the FastAPI app, thin routes, the v3 error envelope."""

@@ -1,0 +1,74 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from keyloft import __version__
+from keyloft.config import Settings
+from keyloft.web import errors
+from keyloft.web.deps import Runtime, build_runtime
+from keyloft.web.middleware import RequestContextMiddleware
+from keyloft.web.routes import health, integrations, tokens
+
+DESCRIPTION = """API client accounts for an org's integrations, wire-compatible with the v3
+Integrations API. Every answer is an envelope: `{"data": …, "errors": null}` on success,
+`{"data": null, "errors": [{"code", "message", "field"?}]}` on failure.
+
+Authenticate management calls with HTTP Basic (admin username or Till code; the password or
+its md5 hex) or with an access token in `X-CAP-API-OAUTH-TOKEN` / `Authorization: Bearer`."""
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app; without ``runtime`` it is built at start-up and closed at shutdown."""
+    settings = settings or (runtime.settings if runtime else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        app.state.runtime = runtime or await build_runtime(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.runtime.close()
+
+    app = FastAPI(
+        title="Keyloft",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    errors.install(app)
+    app.include_router(integrations.router)
+    app.include_router(tokens.router)
+    app.include_router(health.router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "basic": {"type": "http", "scheme": "basic", "description": "Admin user or Till."},
+        "capToken": {"type": "apiKey", "in": "header", "name": "X-CAP-API-OAUTH-TOKEN"},
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if path.startswith("/v3/integrations"):
+            for operation in operations.values():
+                operation["security"] = [{"basic": []}, {"capToken": []}, {"bearer": []}]
+    app.openapi_schema = schema
+    return schema

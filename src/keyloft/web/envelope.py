@@ -1,0 +1,40 @@
+"""The v3 envelope: ``{"data": …, "errors": null}`` or ``{"data": null, "errors": [...]}``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.responses import Response
+
+JSON = "application/json"
+
+
+def _dump(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def ok(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        _dump({"data": data, "errors": None}), status_code=status, headers=headers, media_type=JSON
+    )
+
+
+def error(
+    status: int,
+    code: int,
+    message: str,
+    *,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    entry: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        entry["field"] = field
+    return Response(
+        _dump({"data": None, "errors": [entry]}),
+        status_code=status,
+        headers=headers,
+        media_type=JSON,
+    )

@@ -1,0 +1,114 @@
+"""Every failure becomes an envelope with the right status; never a traceback to the caller."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from keyloft.domain import errors as e
+from keyloft.web.envelope import error
+
+log = logging.getLogger("keyloft.errors")
+
+CHALLENGE = 'Basic realm="keyloft", charset="UTF-8", Bearer realm="keyloft"'
+TOKEN_CHALLENGE = 'Bearer realm="keyloft", error="invalid_token"'  # noqa: S105
+
+STATUS: dict[type[e.KeyloftError], int] = {
+    e.ValidationFailed: 400,
+    e.Unauthenticated: 401,
+    e.InvalidClientCredentials: 401,
+    e.InvalidToken: 401,
+    e.AccessDenied: 403,
+    e.NotFound: 404,
+    e.ClientNotFound: 404,
+    e.Conflict: 409,
+    e.NameTaken: 409,
+    e.ClientLimitReached: 409,
+    e.ClientDeleted: 409,
+    e.VersionMismatch: 412,
+}
+
+# Codes for failures that Starlette raises before our code runs.
+HTTP_CODES: dict[int, tuple[int, str]] = {
+    400: (1000, "The request could not be read."),
+    401: (3001, "Authentication required: valid credentials are missing."),
+    404: (4040, "No such resource."),
+    405: (4050, "Method not allowed on this resource."),
+    411: (4110, "Length required."),
+    413: (4130, "The request body is larger than the 1 MiB limit."),
+    415: (4150, "Unsupported media type: send application/json."),
+}
+
+
+def _status(exc: e.KeyloftError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def keyloft_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, e.KeyloftError)
+    status = _status(exc)
+    headers = None
+    if isinstance(exc, e.InvalidToken):
+        headers = {"WWW-Authenticate": TOKEN_CHALLENGE}
+    elif status == 401:
+        headers = {"WWW-Authenticate": CHALLENGE}
+    return error(status, exc.code, exc.message, field=exc.field, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "header", "path")]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid", "type": ""}
+    kind = first.get("type", "")
+    field = _field(tuple(first.get("loc", ())))
+    if kind == "json_invalid":
+        return error(400, 1002, "The body is not valid JSON.")
+    if kind == "missing":
+        message = f"{field} is required." if field else "A request body is required."
+    elif not field:
+        message = "The body must be a JSON object."
+    else:
+        message = f"{field}: {first.get('msg', 'invalid value')}."
+    return error(400, e.ValidationFailed.code, message, field=field or None)
+
+
+def http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code, message = HTTP_CODES.get(exc.status_code, (exc.status_code * 10, "Request failed."))
+    headers = dict(exc.headers or {})
+    return error(exc.status_code, code, message, headers=headers or None)
+
+
+def integrity_error(_request: Request, exc: Exception) -> Response:
+    # The org lock makes this rare: only a concurrent change can reach the constraint.
+    log.info("integrity conflict: %s", type(exc).__name__)
+    return error(409, e.Conflict.code, "The change conflicts with a concurrent change; retry.")
+
+
+def unexpected_error(_request: Request, exc: Exception) -> Response:
+    log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    return error(500, 5000, "Internal error; the request was not applied.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(e.KeyloftError, keyloft_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(IntegrityError, integrity_error)
+    app.add_exception_handler(Exception, unexpected_error)

@@ -1,0 +1,35 @@
+"""A route class for JSON APIs: a body must be declared as JSON, else 415 before parsing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+class JsonRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+        if not self.body_field:
+            return handler
+
+        async def checked(request: Request) -> Response:
+            if request.method in BODY_METHODS and not is_json(
+                request.headers.get("content-type", "")
+            ):
+                raise HTTPException(415)
+            return await handler(request)
+
+        return checked

@@ -1,0 +1,118 @@
+"""The v3 Integrations API: scopes and API clients of the caller's org."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from starlette.responses import Response
+
+from keyloft.domain.clients import ScopeInput, etag
+from keyloft.services.clients import ClientRequest
+from keyloft.web import envelope
+from keyloft.web.deps import ActorDep, ClientServiceDep
+from keyloft.web.json_route import JsonRoute
+from keyloft.web.schemas import (
+    ClientCreate,
+    ClientCreatedEnvelope,
+    ClientDetailEnvelope,
+    ClientListEnvelope,
+    ClientSummaryEnvelope,
+    ClientUpdate,
+    ErrorEnvelope,
+    ScopeIn,
+    ScopesEnvelope,
+)
+from keyloft.web.views import client_view, scope_entity_view
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope} for status in (400, 401, 403, 404, 409, 412, 413, 415)
+}
+
+router = APIRouter(prefix="/v3/integrations", tags=["integrations"], route_class=JsonRoute)
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The ETag of the client as read; the change is refused (412) if it moved.",
+    ),
+]
+
+
+def _request(body: ClientCreate | ClientUpdate) -> ClientRequest:
+    return ClientRequest(
+        name=body.name,
+        description=body.description,
+        expiration_token_time=body.expirationTokenTime,
+        default_till_id=body.defaultTillId,
+        scopes=[_scope(scope) for scope in body.scopes],
+    )
+
+
+def _scope(scope: ScopeIn) -> ScopeInput:
+    return ScopeInput(scope.entityId, scope.permission, list(scope.resources))
+
+
+@router.get("/scopes", responses={200: {"model": ScopesEnvelope}, **ERRORS})
+async def list_scopes(actor: ActorDep, clients: ClientServiceDep) -> Response:
+    """Scope entities of the caller's org, to choose from when creating a client."""
+    entities = await clients.scopes(actor)
+    return envelope.ok([scope_entity_view(entity) for entity in entities])
+
+
+@router.post("/clients", responses={200: {"model": ClientCreatedEnvelope}, **ERRORS})
+async def create_client(body: ClientCreate, actor: ActorDep, clients: ClientServiceDep) -> Response:
+    """Create an API client. The response is the only place the secret ever appears."""
+    client, secret = await clients.create(actor, _request(body))
+    org = await clients.org(actor)
+    return envelope.ok(
+        client_view(client, org, scopes=True, secret=secret),
+        headers={"ETag": etag(client), "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/clients", responses={200: {"model": ClientListEnvelope}, **ERRORS})
+async def list_clients(
+    actor: ActorDep,
+    clients: ClientServiceDep,
+    includeInvalid: Annotated[bool, Query(description="Also list deleted clients.")] = False,
+) -> Response:
+    """The org's API clients, without secrets or scopes."""
+    org = await clients.org(actor)
+    found = await clients.list(actor, include_invalid=includeInvalid)
+    return envelope.ok([client_view(client, org, scopes=False) for client in found])
+
+
+@router.get("/clients/{clientKey}", responses={200: {"model": ClientDetailEnvelope}, **ERRORS})
+async def get_client(clientKey: str, actor: ActorDep, clients: ClientServiceDep) -> Response:
+    """One client with its scopes; deleted clients stay readable."""
+    client = await clients.get(actor, clientKey)
+    org = await clients.org(actor)
+    return envelope.ok(client_view(client, org, scopes=True), headers={"ETag": etag(client)})
+
+
+@router.put("/clients/{clientKey}", responses={200: {"model": ClientDetailEnvelope}, **ERRORS})
+async def update_client(
+    clientKey: str,
+    body: ClientUpdate,
+    actor: ActorDep,
+    clients: ClientServiceDep,
+    if_match: IfMatch = None,
+) -> Response:
+    """Change a client: name and description are kept when absent; scopes are replaced."""
+    client = await clients.update(actor, clientKey, _request(body), if_match=if_match)
+    org = await clients.org(actor)
+    return envelope.ok(client_view(client, org, scopes=True), headers={"ETag": etag(client)})
+
+
+@router.delete("/clients/{clientKey}", responses={200: {"model": ClientSummaryEnvelope}, **ERRORS})
+async def delete_client(
+    clientKey: str,
+    actor: ActorDep,
+    clients: ClientServiceDep,
+    if_match: IfMatch = None,
+) -> Response:
+    """Soft delete: the client stays readable, stops minting, and its tokens stop working."""
+    client = await clients.delete(actor, clientKey, if_match=if_match)
+    org = await clients.org(actor)
+    return envelope.ok(client_view(client, org, scopes=False), headers={"ETag": etag(client)})

@@ -1,0 +1,134 @@
+"""Request and response shapes of the v3 API, as Pydantic models (they also feed OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    # Unknown fields (e.g. a GET response sent back as a PUT body) are ignored, never used:
+    # a caller cannot choose a client's key, id or secret.
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class ScopeIn(_Strict):
+    entityId: int = Field(description="Id of one of the org's scope entities (GET /scopes).")
+    permission: Literal["READ", "WRITE", "READWRITE"]
+    resources: list[str] = Field(
+        description="Up to 20 RE2 patterns (≤ 512 chars) that the request path must fully "
+        "match; empty for the whole entity."
+    )
+
+
+class ClientCreate(_Strict):
+    name: str = Field(description="1 to 100 characters, unique among the org's valid clients.")
+    description: str = Field(description="Up to 500 characters.")
+    expirationTokenTime: int = Field(description="Token lifetime in seconds, 1…org cap.")
+    defaultTillId: int = Field(description="A Till of the same org the client acts as.")
+    scopes: list[ScopeIn] = Field(min_length=1)
+
+
+class ClientUpdate(_Strict):
+    name: str | None = Field(default=None, description="Kept when absent.")
+    description: str | None = Field(default=None, description="Kept when absent.")
+    expirationTokenTime: int
+    defaultTillId: int
+    scopes: list[ScopeIn] = Field(min_length=1, description="Replaces the client's scopes.")
+
+
+class TokenRequest(_Strict):
+    key: str = Field(description="The client key.")
+    secret: str = Field(description="The client secret.")
+
+
+class ActorOut(BaseModel):
+    id: int
+    code: str
+    description: str
+    name: str
+    type: Literal["ADMIN_USER", "TILL"]
+
+
+class AttributionOut(BaseModel):
+    createdOn: str = Field(examples=["2020-04-15T14:14:06.104+0530"])
+    lastUpdatedOn: str
+    lastUpdatedBy: ActorOut
+    createdBy: ActorOut
+
+
+class ScopeOut(BaseModel):
+    permission: Literal["READ", "WRITE", "READWRITE"]
+    entityId: int
+    resources: list[str]
+
+
+class ClientSummaryOut(BaseModel):
+    id: int
+    attribution: AttributionOut
+    name: str
+    clientKey: str
+    isValid: bool
+    description: str
+    expirationTokenTime: int
+    defaultTillId: int
+
+
+class ClientDetailOut(ClientSummaryOut):
+    scopes: list[ScopeOut]
+
+
+class ClientCreatedOut(ClientDetailOut):
+    clientSecret: str = Field(description="Shown only in this response.")
+
+
+class ScopeEntityOut(BaseModel):
+    id: int
+    entity: str
+
+
+class TokenOut(BaseModel):
+    accessToken: str
+    ttlSeconds: int
+
+
+class ErrorOut(BaseModel):
+    code: int
+    message: str
+    field: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    data: None = None
+    errors: list[ErrorOut]
+
+
+class ScopesEnvelope(BaseModel):
+    data: list[ScopeEntityOut]
+    errors: None = None
+
+
+class ClientListEnvelope(BaseModel):
+    data: list[ClientSummaryOut]
+    errors: None = None
+
+
+class ClientDetailEnvelope(BaseModel):
+    data: ClientDetailOut
+    errors: None = None
+
+
+class ClientSummaryEnvelope(BaseModel):
+    data: ClientSummaryOut
+    errors: None = None
+
+
+class ClientCreatedEnvelope(BaseModel):
+    data: ClientCreatedOut
+    errors: None = None
+
+
+class TokenEnvelope(BaseModel):
+    data: TokenOut
+    errors: None = None

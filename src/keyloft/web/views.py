@@ -1,0 +1,61 @@
+"""Domain objects rendered in the v3 wire format, key order as in the contract's samples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keyloft.domain.actors import Principal
+from keyloft.domain.clients import Client
+from keyloft.domain.orgs import Org
+from keyloft.domain.scopes import ScopeEntity
+from keyloft.domain.timefmt import format_v3
+
+
+def actor_view(principal: Principal) -> dict[str, Any]:
+    return {
+        "id": principal.id,
+        "code": principal.code,
+        "description": principal.description,
+        "name": principal.name,
+        "type": principal.kind.value,
+    }
+
+
+def client_view(
+    client: Client, org: Org, *, scopes: bool, secret: str | None = None
+) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": client.id,
+        "attribution": {
+            "createdOn": format_v3(client.created_on, org.timezone),
+            "lastUpdatedOn": format_v3(client.last_updated_on, org.timezone),
+            "lastUpdatedBy": actor_view(client.last_updated_by),
+            "createdBy": actor_view(client.created_by),
+        },
+        "name": client.name,
+        "clientKey": client.client_key,
+    }
+    if secret is not None:
+        view["clientSecret"] = secret
+    view.update(
+        {
+            "isValid": client.is_valid,
+            "description": client.description,
+            "expirationTokenTime": client.expiration_token_time,
+            "defaultTillId": client.default_till_id,
+        }
+    )
+    if scopes:
+        view["scopes"] = [
+            {
+                "permission": grant.permission.value,
+                "entityId": grant.entity_id,
+                "resources": list(grant.resources),
+            }
+            for grant in client.grants
+        ]
+    return view
+
+
+def scope_entity_view(entity: ScopeEntity) -> dict[str, Any]:
+    return {"id": entity.id, "entity": entity.name}

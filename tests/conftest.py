@@ -1,0 +1,216 @@
+"""Shared fixtures: a migrated store per test, the app over ASGI, orgs with admins and Tills.
+
+The store is a fresh SQLite file per test. With KEYLOFT_TEST_DATABASE_URL pointing at a
+PostgreSQL database the same tests run there instead (each test starts from empty tables).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from keyloft.config import Settings
+from keyloft.domain import crypto
+from keyloft.domain.actors import PrincipalKind
+from keyloft.domain.signing import SigningKey, generate_signing_key
+from keyloft.services.clock import SystemClock
+from keyloft.services.keys import ServerKeys
+from keyloft.services.orgs import OrgService
+from keyloft.services.ports import StoredKey
+from keyloft.storage import migrate
+from keyloft.storage.engine import create_engine
+from keyloft.storage.store import Database
+from keyloft.storage.tables import Base
+from keyloft.web.app import create_app
+from keyloft.web.deps import Runtime, build_runtime
+
+SERVER_SECRET = "test-server-secret-" + "x" * 40
+ISSUER = "http://keyloft.test"
+BASE_URL = "http://keyloft.test"
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> SigningKey:
+    """One RSA key for the whole run: generating 2048-bit keys per test is slow."""
+    return generate_signing_key(datetime.now(UTC))
+
+
+def _database_url(tmp_path: Path) -> str:
+    return os.environ.get("KEYLOFT_TEST_DATABASE_URL") or f"sqlite:///{tmp_path}/keyloft.db"
+
+
+async def _empty_tables(database: Database) -> None:
+    async with database.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(text(f"DELETE FROM {table.name}"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=_database_url(tmp_path),
+        secret_key=SERVER_SECRET,
+        issuer=ISSUER,
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+async def database(settings: Settings, signing_key: SigningKey) -> AsyncIterator[Database]:
+    database = Database(create_engine(settings.database_url))
+    await migrate.upgrade(database.engine)
+    await _empty_tables(database)
+    keys = ServerKeys.derive(SERVER_SECRET)
+    sealed = crypto.encrypt(
+        keys.signing_key_encryption, signing_key.private_pem(), signing_key.kid.encode()
+    )
+    async with database.unit_of_work(write=True) as store:
+        await store.keys.add(
+            StoredKey(signing_key.kid, signing_key.algorithm, sealed, signing_key.created_at),
+            signing_key.public_jwk(),
+        )
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def runtime(settings: Settings, database: Database) -> Runtime:
+    return await build_runtime(settings, database=database)
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Any:
+    return create_app(runtime=runtime)
+
+
+@pytest.fixture
+async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        yield client
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+@dataclass
+class Login:
+    id: int
+    code: str
+    password: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return basic(self.code, self.password)
+
+
+@dataclass
+class OrgFixture:
+    id: int
+    name: str
+    timezone: str
+    admin: Login
+    tills: list[Login] = field(default_factory=list)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return self.admin.headers
+
+
+async def make_org(
+    database: Database,
+    name: str,
+    *,
+    timezone: str = "Asia/Kolkata",
+    max_clients: int = 15,
+    max_token_ttl: int = 3600,
+) -> OrgFixture:
+    """An org with one admin and two Tills, each with a known password."""
+    slug = name.lower().replace(" ", "-")
+    async with database.unit_of_work(write=True) as store:
+        service = OrgService(store, SystemClock())
+        org = await service.create_org(
+            name=name,
+            timezone=timezone,
+            max_clients=max_clients,
+            max_token_ttl=max_token_ttl,
+            ttl_ceiling=30 * 24 * 3600,
+        )
+        admin = await service.add_principal(
+            org_id=org.id,
+            kind=PrincipalKind.ADMIN_USER,
+            code=f"{slug}-admin",
+            password=f"{slug}-admin-password",
+        )
+        tills = [
+            await service.add_principal(
+                org_id=org.id,
+                kind=PrincipalKind.TILL,
+                code=f"{slug}.till.{n}",
+                name=f"{name} Till {n}",
+                password=f"{slug}-till-{n}-password",
+            )
+            for n in (1, 2)
+        ]
+    return OrgFixture(
+        id=org.id,
+        name=name,
+        timezone=timezone,
+        admin=Login(admin.principal.id, admin.principal.code, admin.password),
+        tills=[Login(t.principal.id, t.principal.code, t.password) for t in tills],
+    )
+
+
+@pytest.fixture
+async def org(database: Database) -> OrgFixture:
+    return await make_org(database, "Acme")
+
+
+@pytest.fixture
+async def other_org(database: Database) -> OrgFixture:
+    return await make_org(database, "Globex", timezone="Europe/Berlin")
+
+
+def client_body(org: OrgFixture, **overrides: Any) -> dict[str, Any]:
+    """A valid create body for ``org``; keyword arguments replace fields."""
+    body: dict[str, Any] = {
+        "name": "integration-1",
+        "description": "Sample description",
+        "expirationTokenTime": 600,
+        "defaultTillId": org.tills[0].id,
+        "scopes": [
+            {"entityId": 1, "permission": "READWRITE", "resources": [".*v3/targetGroups.*"]},
+            {"entityId": 2, "permission": "WRITE", "resources": []},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+async def create_client(
+    http: httpx.AsyncClient, org: OrgFixture, **overrides: Any
+) -> dict[str, Any]:
+    response = await http.post(
+        "/v3/integrations/clients", json=client_body(org, **overrides), headers=org.auth
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+async def mint(http: httpx.AsyncClient, key: str, secret: str) -> str:
+    response = await http.post("/v3/oauth/token/generate", json={"key": key, "secret": secret})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["data"]["accessToken"]
+    return token
