@@ -1,22 +1,28 @@
 """Shared fixtures: a migrated store per test, the app over ASGI, orgs with admins and Tills.
 
-The store is a fresh SQLite file per test. With KEYLOFT_TEST_DATABASE_URL pointing at a
-PostgreSQL database the same tests run there instead (each test starts from empty tables).
+Every test that touches the store runs twice: on a fresh SQLite file, and on PostgreSQL in a
+database the run creates and drops itself (server from KEYLOFT_TEST_POSTGRES_URL, default the
+local one). Without a reachable PostgreSQL the PostgreSQL half is skipped with the reason —
+except under CI (CI=true), where it fails instead, so it can never be skipped silently there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from keyloft.config import Settings
 from keyloft.domain import crypto
@@ -44,8 +50,48 @@ def signing_key() -> SigningKey:
     return generate_signing_key(datetime.now(UTC))
 
 
-def _database_url(tmp_path: Path) -> str:
-    return os.environ.get("KEYLOFT_TEST_DATABASE_URL") or f"sqlite:///{tmp_path}/keyloft.db"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+STORES = ("sqlite", "postgresql")
+
+
+async def _postgres_admin(url: str, statement: str) -> None:
+    parsed = make_url(url)
+    connection = await asyncpg.connect(
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database,
+        timeout=5,
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this run's own on the test PostgreSQL server, dropped at the end."""
+    server = os.environ.get("KEYLOFT_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    name = f"keyloft_test_{secrets.token_hex(4)}"
+    try:
+        asyncio.run(_postgres_admin(server, f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        reason = f"PostgreSQL not reachable at {make_url(server).render_as_string()}: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_postgres_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=STORES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite:///{tmp_path}/keyloft.db"
 
 
 async def _empty_tables(database: Database) -> None:
@@ -55,9 +101,9 @@ async def _empty_tables(database: Database) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(database_url: str) -> Settings:
     return Settings(
-        database_url=_database_url(tmp_path),
+        database_url=database_url,
         secret_key=SERVER_SECRET,
         issuer=ISSUER,
         _env_file=None,
