@@ -35,6 +35,24 @@ class Settings(BaseSettings):
     basic_auth_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = Field(default="INFO")
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db: shared cache invalidation and failure counters.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses/CIDRs whose X-Forwarded-For is believed.",
+    )
+    auth_failure_limit: int = Field(
+        default=10, ge=1, description="Failed attempts per client key or login per window."
+    )
+    auth_failure_ip_limit: int = Field(
+        default=50, ge=1, description="Failed attempts per source address per window."
+    )
+    auth_failure_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    client_cache_seconds: float = Field(
+        default=30.0, ge=0, le=3600, description="Backstop lifetime of cached client state."
+    )
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
     @field_validator("database_url")

@@ -13,7 +13,7 @@ import typer
 
 from keyloft.config import Settings
 from keyloft.domain.actors import PrincipalKind
-from keyloft.domain.errors import KeyloftError
+from keyloft.domain.errors import KeyloftError, NotFound
 from keyloft.services import setup
 from keyloft.services.clock import SystemClock
 from keyloft.services.orgs import OrgService
@@ -50,6 +50,10 @@ def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
 
 def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     """Run ``work`` in one write transaction against a migrated database."""
+
+    path = settings.sqlite_path
+    if path is not None and not path.exists():
+        _fail("the database is not initialised or not migrated: run `keyloft init`")
 
     async def run() -> T:
         database = Database(create_engine(settings.database_url))
@@ -90,6 +94,7 @@ def init(
     clock = SystemClock()
     try:
         secret, secret_created = setup.ensure_server_secret(settings)
+        setup.ensure_database_file(settings)
     except RuntimeError as exc:
         _fail(str(exc))
 
@@ -165,6 +170,12 @@ def serve(
         require_server_secret(settings)
     except MissingServerSecret as exc:
         _fail(str(exc))
+
+    async def signing_keys(store: Store) -> int:
+        return len(await store.keys.list())
+
+    if _with_store(settings, signing_keys) == 0:
+        _fail("the database has no signing key: run `keyloft init`")
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -196,8 +207,10 @@ def org_create(
         org = await OrgService(store, SystemClock()).create_org(
             name=name,
             timezone=timezone,
-            max_clients=max_clients or settings.default_max_clients,
-            max_token_ttl=max_token_ttl or settings.default_max_token_ttl,
+            max_clients=settings.default_max_clients if max_clients is None else max_clients,
+            max_token_ttl=(
+                settings.default_max_token_ttl if max_token_ttl is None else max_token_ttl
+            ),
             ttl_ceiling=settings.token_ttl_ceiling,
         )
         return {
@@ -280,6 +293,8 @@ def scope_list(org: Annotated[int, typer.Option(help="Org id.")], as_json: JsonO
     settings = Settings()
 
     async def work(store: Store) -> list[dict[str, Any]]:
+        if await store.orgs.get(org) is None:
+            raise NotFound(f"No org with id {org}.")
         entities = await store.scopes.list(org)
         return [{"id": e.id, "entity": e.name, "pattern": e.area_pattern} for e in entities]
 
@@ -295,6 +310,7 @@ def scope_list(org: Annotated[int, typer.Option(help="Org id.")], as_json: JsonO
 def db_upgrade() -> None:
     """Migrate the schema to the newest revision."""
     settings = Settings()
+    setup.ensure_database_file(settings)
 
     async def run() -> tuple[str | None, str | None]:
         engine = create_engine(settings.database_url)
@@ -311,6 +327,8 @@ def db_upgrade() -> None:
 def db_check() -> None:
     """Exit non-zero if the models and the migrated schema disagree."""
     settings = Settings()
+    if settings.sqlite_path is not None and not settings.sqlite_path.exists():
+        _fail(f"no database at {settings.sqlite_path}: run `keyloft init`")
 
     async def run() -> list[Any]:
         engine = create_engine(settings.database_url)

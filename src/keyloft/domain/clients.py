@@ -65,6 +65,8 @@ def check_description(description: str) -> str:
         raise ValidationFailed(
             f"description allows at most {MAX_DESCRIPTION} characters.", field="description"
         )
+    if any(ord(ch) < 0x20 and ch not in "\t\n\r" for ch in description):
+        raise ValidationFailed("description contains control characters.", field="description")
     return description
 
 

@@ -118,6 +118,32 @@ def decide(
     return Decision(True, "allowed", entity.id)
 
 
+def intersect(first: Grant, second: Grant) -> Grant | None:
+    """What both grants allow (same entity), or None when they share nothing.
+
+    Resource lists intersect as sets of patterns: a path must satisfy both grants, and the
+    intersection of two regular languages has no pattern list of its own in general, so only
+    patterns both lists name survive (stricter, never wider).
+    """
+    if first.entity_id != second.entity_id:
+        return None
+    if first.permission.covers(second.permission):
+        permission = second.permission
+    elif second.permission.covers(first.permission):
+        permission = first.permission
+    else:
+        return None
+    if not first.resources:
+        resources = second.resources
+    elif not second.resources:
+        resources = first.resources
+    else:
+        resources = tuple(p for p in first.resources if p in set(second.resources))
+        if not resources:
+            return None
+    return Grant(first.entity_id, permission, resources)
+
+
 def grant_covers(holder: Grant | None, wanted: Grant) -> bool:
     """Does ``holder`` include everything ``wanted`` asks for (same entity)?
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from keyloft.domain.actors import Actor, Principal, PrincipalKind
 from keyloft.domain.errors import AccessDenied, InvalidToken, Unauthenticated
 from keyloft.domain.passwords import dummy_verify, verify_password
-from keyloft.domain.scopes import Grant, decide, grant_covers
+from keyloft.domain.scopes import Grant, decide, intersect
 from keyloft.domain.signing import KeyRing, TokenRejected
 from keyloft.domain.tokens import TOKEN_USE, grants_from_claims
 from keyloft.services.login_cache import LoginCache
@@ -16,9 +16,15 @@ from keyloft.services.ports import Store
 
 
 def effective_grants(token_grants: Sequence[Grant], current: Sequence[Grant]) -> tuple[Grant, ...]:
-    """Token grants that the client still holds: narrowing a client narrows its tokens."""
+    """What the token carries and the client still holds: narrowing a client narrows its
+    tokens at once, and widening it never widens tokens already issued."""
     by_entity = {grant.entity_id: grant for grant in current}
-    return tuple(g for g in token_grants if grant_covers(by_entity.get(g.entity_id), g))
+    overlap = (
+        intersect(grant, by_entity[grant.entity_id])
+        for grant in token_grants
+        if grant.entity_id in by_entity
+    )
+    return tuple(grant for grant in overlap if grant is not None)
 
 
 class AuthService:

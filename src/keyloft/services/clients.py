@@ -28,6 +28,10 @@ from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, ScopeEntity, grants_cover
 from keyloft.services.ports import Clock, Store
 
+# Ids are stored as signed 64-bit integers; a larger number names nothing and must not reach
+# the database driver, which would fail on it.
+MAX_ID = 2**63 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class ClientRequest:
@@ -166,8 +170,12 @@ class ClientService:
         ttl = check_ttl(request.expiration_token_time, org.max_token_ttl)
         entities = await self._store.scopes.list(org.id)
         grants = check_grants(request.scopes, entities)
-        till = await self._store.principals.get_in_org(
-            org.id, request.default_till_id, PrincipalKind.TILL
+        till = (
+            await self._store.principals.get_in_org(
+                org.id, request.default_till_id, PrincipalKind.TILL
+            )
+            if 0 < request.default_till_id <= MAX_ID
+            else None
         )
         if till is None:
             raise ValidationFailed(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, field
 
 from keyloft.config import Settings
@@ -36,6 +38,16 @@ def ensure_server_secret(settings: Settings) -> tuple[str, bool]:
             "Set KEYLOFT_SECRET_KEY (or KEYLOFT_SECRET_KEY_FILE) for a non-SQLite database."
         )
     return create_server_secret_file(path), True
+
+
+def ensure_database_file(settings: Settings) -> None:
+    """Create a missing SQLite file owner-only (0600): it holds secret hashes and sealed keys."""
+    path = settings.sqlite_path
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 async def ensure_keys(store: Store, server_secret: str, clock: Clock) -> bool:

@@ -23,6 +23,12 @@ from keyloft.storage.tables import (
 )
 
 
+def _unstorable(text: str) -> bool:
+    """PostgreSQL text cannot hold NUL: a lookup by such a caller-supplied string finds nothing
+    (and must not reach the driver, which rejects it)."""
+    return "\x00" in text
+
+
 def _org(row: OrgRow) -> Org:
     return Org(row.id, row.name, row.timezone, row.max_clients, row.max_token_ttl)
 
@@ -75,6 +81,8 @@ class SqlPrincipals:
         self._s = session
 
     async def credentials(self, code: str) -> tuple[Principal, str] | None:
+        if _unstorable(code):
+            return None
         row = await self._s.scalar(
             select(PrincipalRow).where(PrincipalRow.code == code, PrincipalRow.is_active)
         )
@@ -98,6 +106,8 @@ class SqlPrincipals:
         return _principal(row) if row else None
 
     async def find_in_org(self, org_id: int, code: str, kind: PrincipalKind) -> Principal | None:
+        if _unstorable(code):
+            return None
         row = await self._s.scalar(
             select(PrincipalRow).where(
                 PrincipalRow.code == code,
@@ -266,6 +276,8 @@ class SqlClients:
         return client
 
     async def get(self, org_id: int, client_key: str) -> Client | None:
+        if _unstorable(client_key):
+            return None
         row = await self._s.scalar(
             select(ClientRow).where(ClientRow.client_key == client_key, ClientRow.org_id == org_id)
         )
@@ -275,6 +287,8 @@ class SqlClients:
         return await self._one(await self._s.get(ClientRow, client_id))
 
     async def credentials(self, client_key: str) -> tuple[Client, str] | None:
+        if _unstorable(client_key):
+            return None
         row = await self._s.scalar(select(ClientRow).where(ClientRow.client_key == client_key))
         client = await self._one(row)
         return (client, row.secret_hash) if client and row else None

@@ -67,8 +67,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
     }
     for path, operations in schema.get("paths", {}).items():
-        if path.startswith("/v3/integrations"):
-            for operation in operations.values():
+        for operation in operations.values():
+            # Validation failures answer 400 with the envelope, never FastAPI's 422.
+            operation.get("responses", {}).pop("422", None)
+            if path.startswith("/v3/integrations"):
                 operation["security"] = [{"basic": []}, {"capToken": []}, {"bearer": []}]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema["components"].get("schemas", {}).pop(unused, None)
     app.openapi_schema = schema
     return schema

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from keyloft.domain import errors as e
 from keyloft.web.envelope import error
@@ -88,10 +89,30 @@ def validation_error(_request: Request, exc: Exception) -> Response:
     return error(400, e.ValidationFailed.code, message, field=field or None)
 
 
-def http_error(_request: Request, exc: Exception) -> Response:
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method some route answers on this path; Starlette names only the first route's."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed) or None
+
+
+def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code, message = HTTP_CODES.get(exc.status_code, (exc.status_code * 10, "Request failed."))
     headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers["Allow"] = allowed
     return error(exc.status_code, code, message, headers=headers or None)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
 
@@ -12,6 +14,27 @@ from keyloft.web.schemas import ErrorEnvelope, TokenEnvelope, TokenRequest
 
 router = APIRouter(route_class=JsonRoute)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+JWKS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["keys"],
+    "properties": {
+        "keys": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["kty", "kid", "alg", "use", "n", "e"],
+                "properties": {
+                    "kty": {"type": "string", "enum": ["RSA"]},
+                    "kid": {"type": "string"},
+                    "alg": {"type": "string", "enum": ["RS256"]},
+                    "use": {"type": "string", "enum": ["sig"]},
+                    "n": {"type": "string", "description": "Modulus, base64url."},
+                    "e": {"type": "string", "description": "Exponent, base64url."},
+                },
+            },
+        }
+    },
+}
 
 
 @router.post(
@@ -21,6 +44,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
         200: {"model": TokenEnvelope},
         400: {"model": ErrorEnvelope},
         401: {"model": ErrorEnvelope},
+        413: {"model": ErrorEnvelope},
         415: {"model": ErrorEnvelope},
     },
 )
@@ -32,7 +56,16 @@ async def generate_token(body: TokenRequest, tokens: TokenServiceDep) -> Respons
     )
 
 
-@router.get("/.well-known/jwks.json", tags=["tokens"])
+@router.get(
+    "/.well-known/jwks.json",
+    tags=["tokens"],
+    responses={
+        200: {
+            "description": "A JSON Web Key Set (RFC 7517).",
+            "content": {"application/json": {"schema": JWKS_SCHEMA}},
+        }
+    },
+)
 async def jwks(rt: RuntimeDep) -> Response:
     """The public keys that verify Keyloft's access tokens (RFC 7517)."""
     return JSONResponse(rt.key_ring.jwks(), headers={"Cache-Control": "public, max-age=300"})

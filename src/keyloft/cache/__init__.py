@@ -1,0 +1,1 @@
+"""Shared and in-process state that is not the store: failure counters, invalidation, caches."""

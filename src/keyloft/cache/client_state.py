@@ -1,0 +1,85 @@
+"""A per-node cache of what the hot paths need about a client: the client and its secret hash.
+
+Token minting and token-authenticated calls read it instead of the store. Every change to a
+client is announced on the invalidation bus after commit and drops the entry on every node;
+entries also expire after ``ttl`` seconds as a backstop. While the bus cannot vouch for
+freshness (Redis unreachable) the cache is bypassed, so answers come from the store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from keyloft.domain.clients import Client
+
+
+@dataclass(frozen=True, slots=True)
+class ClientState:
+    client: Client
+    secret_hash: str
+
+
+class ClientStateCache:
+    def __init__(
+        self,
+        *,
+        ttl: float = 30.0,
+        max_entries: int = 50_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl
+        self._max = max_entries
+        self._now = monotonic
+        self._by_key: OrderedDict[str, tuple[float, ClientState]] = OrderedDict()
+        self._key_of_id: dict[int, str] = {}
+        self._generation = 0
+        self.enabled = True
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def by_key(self, client_key: str) -> ClientState | None:
+        if not self.enabled:
+            return None
+        entry = self._by_key.get(client_key)
+        if entry is None or entry[0] < self._now():
+            self.misses += 1
+            return None
+        self.hits += 1
+        return entry[1]
+
+    def by_id(self, client_id: int) -> ClientState | None:
+        key = self._key_of_id.get(client_id)
+        return self.by_key(key) if key is not None else None
+
+    def generation(self) -> int:
+        """Take this before reading the store; pass it to ``put`` with what was read."""
+        return self._generation
+
+    def put(self, state: ClientState, *, read_at: int) -> None:
+        """Remember ``state`` unless an invalidation arrived since it was read (it may be stale)."""
+        if not self.enabled or read_at != self._generation:
+            return
+        key = state.client.client_key
+        self._by_key[key] = (self._now() + self._ttl, state)
+        self._by_key.move_to_end(key)
+        self._key_of_id[state.client.id] = key
+        while len(self._by_key) > self._max:
+            _, (_, evicted) = self._by_key.popitem(last=False)
+            self._key_of_id.pop(evicted.client.id, None)
+
+    def invalidate(self, client_id: int) -> None:
+        self._generation += 1
+        key = self._key_of_id.pop(client_id, None)
+        if key is not None:
+            self._by_key.pop(key, None)
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._by_key.clear()
+        self._key_of_id.clear()

@@ -1,0 +1,161 @@
+"""The OpenAPI description covers every endpoint, its schemas and the error envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+ENDPOINTS: dict[tuple[str, str], str | None] = {
+    ("get", "/v3/integrations/scopes"): None,
+    ("post", "/v3/integrations/clients"): "ClientCreate",
+    ("get", "/v3/integrations/clients"): None,
+    ("get", "/v3/integrations/clients/{clientKey}"): None,
+    ("put", "/v3/integrations/clients/{clientKey}"): "ClientUpdate",
+    ("delete", "/v3/integrations/clients/{clientKey}"): None,
+    ("post", "/v3/oauth/token/generate"): "TokenRequest",
+    ("get", "/.well-known/jwks.json"): None,
+}
+SUCCESS: dict[tuple[str, str], str] = {
+    ("get", "/v3/integrations/scopes"): "ScopesEnvelope",
+    ("post", "/v3/integrations/clients"): "ClientCreatedEnvelope",
+    ("get", "/v3/integrations/clients"): "ClientListEnvelope",
+    ("get", "/v3/integrations/clients/{clientKey}"): "ClientDetailEnvelope",
+    ("put", "/v3/integrations/clients/{clientKey}"): "ClientDetailEnvelope",
+    ("delete", "/v3/integrations/clients/{clientKey}"): "ClientSummaryEnvelope",
+    ("post", "/v3/oauth/token/generate"): "TokenEnvelope",
+}
+
+
+@pytest.fixture
+async def spec(http: httpx.AsyncClient) -> dict[str, Any]:
+    response = await http.get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def json_schema(part: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = part["content"]["application/json"]["schema"]
+    return schema
+
+
+def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    name = ref.removeprefix("#/components/schemas/")
+    resolved: dict[str, Any] = spec["components"]["schemas"][name]
+    return resolved
+
+
+async def test_every_endpoint_is_described(spec: dict[str, Any]) -> None:
+    assert spec["openapi"].startswith("3.")
+    described = {(method, path) for path, ops in spec["paths"].items() for method in ops}
+    assert set(ENDPOINTS) <= described
+    v3 = {(m, p) for m, p in described if p.startswith("/v3/")}
+    assert v3 == {key for key in ENDPOINTS if key[1].startswith("/v3/")}
+
+
+@pytest.mark.parametrize(("method", "path"), list(ENDPOINTS))
+async def test_request_bodies(spec: dict[str, Any], method: str, path: str) -> None:
+    operation = spec["paths"][path][method]
+    expected = ENDPOINTS[(method, path)]
+    if expected is None:
+        assert "requestBody" not in operation
+        return
+    body = operation["requestBody"]
+    assert body["required"] is True
+    assert set(body["content"]) == {"application/json"}
+    assert json_schema(body) == {"$ref": f"#/components/schemas/{expected}"}
+    assert resolve(spec, json_schema(body))["properties"]
+
+
+@pytest.mark.parametrize(("method", "path"), list(SUCCESS))
+async def test_success_is_an_envelope(spec: dict[str, Any], method: str, path: str) -> None:
+    ok = spec["paths"][path][method]["responses"]["200"]
+    schema = json_schema(ok)
+    assert schema == {"$ref": f"#/components/schemas/{SUCCESS[(method, path)]}"}
+    envelope = resolve(spec, schema)
+    assert set(envelope["properties"]) == {"data", "errors"}
+    assert "data" in envelope["required"]
+
+
+@pytest.mark.parametrize(("method", "path"), list(SUCCESS))
+async def test_errors_are_the_error_envelope(spec: dict[str, Any], method: str, path: str) -> None:
+    responses = spec["paths"][path][method]["responses"]
+    assert "422" not in responses
+    errors = {status: r for status, r in responses.items() if status.startswith(("4", "5"))}
+    assert {"400", "401", "413", "415"} <= set(errors)
+    if path.startswith("/v3/integrations"):
+        assert {"403", "404"} <= set(errors)
+    for response in errors.values():
+        assert json_schema(response) == {"$ref": "#/components/schemas/ErrorEnvelope"}
+
+
+async def test_error_envelope_schema(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    envelope = schemas["ErrorEnvelope"]
+    assert set(envelope["properties"]) == {"data", "errors"}
+    assert envelope["required"] == ["errors"]
+    items = envelope["properties"]["errors"]["items"]
+    assert items == {"$ref": "#/components/schemas/ErrorOut"}
+    error = schemas["ErrorOut"]
+    assert set(error["required"]) == {"code", "message"}
+    assert error["properties"]["code"]["type"] == "integer"
+    assert error["properties"]["message"]["type"] == "string"
+    assert "field" in error["properties"]
+    assert "HTTPValidationError" not in schemas
+
+
+async def test_jwks_response_schema(spec: dict[str, Any]) -> None:
+    schema = json_schema(spec["paths"]["/.well-known/jwks.json"]["get"]["responses"]["200"])
+    assert schema["required"] == ["keys"]
+    key = schema["properties"]["keys"]["items"]
+    assert {"kty", "kid", "alg", "n", "e"} <= set(key["required"])
+
+
+async def test_integrations_declare_their_security(spec: dict[str, Any]) -> None:
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["basic"] == {
+        "type": "http",
+        "scheme": "basic",
+        "description": "Admin user or Till.",
+    }
+    assert schemes["capToken"]["name"] == "X-CAP-API-OAUTH-TOKEN"
+    assert schemes["bearer"]["scheme"] == "bearer"
+    for (method, path), _ in ENDPOINTS.items():
+        security = spec["paths"][path][method].get("security")
+        if path.startswith("/v3/integrations"):
+            assert security == [{"basic": []}, {"capToken": []}, {"bearer": []}]
+        else:
+            assert security is None
+
+
+async def test_client_schemas_match_the_contract_fields(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["ClientCreate"]["required"]) == {
+        "name",
+        "description",
+        "expirationTokenTime",
+        "defaultTillId",
+        "scopes",
+    }
+    assert set(schemas["ClientUpdate"]["required"]) == {
+        "expirationTokenTime",
+        "defaultTillId",
+        "scopes",
+    }
+    assert set(schemas["TokenRequest"]["required"]) == {"key", "secret"}
+    assert set(schemas["TokenOut"]["required"]) == {"accessToken", "ttlSeconds"}
+    assert "clientSecret" in schemas["ClientCreatedOut"]["properties"]
+    assert "clientSecret" not in schemas["ClientDetailOut"]["properties"]
+
+
+async def test_docs_page(http: httpx.AsyncClient) -> None:
+    response = await http.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "/openapi.json" in response.text
+    assert "swagger" in response.text.lower()

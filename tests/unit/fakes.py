@@ -1,0 +1,253 @@
+"""In-memory implementations of the ports in ``keyloft.services.ports`` for service tests."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from keyloft.domain.actors import Principal, PrincipalKind
+from keyloft.domain.clients import Client
+from keyloft.domain.orgs import Org
+from keyloft.domain.scopes import Grant, ScopeEntity
+from keyloft.services.ports import StoredKey
+
+
+class FakeClock:
+    """A settable wall clock; ``advance`` moves it forward."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.moment = start or datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+class FakeOrgs:
+    def __init__(self) -> None:
+        self.rows: dict[int, Org] = {}
+        self.locked: list[int] = []
+
+    async def get(self, org_id: int) -> Org | None:
+        return self.rows.get(org_id)
+
+    async def lock(self, org_id: int) -> None:
+        self.locked.append(org_id)
+
+    async def add(
+        self, *, name: str, timezone: str, max_clients: int, max_token_ttl: int, now: datetime
+    ) -> Org:
+        org = Org(len(self.rows) + 1, name, timezone, max_clients, max_token_ttl)
+        self.rows[org.id] = org
+        return org
+
+    async def find_by_name(self, name: str) -> Org | None:
+        return next((org for org in self.rows.values() if org.name == name), None)
+
+
+class FakePrincipals:
+    def __init__(self) -> None:
+        self.rows: dict[int, tuple[Principal, str]] = {}
+
+    async def credentials(self, code: str) -> tuple[Principal, str] | None:
+        return next((row for row in self.rows.values() if row[0].code == code), None)
+
+    async def get(self, principal_id: int) -> Principal | None:
+        row = self.rows.get(principal_id)
+        return row[0] if row else None
+
+    async def get_in_org(
+        self, org_id: int, principal_id: int, kind: PrincipalKind
+    ) -> Principal | None:
+        found = await self.get(principal_id)
+        if found is None or found.org_id != org_id or found.kind is not kind:
+            return None
+        return found
+
+    async def find_in_org(self, org_id: int, code: str, kind: PrincipalKind) -> Principal | None:
+        return next(
+            (
+                p
+                for p, _ in self.rows.values()
+                if p.org_id == org_id and p.code == code and p.kind is kind
+            ),
+            None,
+        )
+
+    async def code_taken(self, code: str) -> bool:
+        return await self.credentials(code) is not None
+
+    async def add(
+        self,
+        *,
+        org_id: int,
+        kind: PrincipalKind,
+        code: str,
+        name: str,
+        password_hash: str,
+        now: datetime,
+    ) -> Principal:
+        principal = Principal(len(self.rows) + 1, org_id, kind, code, name)
+        self.rows[principal.id] = (principal, password_hash)
+        return principal
+
+    async def list_in_org(self, org_id: int, kind: PrincipalKind) -> list[Principal]:
+        return [p for p, _ in self.rows.values() if p.org_id == org_id and p.kind is kind]
+
+
+class FakeScopes:
+    def __init__(self) -> None:
+        self.rows: dict[int, list[ScopeEntity]] = {}
+
+    async def list(self, org_id: int) -> list[ScopeEntity]:
+        return sorted(self.rows.get(org_id, []), key=lambda entity: entity.id)
+
+    async def add(self, org_id: int, name: str, area_pattern: str | None) -> ScopeEntity:
+        entities = self.rows.setdefault(org_id, [])
+        entity = ScopeEntity(max((e.id for e in entities), default=0) + 1, name, area_pattern)
+        entities.append(entity)
+        return entity
+
+
+class FakeClients:
+    def __init__(self, principals: FakePrincipals) -> None:
+        self._principals = principals
+        self.rows: dict[int, tuple[Client, str]] = {}
+
+    async def _principal(self, principal_id: int) -> Principal:
+        found = await self._principals.get(principal_id)
+        assert found is not None, f"unknown principal {principal_id}"
+        return found
+
+    async def add(
+        self,
+        *,
+        org_id: int,
+        client_key: str,
+        secret_hash: str,
+        name: str,
+        description: str,
+        expiration_token_time: int,
+        default_till_id: int,
+        grants: Sequence[Grant],
+        actor_id: int,
+        now: datetime,
+    ) -> Client:
+        actor = await self._principal(actor_id)
+        client = Client(
+            id=len(self.rows) + 1,
+            org_id=org_id,
+            client_key=client_key,
+            name=name,
+            description=description,
+            expiration_token_time=expiration_token_time,
+            default_till_id=default_till_id,
+            is_valid=True,
+            grants=tuple(grants),
+            created_on=now,
+            last_updated_on=now,
+            created_by=actor,
+            last_updated_by=actor,
+        )
+        self.rows[client.id] = (client, secret_hash)
+        return client
+
+    async def get(self, org_id: int, client_key: str) -> Client | None:
+        return next(
+            (c for c, _ in self.rows.values() if c.org_id == org_id and c.client_key == client_key),
+            None,
+        )
+
+    async def get_by_id(self, client_id: int) -> Client | None:
+        row = self.rows.get(client_id)
+        return row[0] if row else None
+
+    async def credentials(self, client_key: str) -> tuple[Client, str] | None:
+        return next((row for row in self.rows.values() if row[0].client_key == client_key), None)
+
+    async def list(self, org_id: int, *, include_invalid: bool) -> list[Client]:
+        return [
+            c
+            for c, _ in self.rows.values()
+            if c.org_id == org_id and (include_invalid or c.is_valid)
+        ]
+
+    async def count_valid(self, org_id: int) -> int:
+        return len(await self.list(org_id, include_invalid=False))
+
+    async def name_in_use(self, org_id: int, name: str, *, except_id: int | None) -> bool:
+        return any(
+            c.name == name and c.id != except_id
+            for c in await self.list(org_id, include_invalid=False)
+        )
+
+    async def _bump(
+        self, client_id: int, expected_version: int, actor_id: int, now: datetime, **values: object
+    ) -> Client | None:
+        client, secret_hash = self.rows[client_id]
+        if client.version != expected_version:
+            return None
+        changed = dataclasses.replace(
+            client,
+            version=client.version + 1,
+            last_updated_on=now,
+            last_updated_by=await self._principal(actor_id),
+            **values,  # type: ignore[arg-type]
+        )
+        self.rows[client_id] = (changed, secret_hash)
+        return changed
+
+    async def update(
+        self,
+        client_id: int,
+        *,
+        name: str,
+        description: str,
+        expiration_token_time: int,
+        default_till_id: int,
+        grants: Sequence[Grant],
+        actor_id: int,
+        now: datetime,
+        expected_version: int,
+    ) -> Client | None:
+        return await self._bump(
+            client_id,
+            expected_version,
+            actor_id,
+            now,
+            name=name,
+            description=description,
+            expiration_token_time=expiration_token_time,
+            default_till_id=default_till_id,
+            grants=tuple(grants),
+        )
+
+    async def invalidate(
+        self, client_id: int, *, actor_id: int, now: datetime, expected_version: int
+    ) -> Client | None:
+        return await self._bump(client_id, expected_version, actor_id, now, is_valid=False)
+
+
+class FakeKeys:
+    def __init__(self) -> None:
+        self.rows: list[tuple[StoredKey, dict[str, object]]] = []
+
+    async def list(self) -> list[StoredKey]:
+        return sorted((key for key, _ in self.rows), key=lambda key: key.created_at)
+
+    async def add(self, key: StoredKey, public_jwk: dict[str, object]) -> None:
+        self.rows.append((key, public_jwk))
+
+
+class FakeStore:
+    """One in-memory unit of work with every repository of ``keyloft.services.ports.Store``."""
+
+    def __init__(self) -> None:
+        self.orgs = FakeOrgs()
+        self.principals = FakePrincipals()
+        self.scopes = FakeScopes()
+        self.clients = FakeClients(self.principals)
+        self.keys = FakeKeys()
