@@ -42,7 +42,7 @@ HTTP_CODES: dict[int, tuple[int, str]] = {
     404: (4040, "No such resource."),
     405: (4050, "Method not allowed on this resource."),
     411: (4110, "Length required."),
-    413: (4130, "The request body is larger than the 1 MiB limit."),
+    413: (4130, "The request body is larger than the limit (1 MiB by default)."),
     415: (4150, "Unsupported media type: send application/json."),
 }
 

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyloft.web.envelope import error
+from keyloft.web.errors import HTTP_CODES
 
 access_log = logging.getLogger("keyloft.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -48,15 +49,9 @@ class RequestContextMiddleware:
         try:
             length = headers.get(b"content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
-                code = 413 if length.isdigit() else 400
-                response = error(
-                    code,
-                    4130 if code == 413 else 1000,
-                    "The request body is larger than the limit."
-                    if code == 413
-                    else "Bad Content-Length.",
-                )
-                await response(scope, receive, send_with_id)
+                status = 413 if length.isdigit() else 400
+                code, message = HTTP_CODES[status]
+                await error(status, code, message)(scope, receive, send_with_id)
                 return
             await self.app(scope, self._capped(receive), send_with_id)
         finally:
