@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keyloft.storage import migrate
 from keyloft.storage.engine import create_engine
+from keyloft.storage.store import Database
 from keyloft.storage.tables import Base
 
 
@@ -58,3 +59,9 @@ async def test_upgrade_twice_is_a_no_op(engine: AsyncEngine) -> None:
 def _schema(connection: Connection) -> list[tuple[str, str]]:
     rows = connection.execute(text("SELECT name, sql FROM sqlite_master ORDER BY name"))
     return [(name, sql or "") for name, sql in rows]
+
+
+async def test_models_and_migrations_agree_on_every_store(database: Database) -> None:
+    """The shared ``database`` fixture runs on SQLite and on PostgreSQL."""
+    assert await migrate.current_revision(database.engine) == migrate.head_revision()
+    assert await migrate.drift(database.engine) == []
