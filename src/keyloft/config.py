@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="Server secret; else read from secret_key_file."
     )
+    previous_secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated retired server secrets, still accepted during a rotation.",
+    )
     secret_key_file: Path | None = Field(
         default=None,
         description="Server secret file; default: keyloft.secret beside the SQLite file.",
@@ -50,6 +54,9 @@ class Settings(BaseSettings):
         default=50, ge=1, description="Failed attempts per source address per window."
     )
     auth_failure_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    workers: int = Field(
+        default=1, ge=1, description="Worker processes of this node (set by `keyloft serve`)."
+    )
     client_cache_seconds: float = Field(
         default=30.0, ge=0, le=3600, description="Backstop lifetime of cached client state."
     )
@@ -61,6 +68,13 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "sqlite+aiosqlite://", "postgresql")):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
+
+    def previous_secrets(self) -> list[str]:
+        raw = self.previous_secret_keys.get_secret_value() if self.previous_secret_keys else ""
+        return [part.strip() for part in raw.split(",") if part.strip()]
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @property
     def is_sqlite(self) -> bool:

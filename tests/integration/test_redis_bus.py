@@ -6,6 +6,7 @@ from redis.asyncio import Redis
 
 from keyloft.cache.bus import RedisBus
 from keyloft.cache.client_state import ClientStateCache
+from keyloft.services.ports import Changes
 from tests.integration.conftest import RedisProcess, eventually
 from tests.unit.test_client_state_cache import state
 
@@ -20,7 +21,7 @@ async def test_change_on_one_node_drops_the_entry_on_another(redis: Redis) -> No
         assert await bus_b.wait_subscribed(5)
         cache_b.put(state(41), read_at=cache_b.generation())
         assert cache_b.by_id(41) is not None
-        await bus_a.publish([41])
+        await bus_a.publish(Changes(clients={41}))
         took = await eventually(lambda: cache_b.by_id(41) is None, within=1.0)
         assert took < 1.0
     finally:
@@ -44,7 +45,7 @@ async def test_cache_is_off_while_redis_is_down_and_back_after(
         await eventually(lambda: not bus.healthy, within=5)
         assert cache.enabled is False
         assert cache.by_id(1) is None  # bypassed: answers must come from the store
-        await bus.publish([1])  # publishing while down must not raise
+        await bus.publish(Changes(clients={1}))  # publishing while down must not raise
 
         private_redis.start()
         await eventually(lambda: bus.healthy, within=10)

@@ -6,7 +6,8 @@ import secrets
 
 from redis.asyncio import Redis
 
-from keyloft.cache.ratelimit import Limit, RedisLimiter
+from keyloft.cache.ratelimit import RedisLimiter
+from keyloft.services.ports import Limit
 from tests.integration.conftest import RedisProcess
 
 

@@ -10,7 +10,7 @@ from keyloft.domain.actors import Principal, PrincipalKind
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, ScopeEntity
-from keyloft.services.ports import StoredKey
+from keyloft.services.ports import Changes, StoredKey
 
 
 class FakeClock:
@@ -246,6 +246,7 @@ class FakeStore:
     """One in-memory unit of work with every repository of ``keyloft.services.ports.Store``."""
 
     def __init__(self) -> None:
+        self.changes = Changes()
         self.orgs = FakeOrgs()
         self.principals = FakePrincipals()
         self.scopes = FakeScopes()

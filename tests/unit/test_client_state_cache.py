@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from keyloft.cache.client_state import ClientState, ClientStateCache
+from keyloft.cache.client_state import ClientStateCache
 from keyloft.domain.actors import Principal, PrincipalKind
 from keyloft.domain.clients import Client
+from keyloft.services.ports import ClientState
 
 
 class FakeClock:
@@ -35,7 +36,7 @@ def state(client_id: int, key: str | None = None) -> ClientState:
         created_by=actor,
         last_updated_by=actor,
     )
-    return ClientState(client, "kl1$hmac-sha256$" + "0" * 64)
+    return ClientState(client, "kl1$hmac-sha256$" + "0" * 64, (), None)
 
 
 def test_hit_by_key_and_id_then_expiry() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from keyloft.cache.ratelimit import Limit, MemoryLimiter
+from keyloft.cache.ratelimit import MemoryLimiter
+from keyloft.services.ports import Limit
 
 
 class FakeClock:

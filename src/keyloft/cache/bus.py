@@ -11,15 +11,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from keyloft.cache.client_state import ClientStateCache
+from keyloft.services.ports import Changes
 
 log = logging.getLogger("keyloft.bus")
 CHANNEL = "keyloft:invalidate:clients"
+
+
+def encode(changes: Changes) -> str:
+    return ",".join(
+        [f"c{client_id}" for client_id in sorted(changes.clients)]
+        + [f"o{org_id}" for org_id in sorted(changes.orgs)]
+    )
+
+
+def decode(data: object) -> Changes:
+    text = data.decode() if isinstance(data, bytes) else str(data)
+    changes = Changes()
+    for part in text.split(","):
+        kind, number = part[:1], part[1:]
+        if number.isdigit():
+            (changes.clients if kind == "c" else changes.orgs).add(int(number))
+    return changes
+
+
+def apply(cache: ClientStateCache, changes: Changes) -> None:
+    for client_id in changes.clients:
+        cache.invalidate(client_id)
+    for org_id in changes.orgs:
+        cache.invalidate_org(org_id)
 
 
 class LocalBus:
@@ -38,9 +63,9 @@ class LocalBus:
     async def stop(self) -> None:
         return None
 
-    async def publish(self, client_ids: Iterable[int]) -> None:
-        for client_id in client_ids:
-            self.cache.invalidate(client_id)
+    async def publish(self, changes: Changes) -> None:
+        """Drop what ``changes`` made stale; call only after the change has committed."""
+        apply(self.cache, changes)
 
 
 class RedisBus(LocalBus):
@@ -81,13 +106,12 @@ class RedisBus(LocalBus):
                 await self._task
             self._task = None
 
-    async def publish(self, client_ids: Iterable[int]) -> None:
-        ids = list(client_ids)
-        await super().publish(ids)
-        if not ids:
+    async def publish(self, changes: Changes) -> None:
+        await super().publish(changes)
+        if not changes:
             return
         try:
-            await self._redis.publish(CHANNEL, ",".join(str(i) for i in ids))
+            await self._redis.publish(CHANNEL, encode(changes))
         except (RedisError, OSError) as exc:
             # Other nodes' subscriptions are down too, so they bypass their caches.
             log.warning("invalidation not published (%s)", type(exc).__name__)
@@ -115,7 +139,7 @@ class RedisBus(LocalBus):
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message.get("type") == "message":
-                        self._apply(message.get("data"))
+                        apply(self.cache, decode(message.get("data")))
             except asyncio.CancelledError:
                 self._set_health(False)
                 raise
@@ -126,9 +150,3 @@ class RedisBus(LocalBus):
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
             await asyncio.sleep(self._retry)
-
-    def _apply(self, data: object) -> None:
-        text = data.decode() if isinstance(data, bytes) else str(data)
-        for part in text.split(","):
-            if part.isdigit():
-                self.cache.invalidate(int(part))

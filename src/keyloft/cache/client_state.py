@@ -11,18 +11,13 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from keyloft.domain.clients import Client
-
-
-@dataclass(frozen=True, slots=True)
-class ClientState:
-    client: Client
-    secret_hash: str
+from keyloft.services.ports import ClientState
 
 
 class ClientStateCache:
+    """Implements ``keyloft.services.ports.ClientCache``."""
+
     def __init__(
         self,
         *,
@@ -78,6 +73,14 @@ class ClientStateCache:
         key = self._key_of_id.pop(client_id, None)
         if key is not None:
             self._by_key.pop(key, None)
+
+    def invalidate_org(self, org_id: int) -> None:
+        """Drop every client of ``org_id`` (its scope entities changed)."""
+        self._generation += 1
+        for key, (_, cached) in list(self._by_key.items()):
+            if cached.client.org_id == org_id:
+                del self._by_key[key]
+                self._key_of_id.pop(cached.client.id, None)
 
     def clear(self) -> None:
         self._generation += 1

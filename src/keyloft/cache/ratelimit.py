@@ -15,28 +15,13 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from keyloft.services.ports import Limit
+
 log = logging.getLogger("keyloft.ratelimit")
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """At most ``failures`` failed attempts per ``window`` seconds."""
-
-    failures: int
-    window: int
-
-
-class FailureLimiter(Protocol):
-    async def retry_after(self, subjects: Sequence[tuple[str, Limit]]) -> int | None:
-        """Seconds until the first blocked subject may try again; None when none is blocked."""
-
-    async def record_failure(self, subjects: Sequence[tuple[str, Limit]]) -> None: ...
 
 
 def _key(subject: str) -> str:

@@ -7,10 +7,12 @@ tool (a slow password hash would only cost throughput). The stored form is versi
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Sequence
 
 ALPHABET = string.ascii_letters + string.digits
 CLIENT_KEY_LENGTH = 25
@@ -33,24 +35,41 @@ def new_client_secret() -> str:
 class SecretHasher:
     """Keyed hashing of client secrets under a key derived from the server secret."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_previous")
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) < 32:
+    def __init__(self, key: bytes, previous: Sequence[bytes] = ()) -> None:
+        """``previous``: keys of retired server secrets, still accepted during a rotation."""
+        if len(key) < 32 or any(len(old) < 32 for old in previous):
             raise ValueError("secret hashing key must be at least 32 bytes")
         self._key = key
+        self._previous = tuple(previous)
 
     def __repr__(self) -> str:
         return "SecretHasher(<hidden>)"
 
     def hash(self, secret: str) -> str:
-        digest = hmac.new(self._key, secret.encode("utf-8"), hashlib.sha256).hexdigest()
-        return _HASH_PREFIX + digest
+        return _digest(self._key, secret)
 
     def verify(self, secret: str, stored: str) -> bool:
         """Constant-time comparison; unknown formats never verify."""
-        candidate = self.hash(secret)
-        if not stored.startswith(_HASH_PREFIX):
-            hmac.compare_digest(candidate, candidate)
-            return False
-        return hmac.compare_digest(candidate.encode(), stored.encode())
+        return self.check(secret, stored) is not SecretCheck.NO_MATCH
+
+    def check(self, secret: str, stored: str) -> SecretCheck:
+        """Does ``secret`` match, and under the current server secret or a retired one?"""
+        stored_bytes = stored.encode()
+        if hmac.compare_digest(self.hash(secret).encode(), stored_bytes):
+            return SecretCheck.MATCH
+        for old in self._previous:
+            if hmac.compare_digest(_digest(old, secret).encode(), stored_bytes):
+                return SecretCheck.MATCH_PREVIOUS
+        return SecretCheck.NO_MATCH
+
+
+class SecretCheck(enum.Enum):
+    MATCH = "match"
+    MATCH_PREVIOUS = "match_previous"  # verified under a retired server secret: re-hash it
+    NO_MATCH = "no_match"
+
+
+def _digest(key: bytes, secret: str) -> str:
+    return _HASH_PREFIX + hmac.new(key, secret.encode("utf-8"), hashlib.sha256).hexdigest()

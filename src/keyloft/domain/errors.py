@@ -79,3 +79,19 @@ class NotFound(KeyloftError):
 class Conflict(KeyloftError):
     code = 4090
     default_message = "Conflict with the stored state."
+
+
+class TooManyAttempts(KeyloftError):
+    """Too many failed authentications for this key, login or address: wait and retry."""
+
+    code = 4290
+    default_message = "Too many failed attempts; retry later."
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(f"Too many failed attempts; retry after {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
+class StoreUnavailable(KeyloftError):
+    code = 5030
+    default_message = "The store is unavailable; retry shortly."

@@ -11,8 +11,10 @@ from keyloft.domain.passwords import dummy_verify, verify_password
 from keyloft.domain.scopes import Grant, decide, intersect
 from keyloft.domain.signing import KeyRing, TokenRejected
 from keyloft.domain.tokens import TOKEN_USE, grants_from_claims
+from keyloft.services.client_states import ClientStates
+from keyloft.services.guard import AttemptGuard
 from keyloft.services.login_cache import LoginCache
-from keyloft.services.ports import Store
+from keyloft.services.ports import ClientState, Store
 
 
 def effective_grants(token_grants: Sequence[Grant], current: Sequence[Grant]) -> tuple[Grant, ...]:
@@ -28,28 +30,52 @@ def effective_grants(token_grants: Sequence[Grant], current: Sequence[Grant]) ->
 
 
 class AuthService:
-    def __init__(self, store: Store, keys: KeyRing, issuer: str, logins: LoginCache) -> None:
+    def __init__(
+        self,
+        store: Store,
+        states: ClientStates,
+        keys: KeyRing,
+        issuer: str,
+        logins: LoginCache,
+        guard: AttemptGuard,
+    ) -> None:
         self._store = store
+        self._states = states
         self._keys = keys
         self._issuer = issuer
         self._logins = logins
+        self._guard = guard
 
-    async def basic(self, username: str, password: str) -> Actor:
+    async def basic(self, username: str, password: str, *, address: str | None = None) -> Actor:
+        subjects = self._guard.subjects("login", username, address)
+        await self._guard.check(subjects)
         found = await self._store.principals.credentials(username)
         if found is None:
             await asyncio.to_thread(dummy_verify, password)
+            await self._guard.failed(subjects)
             raise Unauthenticated("Invalid username or password.")
         principal, password_hash = found
         if not self._logins.verified(username, password, password_hash):
             if not await asyncio.to_thread(verify_password, password_hash, password):
+                await self._guard.failed(subjects)
                 raise Unauthenticated("Invalid username or password.")
             self._logins.remember(username, password, password_hash)
         return Actor(principal=principal)
 
     async def token(
-        self, token: str, *, till_type: str | None = None, till_code: str | None = None
+        self,
+        token: str,
+        *,
+        method: str,
+        raw_path: str,
+        till_type: str | None = None,
+        till_code: str | None = None,
     ) -> Actor:
-        """The Till a valid token acts as, with the grants the token still carries."""
+        """The Till a valid token acts as, if its scopes allow ``method raw_path``.
+
+        The decision uses what the token carries and what the client holds now, so a deleted
+        or narrowed client's tokens lose their access as soon as this node learns of it.
+        """
         try:
             claims = self._keys.verify(token, issuer=self._issuer)
         except TokenRejected:
@@ -60,36 +86,29 @@ class AuthService:
             raise InvalidToken()
         if token_grants is None:
             raise InvalidToken()
-        client = await self._store.clients.get_by_id(client_id)
-        if client is None or not client.is_valid or client.client_key != claims.get("sub"):
+        state = await self._states.by_id(client_id)
+        if state is None or not state.client.is_valid:
             raise InvalidToken()
-        till = await self._acting_till(client.org_id, client.default_till_id, till_type, till_code)
-        return Actor(
-            principal=till,
-            grants=effective_grants(token_grants, client.grants),
-            client_id=client.id,
-        )
+        client = state.client
+        if client.client_key != claims.get("sub") or client.org_id != claims.get("org_id"):
+            raise InvalidToken()
+        grants = effective_grants(token_grants, client.grants)
+        if not decide(state.entities, grants, method, raw_path).allowed:
+            raise AccessDenied()
+        till = await self._acting_till(state, till_type, till_code)
+        return Actor(principal=till, grants=grants, client_id=client.id)
 
     async def _acting_till(
-        self, org_id: int, default_till_id: int, till_type: str | None, till_code: str | None
+        self, state: ClientState, till_type: str | None, till_code: str | None
     ) -> Principal:
         if till_type is None and till_code is None:
-            till = await self._store.principals.get_in_org(
-                org_id, default_till_id, PrincipalKind.TILL
-            )
+            till = state.default_till
         elif (till_type or "").upper() == PrincipalKind.TILL.value and till_code:
-            till = await self._store.principals.find_in_org(org_id, till_code, PrincipalKind.TILL)
+            till = await self._store.principals.find_in_org(
+                state.client.org_id, till_code, PrincipalKind.TILL
+            )
         else:
             raise AccessDenied()
         if till is None:
             raise AccessDenied()
         return till
-
-    async def authorize(self, actor: Actor, method: str, raw_path: str) -> None:
-        """Basic-authenticated admins and Tills may call every route of their org; a token
-        only what its scopes allow for this method and path."""
-        if actor.grants is None:
-            return
-        entities = await self._store.scopes.list(actor.org_id)
-        if not decide(entities, actor.grants, method, raw_path).allowed:
-            raise AccessDenied()

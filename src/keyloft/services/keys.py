@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from cryptography.exceptions import InvalidTag
 
 from keyloft.domain import crypto
 from keyloft.domain.credentials import SecretHasher
@@ -49,18 +52,47 @@ async def ensure_signing_key(store: Store, keys: ServerKeys, now: datetime) -> b
     return True
 
 
-async def load_key_ring(store: Store, keys: ServerKeys) -> KeyRing:
-    """Decrypt every stored key; a wrong server secret fails loudly here, at start-up."""
-    loaded: list[SigningKey] = []
-    for stored in await store.keys.list():
+def _open(stored: StoredKey, candidates: Sequence[ServerKeys]) -> bytes | None:
+    for keys in candidates:
         try:
-            pem = crypto.decrypt(
+            return crypto.decrypt(
                 keys.signing_key_encryption, stored.encrypted_private_key, stored.kid.encode()
             )
-        except Exception as exc:
+        except (InvalidTag, ValueError):
+            continue
+    return None
+
+
+async def load_key_ring(
+    store: Store, keys: ServerKeys, previous: Sequence[ServerKeys] = ()
+) -> KeyRing:
+    """Decrypt every stored key (under the current or a retired server secret); a wrong server
+    secret fails loudly here, at start-up."""
+    loaded: list[SigningKey] = []
+    for stored in await store.keys.list():
+        pem = _open(stored, [keys, *previous])
+        if pem is None:
             raise RuntimeError(
                 f"cannot decrypt signing key {stored.kid}: is KEYLOFT_SECRET_KEY the one "
-                "the database was initialised with?"
-            ) from exc
+                "the database was initialised with (or listed in KEYLOFT_PREVIOUS_SECRET_KEYS)?"
+            )
         loaded.append(load_signing_key(stored.kid, pem, stored.created_at))
     return KeyRing(loaded)
+
+
+async def rewrap_signing_keys(
+    store: Store, keys: ServerKeys, previous: Sequence[ServerKeys]
+) -> list[str]:
+    """Re-encrypt every signing key under the current server secret; returns the kids moved."""
+    moved: list[str] = []
+    for stored in await store.keys.list():
+        current = _open(stored, [keys])
+        if current is not None:
+            continue
+        pem = _open(stored, previous)
+        if pem is None:
+            raise RuntimeError(f"signing key {stored.kid} opens under none of the given secrets")
+        sealed = crypto.encrypt(keys.signing_key_encryption, pem, stored.kid.encode())
+        await store.keys.replace_encrypted(stored.kid, sealed)
+        moved.append(stored.kid)
+    return moved

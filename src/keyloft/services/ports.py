@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -19,6 +19,35 @@ class StoredKey:
     algorithm: str
     encrypted_private_key: str
     created_at: datetime
+
+
+@dataclass(slots=True)
+class Changes:
+    """What a unit of work changed, announced to every node once it has committed."""
+
+    clients: set[int] = field(default_factory=set)
+    orgs: set[int] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.clients or self.orgs)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientState:
+    """What the hot paths need about a client, cached per node."""
+
+    client: Client
+    secret_hash: str
+    entities: tuple[ScopeEntity, ...]
+    default_till: Principal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most ``failures`` failed attempts per ``window`` seconds."""
+
+    failures: int
+    window: int
 
 
 class OrgRepository(Protocol):
@@ -82,6 +111,10 @@ class ClientRepository(Protocol):
     async def credentials(self, client_key: str) -> tuple[Client, str] | None:
         """The client with this key in any org, and its secret hash."""
 
+    async def credentials_by_id(self, client_id: int) -> tuple[Client, str] | None: ...
+    async def set_secret_hash(self, client_id: int, secret_hash: str) -> None:
+        """Re-hash a secret under the current server secret (no version change)."""
+
     async def list(self, org_id: int, *, include_invalid: bool) -> list[Client]: ...
     async def count_valid(self, org_id: int) -> int: ...
     async def name_in_use(self, org_id: int, name: str, *, except_id: int | None) -> bool: ...
@@ -108,11 +141,13 @@ class ClientRepository(Protocol):
 class SigningKeyRepository(Protocol):
     async def list(self) -> list[StoredKey]: ...
     async def add(self, key: StoredKey, public_jwk: dict[str, object]) -> None: ...
+    async def replace_encrypted(self, kid: str, encrypted_private_key: str) -> None: ...
 
 
 class Store(Protocol):
     """One unit of work: repositories sharing one transaction."""
 
+    changes: Changes
     orgs: OrgRepository
     principals: PrincipalRepository
     scopes: ScopeRepository
@@ -122,3 +157,23 @@ class Store(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class ClientCache(Protocol):
+    """A node's cache of client state; ``keyloft.cache`` implements it."""
+
+    def generation(self) -> int:
+        """Take before reading the store; ``put`` drops what an invalidation overtook."""
+
+    def by_key(self, client_key: str) -> ClientState | None: ...
+    def by_id(self, client_id: int) -> ClientState | None: ...
+    def put(self, state: ClientState, *, read_at: int) -> None: ...
+
+
+class FailureLimiter(Protocol):
+    """Counts failed authentications per subject (``client:…``, ``login:…``, ``ip:…``)."""
+
+    async def retry_after(self, subjects: Sequence[tuple[str, Limit]]) -> int | None:
+        """Seconds until every blocked subject may try again; None when none is blocked."""
+
+    async def record_failure(self, subjects: Sequence[tuple[str, Limit]]) -> None: ...

@@ -12,7 +12,7 @@ from keyloft.domain.actors import Principal, PrincipalKind
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, Permission, ScopeEntity
-from keyloft.services.ports import StoredKey
+from keyloft.services.ports import Changes, StoredKey
 from keyloft.storage.tables import (
     ClientRow,
     GrantRow,
@@ -156,8 +156,9 @@ class SqlPrincipals:
 
 
 class SqlScopes:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, changes: Changes) -> None:
         self._s = session
+        self._changes = changes
 
     async def list(self, org_id: int) -> list[ScopeEntity]:
         rows = await self._s.scalars(
@@ -176,12 +177,14 @@ class SqlScopes:
         )
         self._s.add(row)
         await self._s.flush()
+        self._changes.orgs.add(org_id)
         return ScopeEntity(row.id, row.name, row.area_pattern)
 
 
 class SqlClients:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, changes: Changes) -> None:
         self._s = session
+        self._changes = changes
 
     async def _assemble(self, rows: Sequence[ClientRow]) -> list[Client]:
         if not rows:
@@ -293,6 +296,20 @@ class SqlClients:
         client = await self._one(row)
         return (client, row.secret_hash) if client and row else None
 
+    async def credentials_by_id(self, client_id: int) -> tuple[Client, str] | None:
+        row = await self._s.get(ClientRow, client_id)
+        client = await self._one(row)
+        return (client, row.secret_hash) if client and row else None
+
+    async def set_secret_hash(self, client_id: int, secret_hash: str) -> None:
+        await self._s.execute(
+            update(ClientRow)
+            .where(ClientRow.id == client_id)
+            .values(secret_hash=secret_hash)
+            .execution_options(synchronize_session=False)
+        )
+        self._changes.clients.add(client_id)
+
     async def list(self, org_id: int, *, include_invalid: bool) -> list[Client]:
         query = select(ClientRow).where(ClientRow.org_id == org_id).order_by(ClientRow.id)
         if not include_invalid:
@@ -322,7 +339,10 @@ class SqlClients:
             .values(version=ClientRow.version + 1, **values)
             .execution_options(synchronize_session=False)
         )
-        return bool(getattr(result, "rowcount", 0))
+        changed = bool(getattr(result, "rowcount", 0))
+        if changed:
+            self._changes.clients.add(client_id)
+        return changed
 
     async def update(
         self,
@@ -391,3 +411,10 @@ class SqlSigningKeys:
             )
         )
         await self._s.flush()
+
+    async def replace_encrypted(self, kid: str, encrypted_private_key: str) -> None:
+        await self._s.execute(
+            update(SigningKeyRow)
+            .where(SigningKeyRow.kid == kid)
+            .values(private_key=encrypted_private_key)
+        )

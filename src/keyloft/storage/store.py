@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from keyloft.services.ports import Changes
 from keyloft.storage.engine import WRITE_OPTION
 from keyloft.storage.repositories import (
     SqlClients,
@@ -22,10 +23,11 @@ class SqlStore:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.changes = Changes()
         self.orgs = SqlOrgs(session)
         self.principals = SqlPrincipals(session)
-        self.scopes = SqlScopes(session)
-        self.clients = SqlClients(session)
+        self.scopes = SqlScopes(session, self.changes)
+        self.clients = SqlClients(session, self.changes)
         self.keys = SqlSigningKeys(session)
 
 

@@ -28,10 +28,13 @@ def error(
     *,
     field: str | None = None,
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Response:
     entry: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         entry["field"] = field
+    if extra:
+        entry.update(extra)
     return Response(
         _dump({"data": None, "errors": [entry]}),
         status_code=status,

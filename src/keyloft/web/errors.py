@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from asyncpg import PostgresConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -19,6 +21,15 @@ log = logging.getLogger("keyloft.errors")
 
 CHALLENGE = 'Basic realm="keyloft", charset="UTF-8", Bearer realm="keyloft"'
 TOKEN_CHALLENGE = 'Bearer realm="keyloft", error="invalid_token"'  # noqa: S105
+
+# Failures that mean "the database is not there right now" rather than "the request is bad".
+STORE_FAILURES: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    PostgresConnectionError,
+    OSError,  # includes ConnectionError and TimeoutError from the drivers
+)
 
 STATUS: dict[type[e.KeyloftError], int] = {
     e.ValidationFailed: 400,
@@ -33,6 +44,8 @@ STATUS: dict[type[e.KeyloftError], int] = {
     e.ClientLimitReached: 409,
     e.ClientDeleted: 409,
     e.VersionMismatch: 412,
+    e.TooManyAttempts: 429,
+    e.StoreUnavailable: 503,
 }
 
 # Codes for failures that Starlette raises before our code runs.
@@ -42,6 +55,7 @@ HTTP_CODES: dict[int, tuple[int, str]] = {
     404: (4040, "No such resource."),
     405: (4050, "Method not allowed on this resource."),
     411: (4110, "Length required."),
+    429: (4290, "Too many requests; retry later."),
     413: (4130, "The request body is larger than the limit (1 MiB by default)."),
     415: (4150, "Unsupported media type: send application/json."),
 }
@@ -58,11 +72,30 @@ def keyloft_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, e.KeyloftError)
     status = _status(exc)
     headers = None
+    extra = None
     if isinstance(exc, e.InvalidToken):
         headers = {"WWW-Authenticate": TOKEN_CHALLENGE}
     elif status == 401:
         headers = {"WWW-Authenticate": CHALLENGE}
-    return error(status, exc.code, exc.message, field=exc.field, headers=headers)
+    elif isinstance(exc, e.TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after)}
+        extra = {"retryAfter": exc.retry_after}
+    return error(status, exc.code, exc.message, field=exc.field, headers=headers, extra=extra)
+
+
+STORE_RETRY_SECONDS = 1
+
+
+def store_unavailable(_request: Request, exc: Exception) -> Response:
+    """The database could not be reached (or stayed locked): retryable, nothing applied."""
+    log.warning("store unavailable: %s", type(exc).__name__)
+    return error(
+        503,
+        e.StoreUnavailable.code,
+        e.StoreUnavailable.default_message,
+        headers={"Retry-After": str(STORE_RETRY_SECONDS)},
+        extra={"retryAfter": STORE_RETRY_SECONDS},
+    )
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -132,4 +165,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(IntegrityError, integrity_error)
+    for unreachable in STORE_FAILURES:
+        app.add_exception_handler(unreachable, store_unavailable)
     app.add_exception_handler(Exception, unexpected_error)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
 
 from keyloft.web import envelope
-from keyloft.web.deps import RuntimeDep, TokenServiceDep
+from keyloft.web.deps import AddressDep, RuntimeDep, TokenServiceDep, store_rehashed_secret
 from keyloft.web.json_route import JsonRoute
 from keyloft.web.schemas import ErrorEnvelope, TokenEnvelope, TokenRequest
 
@@ -48,9 +48,13 @@ JWKS_SCHEMA: dict[str, Any] = {
         415: {"model": ErrorEnvelope},
     },
 )
-async def generate_token(body: TokenRequest, tokens: TokenServiceDep) -> Response:
+async def generate_token(
+    body: TokenRequest, tokens: TokenServiceDep, rt: RuntimeDep, address: AddressDep
+) -> Response:
     """Trade a client key and secret for a signed access token (RS256 JWT)."""
-    issued = await tokens.mint(body.key, body.secret)
+    issued = await tokens.mint(body.key, body.secret, address=address)
+    if issued.rehash is not None:
+        await store_rehashed_secret(rt, issued.client.id, issued.rehash)
     return envelope.ok(
         {"accessToken": issued.access_token, "ttlSeconds": issued.ttl_seconds}, headers=NO_STORE
     )
