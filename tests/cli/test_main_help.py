@@ -27,6 +27,8 @@ COMMANDS = [
     ("db",),
     ("db", "upgrade"),
     ("db", "check"),
+    ("secret",),
+    ("secret", "rewrap"),
 ]
 
 

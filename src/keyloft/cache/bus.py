@@ -150,3 +150,16 @@ class RedisBus(LocalBus):
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
             await asyncio.sleep(self._retry)
+
+
+async def announce(redis_url: str, changes: Changes) -> bool:
+    """Publish committed ``changes`` from outside a node (the CLI); False if Redis is away,
+    in which case nodes pick the change up when their cache entries expire."""
+    client = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        await client.publish(CHANNEL, encode(changes))
+    except (RedisError, OSError):
+        return False
+    finally:
+        await client.aclose()
+    return True

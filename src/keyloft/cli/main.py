@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from keyloft.cache.bus import announce
 from keyloft.config import Settings
 from keyloft.domain.actors import PrincipalKind
 from keyloft.domain.errors import KeyloftError, NotFound
 from keyloft.services import setup
 from keyloft.services.clock import SystemClock
+from keyloft.services.keys import ServerKeys, rewrap_signing_keys
 from keyloft.services.orgs import OrgService
 from keyloft.services.ports import Store
 from keyloft.services.server_secret import MissingServerSecret, require_server_secret
@@ -29,11 +32,13 @@ admin_app = typer.Typer(help="Manage admin users.", no_args_is_help=True)
 till_app = typer.Typer(help="Manage Tills.", no_args_is_help=True)
 scope_app = typer.Typer(help="Manage an org's scope entities.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+secret_app = typer.Typer(help="The server secret.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(admin_app, name="admin")
 app.add_typer(till_app, name="till")
 app.add_typer(scope_app, name="scope")
 app.add_typer(db_app, name="db")
+app.add_typer(secret_app, name="secret")
 
 T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -61,7 +66,17 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
             if await migrate.current_revision(database.engine) != migrate.head_revision():
                 _fail("the database is not initialised or not migrated: run `keyloft init`")
             async with database.unit_of_work(write=True) as store:
-                return await work(store)
+                result = await work(store)
+            announced = not (store.changes and settings.redis_url) or await announce(
+                settings.redis_url or "", store.changes
+            )
+            if not announced:
+                typer.secho(
+                    "warning: Redis unreachable; running nodes see the change when their "
+                    "cached entries expire",
+                    err=True,
+                )
+            return result
         finally:
             await database.dispose()
 
@@ -179,6 +194,8 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # Worker processes read their settings afresh: tell them how many of them there are.
+    os.environ["KEYLOFT_WORKERS"] = str(workers)
     uvicorn.run(
         "keyloft.web.asgi:create",
         factory=True,
@@ -343,6 +360,38 @@ def db_check() -> None:
             typer.echo(f"drift: {difference}")
         raise typer.Exit(1)
     typer.echo("models and migrations agree")
+
+
+@secret_app.command("rewrap")
+def secret_rewrap(as_json: JsonOpt = False) -> None:
+    """Re-encrypt the signing keys under KEYLOFT_SECRET_KEY (after a rotation).
+
+    Keys still sealed under a secret listed in KEYLOFT_PREVIOUS_SECRET_KEYS are opened with it
+    and sealed again under the current one.
+    """
+    settings = Settings()
+    try:
+        current = ServerKeys.derive(require_server_secret(settings))
+    except MissingServerSecret as exc:
+        _fail(str(exc))
+    previous = [ServerKeys.derive(secret) for secret in settings.previous_secrets()]
+
+    async def work(store: Store) -> dict[str, Any]:
+        try:
+            moved = await rewrap_signing_keys(store, current, previous)
+        except RuntimeError as exc:
+            _fail(str(exc))
+        return {"rewrapped": moved}
+
+    data = _with_store(settings, work)
+    moved = data["rewrapped"]
+    _emit(
+        data,
+        as_json,
+        f"re-encrypted {len(moved)} signing key(s)"
+        if moved
+        else "all signing keys already use the current server secret",
+    )
 
 
 def main() -> None:

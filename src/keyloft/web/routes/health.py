@@ -7,6 +7,7 @@ from sqlalchemy import text
 from starlette.responses import JSONResponse, Response
 
 from keyloft.web.deps import RuntimeDep
+from keyloft.web.errors import STORE_FAILURES
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -19,10 +20,23 @@ async def live() -> Response:
 
 @router.get("/ready")
 async def ready(rt: RuntimeDep) -> Response:
-    """The store answers; 503 otherwise."""
+    """503 while the store is unreachable; ``degraded`` while Redis is (the node still serves
+    correctly then, from the store, with its client cache off)."""
     try:
         async with rt.database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception:
-        return JSONResponse({"status": "unavailable", "store": "down"}, status_code=503)
-    return JSONResponse({"status": "ok", "store": "up"})
+        store = "up"
+    except STORE_FAILURES:
+        store = "down"
+    redis = "off"
+    if rt.redis is not None:
+        redis = "up" if rt.bus.healthy else "down"
+    if store == "down":
+        status, code = "unavailable", 503
+    else:
+        status, code = ("degraded" if redis == "down" else "ok"), 200
+    return JSONResponse(
+        {"status": status, "store": store, "redis": redis, "clientCache": rt.cache.enabled},
+        status_code=code,
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,5 @@
+"""``python -m keyloft``: the same as the ``keyloft`` command."""
+
+from keyloft.cli.main import main
+
+main()
