@@ -37,7 +37,7 @@ from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.storage.tables import Base
 from keyloft.web.app import create_app
-from keyloft.web.deps import Runtime, build_runtime
+from keyloft.web.runtime import Runtime, build_runtime
 
 SERVER_SECRET = "test-server-secret-" + "x" * 40
 ISSUER = "http://keyloft.test"
@@ -129,8 +129,10 @@ async def database(settings: Settings, signing_key: SigningKey) -> AsyncIterator
 
 
 @pytest.fixture
-async def runtime(settings: Settings, database: Database) -> Runtime:
-    return await build_runtime(settings, database=database)
+async def runtime(settings: Settings, database: Database) -> AsyncIterator[Runtime]:
+    rt = await build_runtime(settings, database=database)
+    yield rt
+    await rt.stop()
 
 
 @pytest.fixture

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
         description="sqlite:///PATH (embedded default) or postgresql://user@host:port/db.",
     )
     issuer: str = Field(default="http://127.0.0.1:8000", description="`iss` of every token.")
+    audience: str | None = Field(
+        default=None,
+        description="`aud` of OAuth (RFC 9068) access tokens; default: the issuer.",
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="Server secret; else read from secret_key_file."
     )
@@ -68,6 +72,10 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "sqlite+aiosqlite://", "postgresql")):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
+
+    @property
+    def token_audience(self) -> str:
+        return self.audience or self.issuer
 
     def previous_secrets(self) -> list[str]:
         raw = self.previous_secret_keys.get_secret_value() if self.previous_secret_keys else ""

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from keyloft.domain.errors import ClientDeleted
-from keyloft.web.deps import Runtime
+from keyloft.web.runtime import Runtime
 from tests.conftest import OrgFixture, client_body, create_client, mint
 
 CLIENTS = "/v3/integrations/clients"

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from keyloft.web.deps import Runtime
+from keyloft.web.runtime import Runtime
 from tests.conftest import OrgFixture, create_client
 
 CLIENTS = "/v3/integrations/clients"

@@ -15,6 +15,8 @@ ENDPOINTS: dict[tuple[str, str], str | None] = {
     ("put", "/v3/integrations/clients/{clientKey}"): "ClientUpdate",
     ("delete", "/v3/integrations/clients/{clientKey}"): None,
     ("post", "/v3/oauth/token/generate"): "TokenRequest",
+    ("post", "/v3/oauth/check"): "CheckRequest",
+    ("get", "/v3/oauth/check"): None,
     ("get", "/.well-known/jwks.json"): None,
 }
 SUCCESS: dict[tuple[str, str], str] = {
@@ -25,6 +27,7 @@ SUCCESS: dict[tuple[str, str], str] = {
     ("put", "/v3/integrations/clients/{clientKey}"): "ClientDetailEnvelope",
     ("delete", "/v3/integrations/clients/{clientKey}"): "ClientSummaryEnvelope",
     ("post", "/v3/oauth/token/generate"): "TokenEnvelope",
+    ("post", "/v3/oauth/check"): "CheckEnvelope",
 }
 
 
@@ -87,7 +90,9 @@ async def test_errors_are_the_error_envelope(spec: dict[str, Any], method: str, 
     responses = spec["paths"][path][method]["responses"]
     assert "422" not in responses
     errors = {status: r for status, r in responses.items() if status.startswith(("4", "5"))}
-    assert {"400", "401", "413", "415"} <= set(errors)
+    assert {"400", "413", "415"} <= set(errors)
+    if path != "/v3/oauth/check":  # the decision point takes no credentials of its own
+        assert "401" in errors
     if path.startswith("/v3/integrations"):
         assert {"403", "404"} <= set(errors)
     for response in errors.values():

@@ -65,7 +65,7 @@ def test_round_trip(ring: KeyRing, signing_key: SigningKey) -> None:
     token = ring.sign(_claims(client_id=5))
     header = jwt.get_unverified_header(token)
     assert (header["alg"], header["kid"]) == ("RS256", signing_key.kid)
-    assert ring.verify(token, issuer=ISSUER)["client_id"] == 5
+    assert ring.verify(token, issuer=ISSUER)[1]["client_id"] == 5
 
 
 def test_newest_key_signs_and_older_keys_still_verify(
@@ -75,7 +75,7 @@ def test_newest_key_signs_and_older_keys_still_verify(
     both = KeyRing([signing_key, other_key])
     assert both.active.kid == signing_key.kid
     old_token = old_ring.sign(_claims())
-    assert both.verify(old_token, issuer=ISSUER)["sub"] == "client-key"
+    assert both.verify(old_token, issuer=ISSUER)[1]["sub"] == "client-key"
 
 
 def test_empty_ring_refused() -> None:
@@ -141,7 +141,7 @@ def test_expiry_leeway(ring: KeyRing) -> None:
     now = int(time.time())
     within = ring.sign(_claims(iat=now - 400, exp=now - 10))
     beyond = ring.sign(_claims(iat=now - 400, exp=now - 60))
-    assert ring.verify(within, issuer=ISSUER, leeway=30)["exp"] == now - 10
+    assert ring.verify(within, issuer=ISSUER, leeway=30)[1]["exp"] == now - 10
     assert _reason(ring, beyond, leeway=30) == "expired"
 
 

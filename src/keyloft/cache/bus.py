@@ -1,9 +1,10 @@
-"""The invalidation bus: after a client changes, every node drops what it cached about it.
+"""The invalidation bus: after a change commits, every node drops what it made stale.
 
-Without Redis the bus is local to the process. With Redis each node publishes committed
-changes on a channel and listens on it; while the subscription is down the node cannot know
-what changed elsewhere, so it turns its caches off (answers come from the store) and turns
-them back on, emptied, once it has resubscribed.
+Changes are clients, orgs' scope entities, revoked tokens and signing keys. Without Redis the
+bus is local to the process. With Redis each node publishes committed changes on a channel and
+listens on it; while the subscription is down the node cannot know what changed elsewhere,
+so its subscriber stops trusting its copies (answers come from the store) until the bus is
+back.
 """
 
 from __future__ import annotations
@@ -12,46 +13,55 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from keyloft.cache.client_state import ClientStateCache
 from keyloft.services.ports import Changes
 
 log = logging.getLogger("keyloft.bus")
 CHANNEL = "keyloft:invalidate:clients"
 
 
+class Subscriber(Protocol):
+    """What a node keeps copies of: told every change, and whether it may trust its copies."""
+
+    def apply(self, changes: Changes) -> None: ...
+    def trusted(self, trusted: bool) -> None: ...
+
+
 def encode(changes: Changes) -> str:
-    return ",".join(
-        [f"c{client_id}" for client_id in sorted(changes.clients)]
-        + [f"o{org_id}" for org_id in sorted(changes.orgs)]
-    )
+    parts = [f"c{client_id}" for client_id in sorted(changes.clients)]
+    parts += [f"o{org_id}" for org_id in sorted(changes.orgs)]
+    parts += [f"r{jti}:{int(expires) + 1}" for jti, expires in changes.revoked.items()]
+    parts += ["k"] if changes.keys else []
+    return ",".join(parts)
 
 
 def decode(data: object) -> Changes:
     text = data.decode() if isinstance(data, bytes) else str(data)
     changes = Changes()
     for part in text.split(","):
-        kind, number = part[:1], part[1:]
-        if number.isdigit():
-            (changes.clients if kind == "c" else changes.orgs).add(int(number))
+        kind, rest = part[:1], part[1:]
+        if kind == "c" and rest.isdigit():
+            changes.clients.add(int(rest))
+        elif kind == "o" and rest.isdigit():
+            changes.orgs.add(int(rest))
+        elif kind == "r" and ":" in rest:
+            jti, _, expires = rest.rpartition(":")
+            if jti and expires.isdigit():
+                changes.revoked[jti] = float(expires)
+        elif part == "k":
+            changes.keys = True
     return changes
-
-
-def apply(cache: ClientStateCache, changes: Changes) -> None:
-    for client_id in changes.clients:
-        cache.invalidate(client_id)
-    for org_id in changes.orgs:
-        cache.invalidate_org(org_id)
 
 
 class LocalBus:
     """Invalidation within one process."""
 
-    def __init__(self, cache: ClientStateCache) -> None:
-        self.cache = cache
+    def __init__(self, subscriber: Subscriber) -> None:
+        self.subscriber = subscriber
 
     @property
     def healthy(self) -> bool:
@@ -65,7 +75,7 @@ class LocalBus:
 
     async def publish(self, changes: Changes) -> None:
         """Drop what ``changes`` made stale; call only after the change has committed."""
-        apply(self.cache, changes)
+        self.subscriber.apply(changes)
 
 
 class RedisBus(LocalBus):
@@ -73,19 +83,19 @@ class RedisBus(LocalBus):
 
     def __init__(
         self,
-        cache: ClientStateCache,
+        subscriber: Subscriber,
         redis: Redis,
         *,
         retry_seconds: float = 0.5,
         on_health: Callable[[bool], None] | None = None,
     ) -> None:
-        super().__init__(cache)
+        super().__init__(subscriber)
         self._redis = redis
         self._retry = retry_seconds
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._on_health = on_health
-        cache.enabled = False
+        subscriber.trusted(False)
 
     @property
     def healthy(self) -> bool:
@@ -119,8 +129,7 @@ class RedisBus(LocalBus):
     def _set_health(self, healthy: bool) -> None:
         if healthy == self.healthy:
             return
-        self.cache.clear()
-        self.cache.enabled = healthy
+        self.subscriber.trusted(healthy)
         if healthy:
             self._subscribed.set()
             log.info("invalidation bus subscribed; client cache on")
@@ -139,7 +148,7 @@ class RedisBus(LocalBus):
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message.get("type") == "message":
-                        apply(self.cache, decode(message.get("data")))
+                        self.subscriber.apply(decode(message.get("data")))
             except asyncio.CancelledError:
                 self._set_health(False)
                 raise

@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from keyloft.services.ports import ClientState
+from keyloft.services.ports import Changes, ClientState
 
 
 class ClientStateCache:
@@ -86,3 +86,14 @@ class ClientStateCache:
         self._generation += 1
         self._by_key.clear()
         self._key_of_id.clear()
+
+    def apply(self, changes: Changes) -> None:
+        for client_id in changes.clients:
+            self.invalidate(client_id)
+        for org_id in changes.orgs:
+            self.invalidate_org(org_id)
+
+    def trusted(self, trusted: bool) -> None:
+        """Empty and off while changes elsewhere may go unheard; on (emptied) when heard again."""
+        self.clear()
+        self.enabled = trusted

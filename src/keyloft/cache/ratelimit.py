@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from keyloft.services.ports import Limit
 
 log = logging.getLogger("keyloft.ratelimit")
+Subjects = Sequence[tuple[str, Limit]]
 
 
 def _key(subject: str) -> str:
@@ -39,16 +40,16 @@ class MemoryLimiter:
         self._max = max_subjects
         self._now = monotonic
 
-    async def retry_after(self, subjects: Sequence[tuple[str, Limit]]) -> int | None:
+    async def retry_after(self, subjects: Subjects) -> int | None:
         now = self._now()
         waits = []
         for subject, limit in subjects:
             count, resets = self._counts.get(_key(subject), (0, now))
             if resets > now and count >= limit.failures:
-                waits.append(math.ceil(resets - now))
+                waits.append(max(1, math.ceil(resets - now)))
         return max(waits) if waits else None
 
-    async def record_failure(self, subjects: Sequence[tuple[str, Limit]]) -> None:
+    async def record_failure(self, subjects: Subjects) -> None:
         now = self._now()
         for subject, limit in subjects:
             key = _key(subject)
@@ -68,7 +69,7 @@ class RedisLimiter:
         self._redis = redis
         self._fallback = fallback or MemoryLimiter()
 
-    async def retry_after(self, subjects: Sequence[tuple[str, Limit]]) -> int | None:
+    async def retry_after(self, subjects: Subjects) -> int | None:
         try:
             pipe = self._redis.pipeline(transaction=False)
             for subject, _ in subjects:
@@ -76,21 +77,19 @@ class RedisLimiter:
                 pipe.pttl(_key(subject))
             replies = await pipe.execute()
         except (RedisError, OSError) as exc:
-            log.warning(
-                "rate limiter: Redis unavailable (%s); counting in process", type(exc).__name__
-            )
+            _unavailable(exc)
             return await self._fallback.retry_after(subjects)
         waits = []
         for index, (_, limit) in enumerate(subjects):
             count, pttl = replies[2 * index], replies[2 * index + 1]
             if count is not None and int(count) >= limit.failures and pttl and pttl > 0:
-                waits.append(math.ceil(pttl / 1000))
-        local = await self._fallback.retry_after(subjects)
+                waits.append(max(1, math.ceil(pttl / 1000)))
+        local = await self._fallback.retry_after(subjects)  # failures counted during an outage
         if local is not None:
             waits.append(local)
         return max(waits) if waits else None
 
-    async def record_failure(self, subjects: Sequence[tuple[str, Limit]]) -> None:
+    async def record_failure(self, subjects: Subjects) -> None:
         try:
             pipe = self._redis.pipeline(transaction=False)
             for subject, limit in subjects:
@@ -98,7 +97,9 @@ class RedisLimiter:
                 pipe.expire(_key(subject), limit.window, nx=True)
             await pipe.execute()
         except (RedisError, OSError) as exc:
-            log.warning(
-                "rate limiter: Redis unavailable (%s); counting in process", type(exc).__name__
-            )
+            _unavailable(exc)
             await self._fallback.record_failure(subjects)
+
+
+def _unavailable(exc: BaseException) -> None:
+    log.warning("rate limiter: Redis unavailable (%s); counting in process", type(exc).__name__)

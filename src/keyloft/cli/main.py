@@ -61,7 +61,7 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
         _fail("the database is not initialised or not migrated: run `keyloft init`")
 
     async def run() -> T:
-        database = Database(create_engine(settings.database_url))
+        database = Database(create_engine(settings.database_url, command_timeout=None))
         try:
             if await migrate.current_revision(database.engine) != migrate.head_revision():
                 _fail("the database is not initialised or not migrated: run `keyloft init`")
@@ -114,7 +114,7 @@ def init(
         _fail(str(exc))
 
     async def run() -> dict[str, Any]:
-        database = Database(create_engine(settings.database_url))
+        database = Database(create_engine(settings.database_url, command_timeout=None))
         try:
             before, after = await migrate.upgrade(database.engine)
             async with database.unit_of_work(write=True) as store:
@@ -330,7 +330,7 @@ def db_upgrade() -> None:
     setup.ensure_database_file(settings)
 
     async def run() -> tuple[str | None, str | None]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, command_timeout=None)
         try:
             return await migrate.upgrade(engine)
         finally:
@@ -348,7 +348,7 @@ def db_check() -> None:
         _fail(f"no database at {settings.sqlite_path}: run `keyloft init`")
 
     async def run() -> list[Any]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, command_timeout=None)
         try:
             return await migrate.drift(engine)
         finally:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -22,10 +22,20 @@ _KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 @dataclass(frozen=True, slots=True)
 class SigningKey:
+    """A key starts signing at ``activates_at`` (published before, so verifiers have it) and
+    stops when a newer key starts or it is retired; it stays published until every token it
+    may have signed has expired."""
+
     kid: str
     algorithm: str
     private_key: rsa.RSAPrivateKey
     created_at: datetime
+    activates_at: datetime | None = None
+    retired_at: datetime | None = None
+
+    @property
+    def starts(self) -> datetime:
+        return self.activates_at or self.created_at
 
     def __repr__(self) -> str:
         return f"SigningKey(kid={self.kid!r}, algorithm={self.algorithm!r})"
@@ -49,63 +59,158 @@ def generate_signing_key(now: datetime) -> SigningKey:
     return SigningKey(kid=kid, algorithm=ALGORITHM, private_key=key, created_at=now)
 
 
-def load_signing_key(kid: str, pem: bytes, created_at: datetime) -> SigningKey:
+def load_signing_key(
+    kid: str,
+    pem: bytes,
+    created_at: datetime,
+    activates_at: datetime | None = None,
+    retired_at: datetime | None = None,
+) -> SigningKey:
     key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError(f"signing key {kid} is not an RSA key")
-    return SigningKey(kid=kid, algorithm=ALGORITHM, private_key=key, created_at=created_at)
+    return SigningKey(kid, ALGORITHM, key, created_at, activates_at, retired_at)
 
 
 class TokenRejected(Exception):
     """Verification failed; the reason is for logs and metrics, never for the caller."""
 
 
-class KeyRing:
-    """The keys of this deployment: the newest signs, all published ones verify."""
+class NoSigningKey(ValueError):
+    pass
 
-    def __init__(self, keys: Iterable[SigningKey]) -> None:
-        ordered = sorted(keys, key=lambda k: k.created_at)
-        if not ordered:
-            raise ValueError("no signing key: run `keyloft init`")
-        self._by_kid = {key.kid: key for key in ordered}
-        self._public = {kid: key.private_key.public_key() for kid, key in self._by_kid.items()}
-        self.active = ordered[-1]
-        self._headers = {"kid": self.active.kid}
+
+ACCESS_TOKEN_TYPES = frozenset({"JWT", "at+jwt"})
+THIRTY_DAYS = 30 * 24 * 3600
+
+
+class KeyRing:
+    """The keys of this deployment, and which of them sign and verify at a given moment.
+
+    ``token_lifetime`` bounds how long any token lives, so a key that stopped signing is
+    published (and verifies) that much longer, plus ``leeway``.
+    """
+
+    def __init__(
+        self,
+        keys: Iterable[SigningKey],
+        *,
+        token_lifetime: float = THIRTY_DAYS,
+        leeway: float = 60.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._keys = sorted(keys, key=lambda k: (k.starts, k.created_at))
+        if not self._keys:
+            raise NoSigningKey("no signing key: run `keyloft init`")
+        self._keep = timedelta(seconds=token_lifetime + leeway)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._until: datetime | None = None
+        self._refresh(self._clock())
+        if not self._signer:
+            raise NoSigningKey("no signing key is active now: see `keyloft keys list`")
 
     def __repr__(self) -> str:
-        return f"KeyRing(active={self.active.kid!r}, kids={list(self._by_kid)!r})"
+        return f"KeyRing(active={self.active.kid!r}, published={list(self._public)!r})"
+
+    def _ended(self, key: SigningKey, now: datetime) -> datetime | None:
+        """When ``key`` stopped signing, if it has."""
+        ends = [key.retired_at] if key.retired_at and key.retired_at <= now else []
+        ends += [k.starts for k in self._keys if k.starts > key.starts and k.starts <= now]
+        return min(ends) if ends else None
+
+    def _refresh(self, now: datetime) -> None:
+        usable = [
+            k for k in self._keys if k.starts <= now and not (k.retired_at and k.retired_at <= now)
+        ]
+        self._signer = usable[-1] if usable else None
+        published = []
+        for key in self._keys:
+            ended = self._ended(key, now)
+            if ended is None or now < ended + self._keep:
+                published.append(key)
+        self._public = {key.kid: key.private_key.public_key() for key in published}
+        self._published = published
+        # The next moment the answer can change: a key starts or retires.
+        moments = [k.starts for k in self._keys if k.starts > now]
+        moments += [k.retired_at for k in self._keys if k.retired_at and k.retired_at > now]
+        moments += [
+            ended + self._keep
+            for k in self._keys
+            if (ended := self._ended(k, now)) is not None and ended + self._keep > now
+        ]
+        self._until = min(moments) if moments else None
+        if self._signer is not None:
+            self._headers = {"kid": self._signer.kid}
+            self._at_headers = {"kid": self._signer.kid, "typ": "at+jwt"}
+
+    def _current(self) -> None:
+        if self._until is not None:
+            now = self._clock()
+            if now >= self._until:
+                self._refresh(now)
+
+    @property
+    def active(self) -> SigningKey:
+        self._current()
+        if self._signer is None:
+            raise NoSigningKey("no signing key is active now: see `keyloft keys list`")
+        return self._signer
+
+    def kids(self) -> list[str]:
+        self._current()
+        return list(self._public)
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [key.public_jwk() for key in self._by_kid.values()]}
+        self._current()
+        return {"keys": [key.public_jwk() for key in self._published]}
 
-    def sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(
-            claims, self.active.private_key, algorithm=ALGORITHM, headers=self._headers
-        )
+    def sign(self, claims: dict[str, Any], *, typ: str | None = None) -> str:
+        """A JWT over ``claims``; ``typ="at+jwt"`` for RFC 9068 access tokens."""
+        signer = self.active
+        headers = self._at_headers if typ == "at+jwt" else self._headers
+        return jwt.encode(claims, signer.private_key, algorithm=ALGORITHM, headers=headers)
 
-    def verify(self, token: str, *, issuer: str, leeway: float = 30.0) -> dict[str, Any]:
-        """Signature, algorithm, ``kid``, ``iss``, ``exp``/``iat`` checked, or TokenRejected."""
+    def verify(
+        self,
+        token: str,
+        *,
+        issuer: str,
+        audience: str | None = None,
+        leeway: float = 30.0,
+    ) -> tuple[str, dict[str, Any]]:
+        """(``typ``, claims) of a token this deployment signed; checks signature, algorithm,
+        ``kid``, ``typ``, ``iss``, ``exp``/``iat``, and ``aud`` for ``at+jwt`` tokens.
+        Raises TokenRejected."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise TokenRejected("malformed") from exc
         kid = header.get("kid")
+        typ = header.get("typ", "JWT")
         if header.get("alg") != ALGORITHM or not isinstance(kid, str) or not _KID.fullmatch(kid):
             raise TokenRejected("header")
+        if typ not in ACCESS_TOKEN_TYPES:
+            raise TokenRejected("typ")
+        self._current()
         public = self._public.get(kid)
         if public is None:
             raise TokenRejected("unknown_kid")
+        check_aud = typ == "at+jwt"
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 public,
                 algorithms=[ALGORITHM],
                 issuer=issuer,
+                audience=audience if check_aud else None,
                 leeway=leeway,
-                options={"require": ["exp", "iat", "iss", "sub", "jti"], "verify_aud": False},
+                options={
+                    "require": ["exp", "iat", "iss", "sub", "jti"],
+                    "verify_aud": check_aud,
+                },
             )
         except jwt.ExpiredSignatureError as exc:
             raise TokenRejected("expired") from exc
         except jwt.PyJWTError as exc:
             raise TokenRejected("invalid") from exc
-        return claims
+        return typ, claims

@@ -1,4 +1,10 @@
-"""Access-token claims of the v3 token call, and reading grants back out of them."""
+"""Access-token claims — of the v3 token call and of OAuth 2.0 (RFC 9068) — and reading
+grants back out of them.
+
+Both kinds carry ``scopes``, the grants in detail, so one decision serves both. A v3 token's
+``client_id`` is the numeric client id (as the original service issues it); an RFC 9068
+token's ``client_id`` is the client key, and it also carries ``aud`` and a ``scope`` string.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,50 @@ from keyloft.domain.scopes import Grant, Permission, ScopeEntity
 TOKEN_USE = "token_access"  # noqa: S105 (a claim value)
 
 
+def _scopes(grants: Sequence[Grant], entities: Sequence[ScopeEntity]) -> list[dict[str, Any]]:
+    names = {entity.id: entity.name for entity in entities}
+    return [
+        {
+            "entityId": grant.entity_id,
+            "entity": names.get(grant.entity_id, ""),
+            "permission": grant.permission.value,
+            "resources": list(grant.resources),
+        }
+        for grant in grants
+    ]
+
+
+def oauth_access_claims(
+    *,
+    issuer: str,
+    audience: str,
+    client: Client,
+    grants: Sequence[Grant],
+    scope: str,
+    entities: Sequence[ScopeEntity],
+    now: datetime,
+) -> dict[str, Any]:
+    """RFC 9068 §2.2 claims for a client-credentials token (the client is the subject)."""
+    issued = int(now.timestamp())
+    return {
+        "iss": issuer,
+        "exp": issued + client.expiration_token_time,
+        "aud": audience,
+        "sub": client.client_key,
+        "client_id": client.client_key,
+        "iat": issued,
+        "jti": secrets.token_urlsafe(16),
+        "scope": scope,
+        "org_id": client.org_id,
+        "default_till": client.default_till_id,
+        "scopes": _scopes(grants, entities),
+    }
+
+
 def access_claims(
     *, issuer: str, client: Client, entities: Sequence[ScopeEntity], now: datetime
 ) -> dict[str, Any]:
     issued = int(now.timestamp())
-    names = {entity.id: entity.name for entity in entities}
     return {
         "iss": issuer,
         "sub": client.client_key,
@@ -29,15 +74,7 @@ def access_claims(
         "org_id": client.org_id,
         "default_till": client.default_till_id,
         "token_use": TOKEN_USE,
-        "scopes": [
-            {
-                "entityId": grant.entity_id,
-                "entity": names.get(grant.entity_id, ""),
-                "permission": grant.permission.value,
-                "resources": list(grant.resources),
-            }
-            for grant in client.grants
-        ],
+        "scopes": _scopes(client.grants, entities),
     }
 
 

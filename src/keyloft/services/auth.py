@@ -3,63 +3,41 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 from keyloft.domain.actors import Actor, Principal, PrincipalKind
-from keyloft.domain.errors import AccessDenied, InvalidToken, Unauthenticated
+from keyloft.domain.errors import AccessDenied, Unauthenticated
 from keyloft.domain.passwords import dummy_verify, verify_password
-from keyloft.domain.scopes import Grant, decide, intersect
-from keyloft.domain.signing import KeyRing, TokenRejected
-from keyloft.domain.tokens import TOKEN_USE, grants_from_claims
-from keyloft.services.client_states import ClientStates
+from keyloft.domain.scopes import decide
 from keyloft.services.guard import AttemptGuard
+from keyloft.services.inspect import TokenInspector
 from keyloft.services.login_cache import LoginCache
 from keyloft.services.ports import ClientState, Store
-
-
-def effective_grants(token_grants: Sequence[Grant], current: Sequence[Grant]) -> tuple[Grant, ...]:
-    """What the token carries and the client still holds: narrowing a client narrows its
-    tokens at once, and widening it never widens tokens already issued."""
-    by_entity = {grant.entity_id: grant for grant in current}
-    overlap = (
-        intersect(grant, by_entity[grant.entity_id])
-        for grant in token_grants
-        if grant.entity_id in by_entity
-    )
-    return tuple(grant for grant in overlap if grant is not None)
 
 
 class AuthService:
     def __init__(
         self,
         store: Store,
-        states: ClientStates,
-        keys: KeyRing,
-        issuer: str,
+        inspector: TokenInspector,
         logins: LoginCache,
         guard: AttemptGuard,
     ) -> None:
         self._store = store
-        self._states = states
-        self._keys = keys
-        self._issuer = issuer
+        self._inspector = inspector
         self._logins = logins
         self._guard = guard
 
     async def basic(self, username: str, password: str, *, address: str | None = None) -> Actor:
-        subjects = self._guard.subjects("login", username, address)
-        await self._guard.check(subjects)
-        found = await self._store.principals.credentials(username)
-        if found is None:
-            await asyncio.to_thread(dummy_verify, password)
-            await self._guard.failed(subjects)
-            raise Unauthenticated("Invalid username or password.")
-        principal, password_hash = found
-        if not self._logins.verified(username, password, password_hash):
-            if not await asyncio.to_thread(verify_password, password_hash, password):
-                await self._guard.failed(subjects)
+        async with self._guard.attempt(self._guard.subjects("login", username, address)):
+            found = await self._store.principals.credentials(username)
+            if found is None:
+                await asyncio.to_thread(dummy_verify, password)
                 raise Unauthenticated("Invalid username or password.")
-            self._logins.remember(username, password, password_hash)
+            principal, password_hash = found
+            if not self._logins.verified(username, password, password_hash):
+                if not await asyncio.to_thread(verify_password, password_hash, password):
+                    raise Unauthenticated("Invalid username or password.")
+                self._logins.remember(username, password, password_hash)
         return Actor(principal=principal)
 
     async def token(
@@ -76,27 +54,12 @@ class AuthService:
         The decision uses what the token carries and what the client holds now, so a deleted
         or narrowed client's tokens lose their access as soon as this node learns of it.
         """
-        try:
-            claims = self._keys.verify(token, issuer=self._issuer)
-        except TokenRejected:
-            raise InvalidToken() from None
-        client_id = claims.get("client_id")
-        token_grants = grants_from_claims(claims)
-        if claims.get("token_use") != TOKEN_USE or not isinstance(client_id, int):
-            raise InvalidToken()
-        if token_grants is None:
-            raise InvalidToken()
-        state = await self._states.by_id(client_id)
-        if state is None or not state.client.is_valid:
-            raise InvalidToken()
-        client = state.client
-        if client.client_key != claims.get("sub") or client.org_id != claims.get("org_id"):
-            raise InvalidToken()
-        grants = effective_grants(token_grants, client.grants)
-        if not decide(state.entities, grants, method, raw_path).allowed:
+        context = await self._inspector.inspect(token)
+        state = context.state
+        if not decide(state.entities, context.grants, method, raw_path).allowed:
             raise AccessDenied()
         till = await self._acting_till(state, till_type, till_code)
-        return Actor(principal=till, grants=grants, client_id=client.id)
+        return Actor(principal=till, grants=context.grants, client_id=state.client.id)
 
     async def _acting_till(
         self, state: ClientState, till_type: str | None, till_code: str | None

@@ -10,7 +10,13 @@ from cryptography.exceptions import InvalidTag
 
 from keyloft.domain import crypto
 from keyloft.domain.credentials import SecretHasher
-from keyloft.domain.signing import KeyRing, SigningKey, generate_signing_key, load_signing_key
+from keyloft.domain.signing import (
+    THIRTY_DAYS,
+    KeyRing,
+    SigningKey,
+    generate_signing_key,
+    load_signing_key,
+)
 from keyloft.services.ports import Store, StoredKey
 
 
@@ -37,10 +43,15 @@ class ServerKeys:
         return SecretHasher(self.client_secret_hmac)
 
 
-async def add_signing_key(store: Store, keys: ServerKeys, now: datetime) -> SigningKey:
+async def add_signing_key(
+    store: Store, keys: ServerKeys, now: datetime, *, activates_at: datetime | None = None
+) -> SigningKey:
+    """A new key, published at once and signing from ``activates_at`` (default: now)."""
     key = generate_signing_key(now)
     sealed = crypto.encrypt(keys.signing_key_encryption, key.private_pem(), key.kid.encode())
-    await store.keys.add(StoredKey(key.kid, key.algorithm, sealed, now), key.public_jwk())
+    await store.keys.add(
+        StoredKey(key.kid, key.algorithm, sealed, now, activates_at), key.public_jwk()
+    )
     return key
 
 
@@ -64,7 +75,11 @@ def _open(stored: StoredKey, candidates: Sequence[ServerKeys]) -> bytes | None:
 
 
 async def load_key_ring(
-    store: Store, keys: ServerKeys, previous: Sequence[ServerKeys] = ()
+    store: Store,
+    keys: ServerKeys,
+    previous: Sequence[ServerKeys] = (),
+    *,
+    token_lifetime: float = THIRTY_DAYS,
 ) -> KeyRing:
     """Decrypt every stored key (under the current or a retired server secret); a wrong server
     secret fails loudly here, at start-up."""
@@ -76,8 +91,12 @@ async def load_key_ring(
                 f"cannot decrypt signing key {stored.kid}: is KEYLOFT_SECRET_KEY the one "
                 "the database was initialised with (or listed in KEYLOFT_PREVIOUS_SECRET_KEYS)?"
             )
-        loaded.append(load_signing_key(stored.kid, pem, stored.created_at))
-    return KeyRing(loaded)
+        loaded.append(
+            load_signing_key(
+                stored.kid, pem, stored.created_at, stored.activates_at, stored.retired_at
+            )
+        )
+    return KeyRing(loaded, token_lifetime=token_lifetime)
 
 
 async def rewrap_signing_keys(

@@ -19,6 +19,8 @@ class StoredKey:
     algorithm: str
     encrypted_private_key: str
     created_at: datetime
+    activates_at: datetime | None = None
+    retired_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -27,9 +29,11 @@ class Changes:
 
     clients: set[int] = field(default_factory=set)
     orgs: set[int] = field(default_factory=set)
+    revoked: dict[str, float] = field(default_factory=dict)  # jti -> expiry (epoch seconds)
+    keys: bool = False  # the signing keys changed
 
     def __bool__(self) -> bool:
-        return bool(self.clients or self.orgs)
+        return bool(self.clients or self.orgs or self.revoked or self.keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +142,21 @@ class ClientRepository(Protocol):
     ) -> Client | None: ...
 
 
+class RevocationRepository(Protocol):
+    async def add(self, jti: str, client_id: int, expires_at: datetime) -> None:
+        """Record a revoked token (idempotent)."""
+
+    async def is_revoked(self, jti: str) -> bool: ...
+    async def unexpired(self, now: datetime) -> list[tuple[str, datetime]]: ...
+    async def purge(self, now: datetime) -> int:
+        """Forget revocations of tokens that have expired anyway."""
+
+
 class SigningKeyRepository(Protocol):
     async def list(self) -> list[StoredKey]: ...
     async def add(self, key: StoredKey, public_jwk: dict[str, object]) -> None: ...
     async def replace_encrypted(self, kid: str, encrypted_private_key: str) -> None: ...
+    async def retire(self, kid: str, at: datetime) -> bool: ...
 
 
 class Store(Protocol):
@@ -153,6 +168,7 @@ class Store(Protocol):
     scopes: ScopeRepository
     clients: ClientRepository
     keys: SigningKeyRepository
+    revocations: RevocationRepository
 
 
 class Clock(Protocol):
@@ -177,3 +193,9 @@ class FailureLimiter(Protocol):
         """Seconds until every blocked subject may try again; None when none is blocked."""
 
     async def record_failure(self, subjects: Sequence[tuple[str, Limit]]) -> None: ...
+
+
+class RevocationView(Protocol):
+    """A node's copy of the revoked tokens; None means "not sure: ask the store"."""
+
+    def known_revoked(self, jti: str) -> bool | None: ...

@@ -47,13 +47,11 @@ class TokenService:
         self, client_key: str, secret: str, *, address: str | None = None
     ) -> tuple[ClientState, SecretCheck]:
         """The valid client these credentials prove; one error for every failure."""
-        subjects = self._guard.subjects("client", client_key, address)
-        await self._guard.check(subjects)
-        state = await self._states.by_key(client_key)
-        verdict = self._hasher.check(secret, state.secret_hash if state else _NO_SUCH_HASH)
-        if state is None or verdict is SecretCheck.NO_MATCH or not state.client.is_valid:
-            await self._guard.failed(subjects)
-            raise InvalidClientCredentials()
+        async with self._guard.attempt(self._guard.subjects("client", client_key, address)):
+            state = await self._states.by_key(client_key)
+            verdict = self._hasher.check(secret, state.secret_hash if state else _NO_SUCH_HASH)
+            if state is None or verdict is SecretCheck.NO_MATCH or not state.client.is_valid:
+                raise InvalidClientCredentials()
         return state, verdict
 
     async def mint(

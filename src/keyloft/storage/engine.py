@@ -2,7 +2,8 @@
 
 SQLite gets WAL, a busy timeout and explicit ``BEGIN``: read transactions start deferred and
 write transactions ``BEGIN IMMEDIATE``, so two writers queue for the lock instead of failing
-when one upgrades a read lock. PostgreSQL uses asyncpg with a bounded pool.
+when one upgrades a read lock. PostgreSQL uses asyncpg with a bounded pool and connect and
+command timeouts, so a database that stops answering fails requests instead of hanging them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from sqlalchemy.pool import NullPool
 
 WRITE_OPTION = "keyloft_write"
 _SQLITE_BUSY_MS = 30_000
+# Without these asyncpg waits forever on a connection whose peer went silent (a partition
+# drops packets rather than resetting): requests would hang instead of answering 503.
+PG_CONNECT_TIMEOUT_SECONDS = 3.0
+PG_COMMAND_TIMEOUT_SECONDS = 5.0
 
 
 def async_url(database_url: str) -> URL:
@@ -27,7 +32,14 @@ def async_url(database_url: str) -> URL:
     return url
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    command_timeout: float | None = PG_COMMAND_TIMEOUT_SECONDS,
+) -> AsyncEngine:
+    """An engine for ``database_url``; on PostgreSQL every statement (the pre-ping included)
+    fails after ``command_timeout`` seconds, so pass None for long maintenance work."""
     url = async_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
@@ -38,6 +50,7 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_pre_ping=True,
         pool_recycle=1800,
         hide_parameters=True,
+        connect_args={"timeout": PG_CONNECT_TIMEOUT_SECONDS, "command_timeout": command_timeout},
     )
 
 

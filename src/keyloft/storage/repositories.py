@@ -18,6 +18,7 @@ from keyloft.storage.tables import (
     GrantRow,
     OrgRow,
     PrincipalRow,
+    RevokedTokenRow,
     ScopeEntityRow,
     SigningKeyRow,
 )
@@ -398,7 +399,10 @@ class SqlSigningKeys:
 
     async def list(self) -> list[StoredKey]:
         rows = await self._s.scalars(select(SigningKeyRow).order_by(SigningKeyRow.created_at))
-        return [StoredKey(r.kid, r.algorithm, r.private_key, r.created_at) for r in rows]
+        return [
+            StoredKey(r.kid, r.algorithm, r.private_key, r.created_at, r.activates_at, r.retired_at)
+            for r in rows
+        ]
 
     async def add(self, key: StoredKey, public_jwk: dict[str, object]) -> None:
         self._s.add(
@@ -408,6 +412,8 @@ class SqlSigningKeys:
                 private_key=key.encrypted_private_key,
                 public_jwk=public_jwk,
                 created_at=key.created_at,
+                activates_at=key.activates_at,
+                retired_at=key.retired_at,
             )
         )
         await self._s.flush()
@@ -418,3 +424,43 @@ class SqlSigningKeys:
             .where(SigningKeyRow.kid == kid)
             .values(private_key=encrypted_private_key)
         )
+
+    async def retire(self, kid: str, at: datetime) -> bool:
+        result = await self._s.execute(
+            update(SigningKeyRow)
+            .where(SigningKeyRow.kid == kid, SigningKeyRow.retired_at.is_(None))
+            .values(retired_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+class SqlRevocations:
+    def __init__(self, session: AsyncSession, changes: Changes) -> None:
+        self._s = session
+        self._changes = changes
+
+    async def add(self, jti: str, client_id: int, expires_at: datetime) -> None:
+        if await self._s.get(RevokedTokenRow, jti) is None:
+            self._s.add(RevokedTokenRow(jti=jti, client_id=client_id, expires_at=expires_at))
+            await self._s.flush()
+        self._changes.revoked[jti] = expires_at.timestamp()
+
+    async def is_revoked(self, jti: str) -> bool:
+        if _unstorable(jti):
+            return False
+        found = await self._s.scalar(select(RevokedTokenRow.jti).where(RevokedTokenRow.jti == jti))
+        return found is not None
+
+    async def unexpired(self, now: datetime) -> list[tuple[str, datetime]]:
+        rows = await self._s.execute(
+            select(RevokedTokenRow.jti, RevokedTokenRow.expires_at).where(
+                RevokedTokenRow.expires_at > now
+            )
+        )
+        return [(jti, expires) for jti, expires in rows]
+
+    async def purge(self, now: datetime) -> int:
+        result = await self._s.execute(
+            delete(RevokedTokenRow).where(RevokedTokenRow.expires_at <= now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

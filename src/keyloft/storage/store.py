@@ -13,6 +13,7 @@ from keyloft.storage.repositories import (
     SqlClients,
     SqlOrgs,
     SqlPrincipals,
+    SqlRevocations,
     SqlScopes,
     SqlSigningKeys,
 )
@@ -29,6 +30,7 @@ class SqlStore:
         self.scopes = SqlScopes(session, self.changes)
         self.clients = SqlClients(session, self.changes)
         self.keys = SqlSigningKeys(session)
+        self.revocations = SqlRevocations(session, self.changes)
 
 
 class Database:

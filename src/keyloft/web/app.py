@@ -12,9 +12,9 @@ from fastapi.openapi.utils import get_openapi
 from keyloft import __version__
 from keyloft.config import Settings
 from keyloft.web import errors
-from keyloft.web.deps import Runtime, build_runtime
 from keyloft.web.middleware import RequestContextMiddleware
-from keyloft.web.routes import health, integrations, tokens
+from keyloft.web.routes import check, health, integrations, oauth2, tokens
+from keyloft.web.runtime import Runtime, build_runtime
 
 DESCRIPTION = """API client accounts for an org's integrations, wire-compatible with the v3
 Integrations API. Every answer is an envelope: `{"data": …, "errors": null}` on success,
@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     errors.install(app)
     app.include_router(integrations.router)
     app.include_router(tokens.router)
+    app.include_router(oauth2.router)
+    app.include_router(check.router)
     app.include_router(health.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

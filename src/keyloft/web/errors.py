@@ -8,13 +8,14 @@ from typing import Any
 from asyncpg import PostgresConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
 from keyloft.domain import errors as e
+from keyloft.domain.oauth import OAuthError
 from keyloft.web.envelope import error
 
 log = logging.getLogger("keyloft.errors")
@@ -61,6 +62,41 @@ HTTP_CODES: dict[int, tuple[int, str]] = {
 }
 
 
+OAUTH_PREFIX = "/oauth2/"
+OAUTH_ERRORS = {
+    401: "invalid_client",
+    429: "slow_down",
+    500: "server_error",
+    503: "temporarily_unavailable",
+}
+
+
+def _answer(
+    request: Request,
+    status: int,
+    code: int,
+    message: str,
+    *,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+    oauth_error: str | None = None,
+) -> Response:
+    """The v3 envelope — or, on the OAuth endpoints, RFC 6749 §5.2's error object."""
+    if not request.url.path.startswith(OAUTH_PREFIX):
+        return error(status, code, message, field=field, headers=headers, extra=extra)
+    if status == 405:  # RFC 6749 §3.2: the token endpoints take POST only
+        status = 400
+    headers = {**(headers or {}), "Cache-Control": "no-store", "Pragma": "no-cache"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="keyloft", charset="UTF-8"'
+    body = {
+        "error": oauth_error or OAUTH_ERRORS.get(status, "invalid_request"),
+        "error_description": message,
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def _status(exc: e.KeyloftError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -68,8 +104,10 @@ def _status(exc: e.KeyloftError) -> int:
     return 400
 
 
-def keyloft_error(_request: Request, exc: Exception) -> Response:
+def keyloft_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, e.KeyloftError)
+    if isinstance(exc, OAuthError):
+        return _answer(request, exc.status, exc.code, exc.message, oauth_error=exc.error)
     status = _status(exc)
     headers = None
     extra = None
@@ -80,22 +118,34 @@ def keyloft_error(_request: Request, exc: Exception) -> Response:
     elif isinstance(exc, e.TooManyAttempts):
         headers = {"Retry-After": str(exc.retry_after)}
         extra = {"retryAfter": exc.retry_after}
-    return error(status, exc.code, exc.message, field=exc.field, headers=headers, extra=extra)
+    return _answer(
+        request, status, exc.code, exc.message, field=exc.field, headers=headers, extra=extra
+    )
 
 
 STORE_RETRY_SECONDS = 1
 
 
-def store_unavailable(_request: Request, exc: Exception) -> Response:
+def store_unavailable(request: Request, exc: Exception) -> Response:
     """The database could not be reached (or stayed locked): retryable, nothing applied."""
     log.warning("store unavailable: %s", type(exc).__name__)
-    return error(
+    return _answer(
+        request,
         503,
         e.StoreUnavailable.code,
         e.StoreUnavailable.default_message,
         headers={"Retry-After": str(STORE_RETRY_SECONDS)},
         extra={"retryAfter": STORE_RETRY_SECONDS},
     )
+
+
+def database_error(request: Request, exc: Exception) -> Response:
+    """A driver error of no more specific class: 503 if it lost the connection (the driver
+    reports a connection closed mid-statement this way), else a 500 like any other bug."""
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated or isinstance(exc.orig, STORE_FAILURES):
+        return store_unavailable(request, exc)
+    return unexpected_error(request, exc)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -106,20 +156,20 @@ def _field(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def validation_error(_request: Request, exc: Exception) -> Response:
+def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid", "type": ""}
     kind = first.get("type", "")
     field = _field(tuple(first.get("loc", ())))
     if kind == "json_invalid":
-        return error(400, 1002, "The body is not valid JSON.")
+        return _answer(request, 400, 1002, "The body is not valid JSON.")
     if kind == "missing":
         message = f"{field} is required." if field else "A request body is required."
     elif not field:
         message = "The body must be a JSON object."
     else:
         message = f"{field}: {first.get('msg', 'invalid value')}."
-    return error(400, e.ValidationFailed.code, message, field=field or None)
+    return _answer(request, 400, e.ValidationFailed.code, message, field=field or None)
 
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -146,18 +196,20 @@ def http_error(request: Request, exc: Exception) -> Response:
         allowed = _allowed_methods(request)
         if allowed:
             headers["Allow"] = allowed
-    return error(exc.status_code, code, message, headers=headers or None)
+    return _answer(request, exc.status_code, code, message, headers=headers or None)
 
 
-def integrity_error(_request: Request, exc: Exception) -> Response:
+def integrity_error(request: Request, exc: Exception) -> Response:
     # The org lock makes this rare: only a concurrent change can reach the constraint.
     log.info("integrity conflict: %s", type(exc).__name__)
-    return error(409, e.Conflict.code, "The change conflicts with a concurrent change; retry.")
+    return _answer(
+        request, 409, e.Conflict.code, "The change conflicts with a concurrent change; retry."
+    )
 
 
-def unexpected_error(_request: Request, exc: Exception) -> Response:
+def unexpected_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled %s", type(exc).__name__, exc_info=exc)
-    return error(500, 5000, "Internal error; the request was not applied.")
+    return _answer(request, 500, 5000, "Internal error; the request was not applied.")
 
 
 def install(app: FastAPI) -> None:
@@ -167,4 +219,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, integrity_error)
     for unreachable in STORE_FAILURES:
         app.add_exception_handler(unreachable, store_unavailable)
+    app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(Exception, unexpected_error)

@@ -43,6 +43,30 @@ class TokenRequest(_Strict):
     secret: str = Field(description="The client secret.")
 
 
+class CheckRequest(_Strict):
+    token: str = Field(description="The access token (v3 or RFC 9068).")
+    method: str = Field(min_length=1, max_length=16, description="The call's HTTP method.")
+    path: str = Field(
+        min_length=1, max_length=8192, description="The call's path (a query string is ignored)."
+    )
+
+
+class CheckOut(BaseModel):
+    allowed: bool
+    reason: str = Field(
+        description="allowed, invalid_token, no_grant, permission, resource, path_rejected, "
+        "no_entity or unknown_till."
+    )
+    clientKey: str | None
+    orgId: int | None
+    tillId: int | None
+
+
+class CheckEnvelope(BaseModel):
+    data: CheckOut
+    errors: None = None
+
+
 class ActorOut(BaseModel):
     id: int
     code: str

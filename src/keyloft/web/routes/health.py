@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.responses import JSONResponse, Response
 
 from keyloft.web.deps import RuntimeDep
@@ -26,7 +27,7 @@ async def ready(rt: RuntimeDep) -> Response:
         async with rt.database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
         store = "up"
-    except STORE_FAILURES:
+    except (*STORE_FAILURES, DBAPIError):  # any driver error here: not ready
         store = "down"
     redis = "off"
     if rt.redis is not None:

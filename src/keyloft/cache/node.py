@@ -1,0 +1,70 @@
+"""Everything a node keeps copies of, as one subscriber of the invalidation bus.
+
+The client cache and the revoked-token list follow each committed change. When the bus stops
+vouching for them they are distrusted at once (answers come from the store); when it is back,
+the node refreshes from the store first and only then trusts its copies again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from keyloft.cache.client_state import ClientStateCache
+from keyloft.cache.revocations import RevokedTokens
+from keyloft.services.ports import Changes
+
+log = logging.getLogger("keyloft.node")
+
+
+class NodeCopies:
+    def __init__(
+        self,
+        cache: ClientStateCache,
+        revoked: RevokedTokens,
+        *,
+        refresh: Callable[[], Awaitable[None]],
+        may_cache: bool = True,
+    ) -> None:
+        """``refresh`` reloads revocations and signing keys from the store; ``may_cache`` is
+        False where no bus can tell this process about other processes' changes."""
+        self.cache = cache
+        self.revoked = revoked
+        self._refresh = refresh
+        self._may_cache = may_cache
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def apply(self, changes: Changes) -> None:
+        self.cache.apply(changes)
+        for jti, expires in changes.revoked.items():
+            self.revoked.add(jti, expires)
+        if changes.keys:
+            self._schedule(trust_after=None)
+
+    def trusted(self, trusted: bool) -> None:
+        self.cache.trusted(trusted and self._may_cache)
+        self.revoked.enabled = False
+        if trusted:
+            self._schedule(trust_after=self._may_cache)
+
+    async def refresh(self, *, trust: bool | None = None) -> None:
+        await self._refresh()
+        if trust is not None:
+            self.revoked.enabled = trust
+
+    def _schedule(self, *, trust_after: bool | None) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(trust_after))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _run(self, trust_after: bool | None) -> None:
+        try:
+            await self.refresh(trust=trust_after)
+        except Exception as exc:  # the store may be down too; the periodic refresh retries
+            log.warning("refresh from the store failed: %s", type(exc).__name__)
+
+    async def settle(self) -> None:
+        """Wait for scheduled refreshes (tests and shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)

@@ -1,0 +1,41 @@
+"""A node's copy of the revoked tokens (RFC 7009) that have not yet expired.
+
+Loaded from the store at start-up, kept current by the invalidation bus. While the bus cannot
+vouch for it (Redis away, or several workers without Redis) the copy is not trusted and every
+question goes to the store, so a revoked token is never honoured.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+
+class RevokedTokens:
+    def __init__(self, *, monotonic: Callable[[], float] = time.time) -> None:
+        self._expiry: dict[str, float] = {}
+        self._now = monotonic
+        self.enabled = False
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def load(self, revoked: Iterable[tuple[str, float]]) -> None:
+        """Replace the copy with ``(jti, expires_at_epoch)`` pairs read from the store."""
+        now = self._now()
+        self._expiry = {jti: expires for jti, expires in revoked if expires > now}
+
+    def add(self, jti: str, expires: float) -> None:
+        self._expiry[jti] = expires
+        if len(self._expiry) % 1024 == 0:
+            self.prune()
+
+    def prune(self) -> None:
+        now = self._now()
+        self._expiry = {jti: exp for jti, exp in self._expiry.items() if exp > now}
+
+    def known_revoked(self, jti: str) -> bool | None:
+        """True/False from the copy; None when it cannot be trusted (ask the store)."""
+        if not self.enabled:
+            return None
+        return jti in self._expiry

@@ -1,0 +1,99 @@
+"""The decision point for gateways: may this token make this call?
+
+``POST /v3/oauth/check`` answers in the v3 envelope. ``GET /v3/oauth/check`` is shaped for
+nginx ``auth_request`` (and Envoy/Traefik forward-auth): the token in
+``X-CAP-API-OAUTH-TOKEN`` or ``Authorization: Bearer``, the original call in
+``X-Original-Method`` / ``X-Original-URI``, and the answer in the status — 200 allowed, 401 no
+valid token, 403 not allowed — with the caller's identity in response headers.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from keyloft.services.check import CheckResult
+from keyloft.web import envelope
+from keyloft.web.deps import CheckServiceDep
+from keyloft.web.json_route import JsonRoute
+from keyloft.web.schemas import CheckEnvelope, CheckRequest, ErrorEnvelope
+
+router = APIRouter(prefix="/v3/oauth", tags=["decision"], route_class=JsonRoute)
+TILL_TYPE = "x-cap-api-attribution-entity-type"
+TILL_CODE = "x-cap-api-attribution-entity-code"
+
+
+def _data(result: CheckResult) -> dict[str, object]:
+    return {
+        "allowed": result.allowed,
+        "reason": result.reason,
+        "clientKey": result.client_key,
+        "orgId": result.org_id,
+        "tillId": result.till_id,
+    }
+
+
+def _identity(result: CheckResult) -> dict[str, str]:
+    headers = {"X-Keyloft-Decision": result.reason, "Cache-Control": "no-store"}
+    if result.client_key is not None:
+        headers["X-Keyloft-Client-Key"] = result.client_key
+    if result.org_id is not None:
+        headers["X-Keyloft-Org-Id"] = str(result.org_id)
+    if result.till_id is not None:
+        headers["X-Keyloft-Till-Id"] = str(result.till_id)
+    return headers
+
+
+@router.post(
+    "/check",
+    responses={
+        200: {"model": CheckEnvelope},
+        **{status: {"model": ErrorEnvelope} for status in (400, 413, 415)},
+    },
+)
+async def check(body: CheckRequest, request: Request, checks: CheckServiceDep) -> Response:
+    """Decide ``method path`` for ``token``; a refused call is still a 200 answer."""
+    result = await checks.check(
+        body.token,
+        body.method.upper(),
+        body.path,
+        till_type=request.headers.get(TILL_TYPE),
+        till_code=request.headers.get(TILL_CODE),
+    )
+    return envelope.ok(_data(result), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/check", responses={401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}})
+async def check_forwarded(request: Request, checks: CheckServiceDep) -> Response:
+    """For gateways' sub-requests: the decision is the status code."""
+    headers = request.headers
+    token = headers.get("x-cap-api-oauth-token")
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if token is None and scheme.lower() == "bearer":
+        token = value.strip()
+    method = headers.get("x-original-method", "")
+    path = headers.get("x-original-uri", "")
+    if not token:
+        result = CheckResult(False, "invalid_token")
+    elif not method or not path:
+        result = CheckResult(False, "missing_original_request")
+    else:
+        result = await checks.check(
+            token,
+            method.upper(),
+            path,
+            till_type=headers.get(TILL_TYPE),
+            till_code=headers.get(TILL_CODE),
+        )
+    if result.allowed:
+        return Response(status_code=200, headers=_identity(result))
+    status = 401 if result.reason == "invalid_token" else 403
+    extra = _identity(result)
+    if status == 401:
+        extra["WWW-Authenticate"] = 'Bearer realm="keyloft", error="invalid_token"'
+    code, message = (
+        (3003, "The access token is invalid, expired or revoked.")
+        if status == 401
+        else (4000, "Not authorized. Access is denied!")
+    )
+    return envelope.error(status, code, message, headers=extra)

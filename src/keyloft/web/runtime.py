@@ -1,0 +1,160 @@
+"""Wiring of a running node: the database, key ring, caches, bus and limits, built once per
+process from the settings, and kept fresh from the store and the bus."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from keyloft.cache.bus import LocalBus, RedisBus
+from keyloft.cache.client_state import ClientStateCache
+from keyloft.cache.node import NodeCopies
+from keyloft.cache.ratelimit import MemoryLimiter, RedisLimiter
+from keyloft.cache.revocations import RevokedTokens
+from keyloft.config import Settings
+from keyloft.domain.credentials import SecretHasher
+from keyloft.domain.signing import KeyRing
+from keyloft.services.clock import SystemClock
+from keyloft.services.guard import AttemptGuard
+from keyloft.services.keys import ServerKeys, load_key_ring
+from keyloft.services.login_cache import LoginCache
+from keyloft.services.ports import Clock, FailureLimiter, Limit
+from keyloft.services.server_secret import require_server_secret
+from keyloft.storage.engine import create_engine
+from keyloft.storage.store import Database
+from keyloft.web.client_ip import Network, parse_networks
+
+log = logging.getLogger("keyloft.runtime")
+REFRESH_SECONDS = 60.0
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    database: Database
+    server_keys: ServerKeys
+    previous_keys: list[ServerKeys]
+    key_ring: KeyRing
+    logins: LoginCache
+    hasher: SecretHasher
+    cache: ClientStateCache
+    revoked: RevokedTokens
+    copies: NodeCopies
+    bus: LocalBus
+    guard: AttemptGuard
+    trusted_proxies: tuple[Network, ...]
+    redis: Redis | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    _ticker: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> None:
+        """Reload signing keys and unexpired revocations from the store."""
+        async with self.database.unit_of_work(write=False) as store:
+            ring = await load_key_ring(
+                store,
+                self.server_keys,
+                self.previous_keys,
+                token_lifetime=self.settings.token_ttl_ceiling,
+            )
+            revoked = await store.revocations.unexpired(self.clock.now())
+        self.key_ring = ring
+        self.revoked.load((jti, expires.timestamp()) for jti, expires in revoked)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            try:
+                await self.refresh()
+            except Exception as exc:  # the store may be away; the next tick tries again
+                log.warning("periodic refresh failed: %s", type(exc).__name__)
+
+    async def start(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+        await self.bus.start()
+
+    async def stop(self) -> None:
+        """Stop background work (refresh ticker, bus, Redis); the database stays open."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        await self.bus.stop()
+        await self.copies.settle()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def close(self) -> None:
+        await self.stop()
+        await self.database.dispose()
+
+
+def _redis(url: str) -> Redis:
+    # Short timeouts: a Redis outage must degrade a request by milliseconds, not seconds.
+    return Redis.from_url(
+        url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=5
+    )
+
+
+async def build_runtime(settings: Settings, *, database: Database | None = None) -> Runtime:
+    """Everything a node needs before it answers; fails with a clear message when unusable."""
+    server_keys = ServerKeys.derive(require_server_secret(settings))
+    previous = [ServerKeys.derive(secret) for secret in settings.previous_secrets()]
+    database = database or Database(
+        create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    )
+    async with database.unit_of_work(write=False) as store:
+        key_ring = await load_key_ring(
+            store, server_keys, previous, token_lifetime=settings.token_ttl_ceiling
+        )
+    redis = _redis(settings.redis_url) if settings.redis_url else None
+    # Without Redis, worker processes cannot tell each other about changes: only a lone
+    # process may trust its copies.
+    may_cache = redis is not None or settings.workers == 1
+    cache = ClientStateCache(ttl=settings.client_cache_seconds)
+    revoked = RevokedTokens()
+    runtime_box: list[Runtime] = []
+
+    async def refresh() -> None:
+        await runtime_box[0].refresh()
+
+    copies = NodeCopies(cache, revoked, refresh=refresh, may_cache=may_cache)
+    limiter: FailureLimiter
+    bus: LocalBus
+    if redis is not None:
+        bus, limiter = RedisBus(copies, redis), RedisLimiter(redis)
+    else:
+        bus, limiter = LocalBus(copies), MemoryLimiter()
+        cache.enabled = may_cache
+    window = settings.auth_failure_window_seconds
+    runtime = Runtime(
+        settings=settings,
+        database=database,
+        server_keys=server_keys,
+        previous_keys=previous,
+        key_ring=key_ring,
+        logins=LoginCache(server_keys.login_cache, settings.basic_auth_cache_seconds),
+        hasher=SecretHasher(
+            server_keys.client_secret_hmac, [old.client_secret_hmac for old in previous]
+        ),
+        cache=cache,
+        revoked=revoked,
+        copies=copies,
+        bus=bus,
+        guard=AttemptGuard(
+            limiter,
+            per_subject=Limit(settings.auth_failure_limit, window),
+            per_address=Limit(settings.auth_failure_ip_limit, window),
+        ),
+        trusted_proxies=parse_networks(settings.trusted_proxy_list()),
+        redis=redis,
+    )
+    runtime_box.append(runtime)
+    if redis is None:
+        await copies.refresh(trust=may_cache)
+    await runtime.start()
+    return runtime
