@@ -180,3 +180,25 @@ def test_reprs_hide_private_material(signing_key: SigningKey) -> None:
     for shown in (repr(signing_key), repr(KeyRing([signing_key]))):
         assert "PRIVATE" not in shown
         assert signing_key.kid in shown
+
+
+@pytest.mark.parametrize(
+    ("ahead", "accepted"),
+    [
+        pytest.param(90, True, id="iat-90s-ahead-skewed-node"),
+        pytest.param(110, True, id="iat-within-skew"),
+        pytest.param(200, False, id="iat-far-future"),
+    ],
+)
+def test_clock_skew_between_nodes(ring: KeyRing, ahead: int, accepted: bool) -> None:
+    now = int(time.time())
+    token = ring.sign(_claims(iat=now + ahead, exp=now + ahead + 600))
+    if accepted:
+        assert ring.verify(token, issuer=ISSUER)[1]["iat"] == now + ahead
+    else:
+        assert _reason(ring, token) == "invalid"
+
+
+def test_not_before_far_in_the_future_is_refused(ring: KeyRing) -> None:
+    now = int(time.time())
+    assert _reason(ring, ring.sign(_claims(iat=now, nbf=now + 3600, exp=now + 7200))) == "invalid"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,7 @@ class NoSigningKey(ValueError):
 
 ACCESS_TOKEN_TYPES = frozenset({"JWT", "at+jwt"})
 THIRTY_DAYS = 30 * 24 * 3600
+CLOCK_SKEW = 120.0  # nodes' clocks may disagree by ±90 s (SECURITY.md 33)
 
 
 class KeyRing:
@@ -177,10 +179,12 @@ class KeyRing:
         issuer: str,
         audience: str | None = None,
         leeway: float = 30.0,
+        skew: float = CLOCK_SKEW,
     ) -> tuple[str, dict[str, Any]]:
         """(``typ``, claims) of a token this deployment signed; checks signature, algorithm,
-        ``kid``, ``typ``, ``iss``, ``exp``/``iat``, and ``aud`` for ``at+jwt`` tokens.
-        Raises TokenRejected."""
+        ``kid``, ``typ``, ``iss``, ``exp`` (``leeway`` past it), ``iat``/``nbf`` (at most
+        ``skew`` ahead: another node's clock may run ahead of ours), and ``aud`` for
+        ``at+jwt`` tokens. Raises TokenRejected."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -207,10 +211,17 @@ class KeyRing:
                 options={
                     "require": ["exp", "iat", "iss", "sub", "jti"],
                     "verify_aud": check_aud,
+                    "verify_iat": False,
+                    "verify_nbf": False,
                 },
             )
         except jwt.ExpiredSignatureError as exc:
             raise TokenRejected("expired") from exc
         except jwt.PyJWTError as exc:
             raise TokenRejected("invalid") from exc
+        latest = time.time() + skew
+        for claim in ("iat", "nbf"):
+            value = claims.get(claim, 0)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value > latest:
+                raise TokenRejected("invalid")
         return typ, claims
