@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     token_ttl_ceiling: int = Field(
         default=THIRTY_DAYS, ge=1, le=THIRTY_DAYS, description="No org may allow more."
     )
+    key_publish_delay_seconds: int = Field(
+        default=600,
+        ge=0,
+        le=THIRTY_DAYS,
+        description="How long `keyloft keys rotate` publishes a new signing key before it "
+        "signs: at least the JWKS cache lifetime (max-age=300) plus a node's refresh (60 s).",
+    )
     basic_auth_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = Field(default="INFO")

@@ -14,6 +14,8 @@ ENDPOINTS: dict[tuple[str, str], str | None] = {
     ("get", "/v3/integrations/clients/{clientKey}"): None,
     ("put", "/v3/integrations/clients/{clientKey}"): "ClientUpdate",
     ("delete", "/v3/integrations/clients/{clientKey}"): None,
+    ("post", "/v3/integrations/clients/{clientKey}/secret"): "SecretRotation",
+    ("delete", "/v3/integrations/clients/{clientKey}/secret/previous"): None,
     ("post", "/v3/oauth/token/generate"): "TokenRequest",
     ("post", "/v3/oauth/check"): "CheckRequest",
     ("get", "/v3/oauth/check"): None,
@@ -26,6 +28,8 @@ SUCCESS: dict[tuple[str, str], str] = {
     ("get", "/v3/integrations/clients/{clientKey}"): "ClientDetailEnvelope",
     ("put", "/v3/integrations/clients/{clientKey}"): "ClientDetailEnvelope",
     ("delete", "/v3/integrations/clients/{clientKey}"): "ClientSummaryEnvelope",
+    ("post", "/v3/integrations/clients/{clientKey}/secret"): "ClientCreatedEnvelope",
+    ("delete", "/v3/integrations/clients/{clientKey}/secret/previous"): "ClientDetailEnvelope",
     ("post", "/v3/oauth/token/generate"): "TokenEnvelope",
     ("post", "/v3/oauth/check"): "CheckEnvelope",
 }

@@ -29,6 +29,10 @@ COMMANDS = [
     ("db", "check"),
     ("secret",),
     ("secret", "rewrap"),
+    ("keys",),
+    ("keys", "rotate"),
+    ("keys", "list"),
+    ("keys", "retire"),
 ]
 
 

@@ -21,9 +21,14 @@ class RevokedTokens:
         return len(self._expiry)
 
     def load(self, revoked: Iterable[tuple[str, float]]) -> None:
-        """Replace the copy with ``(jti, expires_at_epoch)`` pairs read from the store."""
+        """Merge ``(jti, expires_at_epoch)`` pairs read from the store into the copy.
+
+        Merged, not replaced: the store read may predate a revocation the bus announced while
+        it ran, and a revocation is never undone, so nothing the copy holds may be dropped
+        before it expires."""
         now = self._now()
-        self._expiry = {jti: expires for jti, expires in revoked if expires > now}
+        merged = {**self._expiry, **dict(revoked)}
+        self._expiry = {jti: expires for jti, expires in merged.items() if expires > now}
 
     def add(self, jti: str, expires: float) -> None:
         self._expiry[jti] = expires

@@ -1,4 +1,5 @@
-"""``keyloft`` commands: init, serve, and operator management of orgs, admins, Tills, scopes."""
+"""``keyloft`` commands: init, serve, and operator management of orgs, admins, Tills, scopes
+(signing keys: ``keyloft.cli.keys``)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from keyloft.cache.bus import announce
+from keyloft.cli.common import JsonOpt
+from keyloft.cli.common import emit as _emit
+from keyloft.cli.common import fail as _fail
+from keyloft.cli.common import with_store as _with_store
+from keyloft.cli.keys import keys_app
 from keyloft.config import Settings
 from keyloft.domain.actors import PrincipalKind
-from keyloft.domain.errors import KeyloftError, NotFound
+from keyloft.domain.errors import NotFound
 from keyloft.services import setup
 from keyloft.services.clock import SystemClock
 from keyloft.services.keys import ServerKeys, rewrap_signing_keys
@@ -39,53 +43,7 @@ app.add_typer(till_app, name="till")
 app.add_typer(scope_app, name="scope")
 app.add_typer(db_app, name="db")
 app.add_typer(secret_app, name="secret")
-
-T = TypeVar("T")
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(code)
-
-
-def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
-    typer.echo(json.dumps(data, indent=2) if as_json else text)
-
-
-def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Run ``work`` in one write transaction against a migrated database."""
-
-    path = settings.sqlite_path
-    if path is not None and not path.exists():
-        _fail("the database is not initialised or not migrated: run `keyloft init`")
-
-    async def run() -> T:
-        database = Database(create_engine(settings.database_url, command_timeout=None))
-        try:
-            if await migrate.current_revision(database.engine) != migrate.head_revision():
-                _fail("the database is not initialised or not migrated: run `keyloft init`")
-            async with database.unit_of_work(write=True) as store:
-                result = await work(store)
-            announced = not (store.changes and settings.redis_url) or await announce(
-                settings.redis_url or "", store.changes
-            )
-            if not announced:
-                typer.secho(
-                    "warning: Redis unreachable; running nodes see the change when their "
-                    "cached entries expire",
-                    err=True,
-                )
-            return result
-        finally:
-            await database.dispose()
-
-    try:
-        return asyncio.run(run())
-    except KeyloftError as exc:
-        where = f" ({exc.field})" if exc.field else ""
-        _fail(exc.message + where)
-        raise  # unreachable; _fail exits
+app.add_typer(keys_app, name="keys")
 
 
 def _read_password(from_stdin: bool) -> str | None:

@@ -6,10 +6,10 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -86,6 +86,83 @@ THIRTY_DAYS = 30 * 24 * 3600
 CLOCK_SKEW = 120.0  # nodes' clocks may disagree by ±90 s (SECURITY.md 33)
 
 
+class KeyTimes(Protocol):
+    """When a key signs: what the lifecycle needs of a key (loaded or only stored)."""
+
+    @property
+    def kid(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def starts(self) -> datetime: ...
+    @property
+    def retired_at(self) -> datetime | None: ...
+
+
+KeyState = Literal["pending", "active", "superseded", "retired"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPhase:
+    """Where a key stands at one moment: whether it signs, and until when it is published
+    (None: as long as it may still sign)."""
+
+    state: KeyState
+    published_until: datetime | None
+
+    def published(self, now: datetime) -> bool:
+        return self.published_until is None or now < self.published_until
+
+
+def _retired(key: KeyTimes, now: datetime) -> bool:
+    return key.retired_at is not None and key.retired_at <= now
+
+
+def _signer(ordered: Sequence[KeyTimes], at: datetime) -> KeyTimes | None:
+    """The newest started, unretired key: the one that signs at ``at``."""
+    usable = [k for k in ordered if k.starts <= at and not _retired(k, at)]
+    return usable[-1] if usable else None
+
+
+def _stopped(key: KeyTimes, ordered: Sequence[KeyTimes], now: datetime) -> datetime | None:
+    """When ``key`` last stopped signing (a newer key started, or it was retired); None if
+    it never signed. A key resumes signing when every newer one is retired."""
+    events = {k.starts for k in ordered if k.starts <= now}
+    events |= {k.retired_at for k in ordered if k.retired_at and k.retired_at <= now}
+    stopped, signing = None, False
+    for moment in sorted(events):
+        signs = _signer(ordered, moment) is key
+        if signing and not signs:
+            stopped = moment
+        signing = signs
+    return stopped
+
+
+def key_phases(keys: Iterable[KeyTimes], now: datetime, keep: timedelta) -> dict[str, KeyPhase]:
+    """Each key's phase at ``now``, by kid. The newest started, unretired key signs; a key
+    stays published while it may sign (from when it is added), and ``keep`` (the longest
+    token lifetime plus leeway) after it last stopped; a key that never signed, no longer."""
+    ordered = sorted(keys, key=lambda k: (k.starts, k.created_at))
+    signer = _signer(ordered, now)
+    phases: dict[str, KeyPhase] = {}
+    for key in ordered:
+        state = _state(key, signer, now)
+        until: datetime | None = None
+        if state in ("superseded", "retired"):
+            stopped = _stopped(key, ordered, now)
+            until = stopped + keep if stopped else key.retired_at or key.starts
+        phases[key.kid] = KeyPhase(state, until)
+    return phases
+
+
+def _state(key: KeyTimes, signer: KeyTimes | None, now: datetime) -> KeyState:
+    if _retired(key, now):
+        return "retired"
+    if key.starts > now:
+        return "pending"
+    return "active" if key is signer else "superseded"
+
+
 class KeyRing:
     """The keys of this deployment, and which of them sign and verify at a given moment.
 
@@ -114,31 +191,20 @@ class KeyRing:
     def __repr__(self) -> str:
         return f"KeyRing(active={self.active.kid!r}, published={list(self._public)!r})"
 
-    def _ended(self, key: SigningKey, now: datetime) -> datetime | None:
-        """When ``key`` stopped signing, if it has."""
-        ends = [key.retired_at] if key.retired_at and key.retired_at <= now else []
-        ends += [k.starts for k in self._keys if k.starts > key.starts and k.starts <= now]
-        return min(ends) if ends else None
-
     def _refresh(self, now: datetime) -> None:
-        usable = [
-            k for k in self._keys if k.starts <= now and not (k.retired_at and k.retired_at <= now)
-        ]
-        self._signer = usable[-1] if usable else None
-        published = []
-        for key in self._keys:
-            ended = self._ended(key, now)
-            if ended is None or now < ended + self._keep:
-                published.append(key)
+        phases = key_phases(self._keys, now, self._keep)
+        active = [k for k in self._keys if phases[k.kid].state == "active"]
+        self._signer = active[0] if active else None
+        published = [k for k in self._keys if phases[k.kid].published(now)]
         self._public = {key.kid: key.private_key.public_key() for key in published}
         self._published = published
-        # The next moment the answer can change: a key starts or retires.
+        # The next moment the answer can change: a key starts, retires or is unpublished.
         moments = [k.starts for k in self._keys if k.starts > now]
         moments += [k.retired_at for k in self._keys if k.retired_at and k.retired_at > now]
         moments += [
-            ended + self._keep
-            for k in self._keys
-            if (ended := self._ended(k, now)) is not None and ended + self._keep > now
+            until
+            for phase in phases.values()
+            if (until := phase.published_until) is not None and until > now
         ]
         self._until = min(moments) if moments else None
         if self._signer is not None:

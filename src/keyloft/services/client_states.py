@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keyloft.domain.actors import PrincipalKind
 from keyloft.domain.clients import Client
-from keyloft.services.ports import ClientCache, ClientState, Store
+from keyloft.services.ports import ClientCache, ClientSecrets, ClientState, Store
 
 
 class ClientStates:
@@ -28,14 +28,23 @@ class ClientStates:
         found = await self._store.clients.credentials_by_id(client_id)
         return await self._remember(found, read_at)
 
-    async def _remember(self, found: tuple[Client, str] | None, read_at: int) -> ClientState | None:
+    async def _remember(
+        self, found: tuple[Client, ClientSecrets] | None, read_at: int
+    ) -> ClientState | None:
         if found is None:
             return None
-        client, secret_hash = found
+        client, secrets = found
         entities = tuple(await self._store.scopes.list(client.org_id))
         till = await self._store.principals.get_in_org(
             client.org_id, client.default_till_id, PrincipalKind.TILL
         )
-        state = ClientState(client, secret_hash, entities, till)
+        state = ClientState(
+            client,
+            secrets.current,
+            entities,
+            till,
+            previous_secret_hash=secrets.previous,
+            previous_secret_expires_at=secrets.previous_expires_at,
+        )
         self._cache.put(state, read_at=read_at)
         return state

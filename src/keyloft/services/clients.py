@@ -1,8 +1,10 @@
-"""Managing an org's API clients: create, list, read, change and (softly) delete."""
+"""Managing an org's API clients: create, list, read, change, rotate the secret and (softly)
+delete."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from keyloft.domain.actors import Actor, PrincipalKind
 from keyloft.domain.clients import (
@@ -26,11 +28,12 @@ from keyloft.domain.errors import (
 )
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, ScopeEntity, grants_cover
-from keyloft.services.ports import Clock, Store
+from keyloft.services.ports import ClientSecrets, Clock, Store
 
 # Ids are stored as signed 64-bit integers; a larger number names nothing and must not reach
 # the database driver, which would fail on it.
 MAX_ID = 2**63 - 1
+MAX_GRACE_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,62 @@ class ClientService:
         if deleted is None:
             raise VersionMismatch()
         return deleted
+
+    async def rotate_secret(
+        self, actor: Actor, client_key: str, *, grace_seconds: int, if_match: str | None
+    ) -> tuple[Client, str]:
+        """A new secret, returned only now; the replaced one keeps working for
+        ``grace_seconds`` (0: not at all). A secret still in grace is dropped: at most two
+        secrets are ever live."""
+        if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+            raise ValidationFailed(
+                f"graceSeconds must be between 0 and {MAX_GRACE_SECONDS}.", field="graceSeconds"
+            )
+        current = await self._changeable(actor, client_key, if_match)
+        replaced = await self._secrets(current)
+        now = self._clock.now()
+        secret = new_client_secret()
+        kept = (
+            ClientSecrets(
+                self._hasher.hash(secret), replaced.current, now + timedelta(seconds=grace_seconds)
+            )
+            if grace_seconds
+            else ClientSecrets(self._hasher.hash(secret))
+        )
+        rotated = await self._store.clients.set_secrets(
+            current.id,
+            kept,
+            actor_id=actor.principal.id,
+            now=now,
+            expected_version=current.version,
+        )
+        if rotated is None:
+            raise VersionMismatch()
+        return rotated, secret
+
+    async def end_grace(self, actor: Actor, client_key: str, *, if_match: str | None) -> Client:
+        """Stop accepting the secret a rotation replaced; nothing changes when none is live."""
+        current = await self._changeable(actor, client_key, if_match)
+        secrets = await self._secrets(current)
+        now = self._clock.now()
+        if secrets.previous_at(now) is None:
+            return current
+        ended = await self._store.clients.set_secrets(
+            current.id,
+            ClientSecrets(secrets.current),
+            actor_id=actor.principal.id,
+            now=now,
+            expected_version=current.version,
+        )
+        if ended is None:
+            raise VersionMismatch()
+        return ended
+
+    async def _secrets(self, client: Client) -> ClientSecrets:
+        found = await self._store.clients.credentials_by_id(client.id)
+        if found is None:  # read in this same transaction a moment ago
+            raise ClientNotFound()
+        return found[1]
 
     async def _changeable(self, actor: Actor, client_key: str, if_match: str | None) -> Client:
         current = await self.get(actor, client_key)

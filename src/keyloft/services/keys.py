@@ -1,20 +1,24 @@
-"""Server-secret subkeys, and signing keys: create, store encrypted, load into a key ring."""
+"""Server-secret subkeys, and signing keys: create, store encrypted, load into a key ring,
+rotate, retire and list."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidTag
 
 from keyloft.domain import crypto
 from keyloft.domain.credentials import SecretHasher
+from keyloft.domain.errors import Conflict, NotFound
 from keyloft.domain.signing import (
     THIRTY_DAYS,
     KeyRing,
+    KeyState,
     SigningKey,
     generate_signing_key,
+    key_phases,
     load_signing_key,
 )
 from keyloft.services.ports import Store, StoredKey
@@ -52,7 +56,7 @@ async def add_signing_key(
     await store.keys.add(
         StoredKey(key.kid, key.algorithm, sealed, now, activates_at), key.public_jwk()
     )
-    return key
+    return replace(key, activates_at=activates_at)
 
 
 async def ensure_signing_key(store: Store, keys: ServerKeys, now: datetime) -> bool:
@@ -80,6 +84,7 @@ async def load_key_ring(
     previous: Sequence[ServerKeys] = (),
     *,
     token_lifetime: float = THIRTY_DAYS,
+    clock: Callable[[], datetime] | None = None,
 ) -> KeyRing:
     """Decrypt every stored key (under the current or a retired server secret); a wrong server
     secret fails loudly here, at start-up."""
@@ -96,7 +101,7 @@ async def load_key_ring(
                 stored.kid, pem, stored.created_at, stored.activates_at, stored.retired_at
             )
         )
-    return KeyRing(loaded, token_lifetime=token_lifetime)
+    return KeyRing(loaded, token_lifetime=token_lifetime, clock=clock)
 
 
 async def rewrap_signing_keys(
@@ -115,3 +120,78 @@ async def rewrap_signing_keys(
         await store.keys.replace_encrypted(stored.kid, sealed)
         moved.append(stored.kid)
     return moved
+
+
+# How long a key that stopped signing stays published beyond the longest token lifetime.
+PUBLISH_LEEWAY = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    """One signing key as ``keyloft keys list`` shows it."""
+
+    kid: str
+    created: datetime
+    activates: datetime
+    retired: datetime | None
+    state: KeyState
+    published: bool
+    published_until: datetime | None
+
+
+async def rotate_signing_key(
+    store: Store, keys: ServerKeys, now: datetime, delay: float
+) -> SigningKey:
+    """A new key, published at once and signing ``delay`` seconds from ``now``: verifiers
+    that cache the key set learn it before any token carries its kid. The key it supersedes
+    stays published until every token it signed has expired."""
+    if delay < 0:
+        raise ValueError("the publish delay cannot be negative")
+    key = await add_signing_key(store, keys, now, activates_at=now + timedelta(seconds=delay))
+    store.changes.keys = True
+    return key
+
+
+async def retire_signing_key(store: Store, kid: str, now: datetime) -> StoredKey:
+    """Stop ``kid`` signing at once; it stays published until its tokens have expired.
+    Refused for an unknown kid, a retired one, and when no other key could sign now."""
+    stored = await store.keys.list()
+    key = next((k for k in stored if k.kid == kid), None)
+    if key is None:
+        raise NotFound(f"No signing key with kid {kid}.")
+    if key.retired_at is not None:
+        raise Conflict(f"Signing key {kid} is already retired.")
+    if not any(_can_sign(k, now) for k in stored if k.kid != kid):
+        raise Conflict(
+            f"Retiring {kid} would leave no key able to sign now: add one first "
+            "(`keyloft keys rotate --publish-delay 0`)."
+        )
+    if not await store.keys.retire(kid, now):
+        raise Conflict(f"Signing key {kid} is already retired.")
+    store.changes.keys = True
+    return key
+
+
+def _can_sign(key: StoredKey, now: datetime) -> bool:
+    return key.starts <= now and (key.retired_at is None or key.retired_at > now)
+
+
+async def list_signing_keys(
+    store: Store, now: datetime, *, token_lifetime: float = THIRTY_DAYS
+) -> list[KeyStatus]:
+    """Every stored key with its phase at ``now``, oldest first (as a key ring sees them)."""
+    stored = await store.keys.list()
+    keep = timedelta(seconds=token_lifetime + PUBLISH_LEEWAY)
+    phases = key_phases(stored, now, keep)
+    return [
+        KeyStatus(
+            kid=key.kid,
+            created=key.created_at,
+            activates=key.starts,
+            retired=key.retired_at,
+            state=phases[key.kid].state,
+            published=phases[key.kid].published(now),
+            published_until=phases[key.kid].published_until,
+        )
+        for key in sorted(stored, key=lambda k: (k.starts, k.created_at))
+    ]

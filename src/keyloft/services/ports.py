@@ -22,6 +22,25 @@ class StoredKey:
     activates_at: datetime | None = None
     retired_at: datetime | None = None
 
+    @property
+    def starts(self) -> datetime:
+        """When the key starts signing."""
+        return self.activates_at or self.created_at
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSecrets:
+    """A client's secret hash, and the one it replaced while that is in its grace period."""
+
+    current: str
+    previous: str | None = None
+    previous_expires_at: datetime | None = None
+
+    def previous_at(self, now: datetime) -> str | None:
+        """The replaced secret's hash if it is still accepted at ``now``."""
+        expires = self.previous_expires_at
+        return self.previous if expires is not None and now < expires else None
+
 
 @dataclass(slots=True)
 class Changes:
@@ -44,6 +63,14 @@ class ClientState:
     secret_hash: str
     entities: tuple[ScopeEntity, ...]
     default_till: Principal | None
+    previous_secret_hash: str | None = None
+    previous_secret_expires_at: datetime | None = None
+
+    @property
+    def secrets(self) -> ClientSecrets:
+        return ClientSecrets(
+            self.secret_hash, self.previous_secret_hash, self.previous_secret_expires_at
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +139,15 @@ class ClientRepository(Protocol):
     ) -> Client: ...
     async def get(self, org_id: int, client_key: str) -> Client | None: ...
     async def get_by_id(self, client_id: int) -> Client | None: ...
-    async def credentials(self, client_key: str) -> tuple[Client, str] | None:
-        """The client with this key in any org, and its secret hash."""
+    async def credentials(self, client_key: str) -> tuple[Client, ClientSecrets] | None:
+        """The client with this key in any org, and its secret hashes."""
 
-    async def credentials_by_id(self, client_id: int) -> tuple[Client, str] | None: ...
-    async def set_secret_hash(self, client_id: int, secret_hash: str) -> None:
-        """Re-hash a secret under the current server secret (no version change)."""
+    async def credentials_by_id(self, client_id: int) -> tuple[Client, ClientSecrets] | None: ...
+    async def set_secret_hash(
+        self, client_id: int, secret_hash: str, *, replacing: str | None = None
+    ) -> None:
+        """Re-hash a secret under the current server secret (no version change); with
+        ``replacing``, only while that is still the stored hash (no rotation overtook it)."""
 
     async def list(self, org_id: int, *, include_invalid: bool) -> list[Client]: ...
     async def count_valid(self, org_id: int) -> int: ...
@@ -140,6 +170,16 @@ class ClientRepository(Protocol):
     async def invalidate(
         self, client_id: int, *, actor_id: int, now: datetime, expected_version: int
     ) -> Client | None: ...
+    async def set_secrets(
+        self,
+        client_id: int,
+        secrets: ClientSecrets,
+        *,
+        actor_id: int,
+        now: datetime,
+        expected_version: int,
+    ) -> Client | None:
+        """Store a rotated secret (and the one in grace); None if the version moved."""
 
 
 class RevocationRepository(Protocol):

@@ -24,6 +24,8 @@ class IssuedToken:
     client: Client
     rehash: str | None = None
     """The secret's hash under the current server secret, when it matched a retired one."""
+    replaces: str | None = None
+    """The stored hash ``rehash`` replaces (unless a rotation overtook it meanwhile)."""
 
 
 class TokenService:
@@ -46,13 +48,26 @@ class TokenService:
     async def authenticate_client(
         self, client_key: str, secret: str, *, address: str | None = None
     ) -> tuple[ClientState, SecretCheck]:
-        """The valid client these credentials prove; one error for every failure."""
+        """The valid client these credentials prove; one error for every failure.
+
+        The secret a rotation replaced is accepted until its grace period ends; it matches as
+        ``MATCH`` (it is never re-hashed into the current secret's place)."""
         async with self._guard.attempt(self._guard.subjects("client", client_key, address)):
             state = await self._states.by_key(client_key)
-            verdict = self._hasher.check(secret, state.secret_hash if state else _NO_SUCH_HASH)
+            verdict = self._check(secret, state)
             if state is None or verdict is SecretCheck.NO_MATCH or not state.client.is_valid:
                 raise InvalidClientCredentials()
         return state, verdict
+
+    def _check(self, secret: str, state: ClientState | None) -> SecretCheck:
+        """Both hashes are always compared, so the time taken tells nothing."""
+        secrets = state.secrets if state else None
+        previous = secrets.previous_at(self._clock.now()) if secrets else None
+        current = self._hasher.check(secret, secrets.current if secrets else _NO_SUCH_HASH)
+        earlier = self._hasher.check(secret, previous or _NO_SUCH_HASH)
+        if current is not SecretCheck.NO_MATCH:
+            return current
+        return SecretCheck.NO_MATCH if earlier is SecretCheck.NO_MATCH else SecretCheck.MATCH
 
     async def mint(
         self, client_key: str, secret: str, *, address: str | None = None
@@ -66,5 +81,9 @@ class TokenService:
         )
         rehash = self._hasher.hash(secret) if verdict is SecretCheck.MATCH_PREVIOUS else None
         return IssuedToken(
-            self._keys.sign(claims), state.client.expiration_token_time, state.client, rehash
+            self._keys.sign(claims),
+            state.client.expiration_token_time,
+            state.client,
+            rehash,
+            state.secret_hash if rehash else None,
         )

@@ -12,7 +12,7 @@ from keyloft.domain.actors import Principal, PrincipalKind
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, Permission, ScopeEntity
-from keyloft.services.ports import Changes, StoredKey
+from keyloft.services.ports import Changes, ClientSecrets, StoredKey
 from keyloft.storage.tables import (
     ClientRow,
     GrantRow,
@@ -290,24 +290,32 @@ class SqlClients:
     async def get_by_id(self, client_id: int) -> Client | None:
         return await self._one(await self._s.get(ClientRow, client_id))
 
-    async def credentials(self, client_key: str) -> tuple[Client, str] | None:
+    async def credentials(self, client_key: str) -> tuple[Client, ClientSecrets] | None:
         if _unstorable(client_key):
             return None
         row = await self._s.scalar(select(ClientRow).where(ClientRow.client_key == client_key))
-        client = await self._one(row)
-        return (client, row.secret_hash) if client and row else None
+        return await self._with_secrets(row)
 
-    async def credentials_by_id(self, client_id: int) -> tuple[Client, str] | None:
-        row = await self._s.get(ClientRow, client_id)
-        client = await self._one(row)
-        return (client, row.secret_hash) if client and row else None
+    async def credentials_by_id(self, client_id: int) -> tuple[Client, ClientSecrets] | None:
+        return await self._with_secrets(await self._s.get(ClientRow, client_id))
 
-    async def set_secret_hash(self, client_id: int, secret_hash: str) -> None:
+    async def _with_secrets(self, row: ClientRow | None) -> tuple[Client, ClientSecrets] | None:
+        client = await self._one(row)
+        if client is None or row is None:
+            return None
+        secrets = ClientSecrets(
+            row.secret_hash, row.previous_secret_hash, row.previous_secret_expires_at
+        )
+        return client, secrets
+
+    async def set_secret_hash(
+        self, client_id: int, secret_hash: str, *, replacing: str | None = None
+    ) -> None:
+        query = update(ClientRow).where(ClientRow.id == client_id)
+        if replacing is not None:
+            query = query.where(ClientRow.secret_hash == replacing)
         await self._s.execute(
-            update(ClientRow)
-            .where(ClientRow.id == client_id)
-            .values(secret_hash=secret_hash)
-            .execution_options(synchronize_session=False)
+            query.values(secret_hash=secret_hash).execution_options(synchronize_session=False)
         )
         self._changes.clients.add(client_id)
 
@@ -381,6 +389,26 @@ class SqlClients:
     ) -> Client | None:
         changed = await self._bump(
             client_id, expected_version, is_valid=False, updated_at=now, updated_by_id=actor_id
+        )
+        return await self._fresh(client_id) if changed else None
+
+    async def set_secrets(
+        self,
+        client_id: int,
+        secrets: ClientSecrets,
+        *,
+        actor_id: int,
+        now: datetime,
+        expected_version: int,
+    ) -> Client | None:
+        changed = await self._bump(
+            client_id,
+            expected_version,
+            secret_hash=secrets.current,
+            previous_secret_hash=secrets.previous,
+            previous_secret_expires_at=secrets.previous_expires_at,
+            updated_at=now,
+            updated_by_id=actor_id,
         )
         return await self._fresh(client_id) if changed else None
 

@@ -148,10 +148,13 @@ def token_service(rt: RuntimeDep, store: ReadStoreDep) -> TokenService:
     )
 
 
-async def store_rehashed_secret(rt: Runtime, client_id: int, secret_hash: str) -> None:
-    """Persist a secret re-hashed under the current server secret (during a rotation)."""
+async def store_rehashed_secret(
+    rt: Runtime, client_id: int, secret_hash: str, *, replacing: str | None = None
+) -> None:
+    """Persist a secret re-hashed under the current server secret (during a rotation); with
+    ``replacing``, only while that hash is still stored (a client-secret rotation wins)."""
     async with _unit_of_work(rt, write=True) as store:
-        await store.clients.set_secret_hash(client_id, secret_hash)
+        await store.clients.set_secret_hash(client_id, secret_hash, replacing=replacing)
 
 
 def _oauth(rt: Runtime, store: Store) -> OAuthService:

@@ -38,6 +38,16 @@ class ClientUpdate(_Strict):
     scopes: list[ScopeIn] = Field(min_length=1, description="Replaces the client's scopes.")
 
 
+class SecretRotation(_Strict):
+    graceSeconds: int = Field(
+        default=0,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="How long the replaced secret keeps working, in seconds (0: not at all; "
+        "at most 7 days). A secret still in grace from an earlier rotation stops at once.",
+    )
+
+
 class TokenRequest(_Strict):
     key: str = Field(description="The client key.")
     secret: str = Field(description="The client secret.")

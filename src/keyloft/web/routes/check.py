@@ -69,11 +69,12 @@ async def check_forwarded(request: Request, checks: CheckServiceDep) -> Response
     headers = request.headers
     token = headers.get("x-cap-api-oauth-token")
     scheme, _, value = headers.get("authorization", "").partition(" ")
-    if token is None and scheme.lower() == "bearer":
-        token = value.strip()
+    bearer = value.strip() if scheme.lower() == "bearer" else None
     method = headers.get("x-original-method", "")
     path = headers.get("x-original-uri", "")
-    if not token:
+    if token is not None and bearer is not None and token != bearer:
+        result = CheckResult(False, "ambiguous_token")
+    elif not (token := token or bearer):
         result = CheckResult(False, "invalid_token")
     elif not method or not path:
         result = CheckResult(False, "missing_original_request")
@@ -87,7 +88,7 @@ async def check_forwarded(request: Request, checks: CheckServiceDep) -> Response
         )
     if result.allowed:
         return Response(status_code=200, headers=_identity(result))
-    status = 401 if result.reason == "invalid_token" else 403
+    status = 401 if result.reason in ("invalid_token", "ambiguous_token") else 403
     extra = _identity(result)
     if status == 401:
         extra["WWW-Authenticate"] = 'Bearer realm="keyloft", error="invalid_token"'

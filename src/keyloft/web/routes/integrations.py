@@ -22,6 +22,7 @@ from keyloft.web.schemas import (
     ErrorEnvelope,
     ScopeIn,
     ScopesEnvelope,
+    SecretRotation,
 )
 from keyloft.web.views import client_view, scope_entity_view
 
@@ -116,3 +117,41 @@ async def delete_client(
     client = await clients.delete(actor, clientKey, if_match=if_match)
     org = await clients.org(actor)
     return envelope.ok(client_view(client, org, scopes=False), headers={"ETag": etag(client)})
+
+
+@router.post(
+    "/clients/{clientKey}/secret", responses={200: {"model": ClientCreatedEnvelope}, **ERRORS}
+)
+async def rotate_secret(
+    clientKey: str,
+    body: SecretRotation,
+    actor: ActorDep,
+    clients: ClientServiceDep,
+    if_match: IfMatch = None,
+) -> Response:
+    """Give the client a new secret, shown only in this response. The replaced secret keeps
+    working for ``graceSeconds``; at most two secrets are live at once."""
+    client, secret = await clients.rotate_secret(
+        actor, clientKey, grace_seconds=body.graceSeconds, if_match=if_match
+    )
+    org = await clients.org(actor)
+    return envelope.ok(
+        client_view(client, org, scopes=True, secret=secret),
+        headers={"ETag": etag(client), "Cache-Control": "no-store"},
+    )
+
+
+@router.delete(
+    "/clients/{clientKey}/secret/previous",
+    responses={200: {"model": ClientDetailEnvelope}, **ERRORS},
+)
+async def end_secret_grace(
+    clientKey: str,
+    actor: ActorDep,
+    clients: ClientServiceDep,
+    if_match: IfMatch = None,
+) -> Response:
+    """Stop accepting the secret the last rotation replaced, before its grace period ends."""
+    client = await clients.end_grace(actor, clientKey, if_match=if_match)
+    org = await clients.org(actor)
+    return envelope.ok(client_view(client, org, scopes=True), headers={"ETag": etag(client)})

@@ -54,7 +54,7 @@ async def generate_token(
     """Trade a client key and secret for a signed access token (RS256 JWT)."""
     issued = await tokens.mint(body.key, body.secret, address=address)
     if issued.rehash is not None:
-        await store_rehashed_secret(rt, issued.client.id, issued.rehash)
+        await store_rehashed_secret(rt, issued.client.id, issued.rehash, replacing=issued.replaces)
     return envelope.ok(
         {"accessToken": issued.access_token, "ttlSeconds": issued.ttl_seconds}, headers=NO_STORE
     )

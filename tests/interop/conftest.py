@@ -1,0 +1,88 @@
+"""A live Keyloft over real HTTP for independent client libraries: uvicorn in a background
+thread on a free 127.0.0.1 port, building its own runtime in its own event loop, with an org
+and a client created through the API."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from keyloft.config import Settings
+from keyloft.storage.store import Database
+from keyloft.web.app import create_app
+from tests.conftest import OrgFixture, client_body, make_org
+
+START_SECONDS = 20.0
+SCOPES = [
+    {"entityId": 1, "permission": "READWRITE", "resources": [".*v3/targetGroups.*"]},
+    {"entityId": 2, "permission": "READ", "resources": []},
+]
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    org: OrgFixture
+    client_key: str
+    client_secret: str
+
+    @property
+    def issuer(self) -> str:
+        return self.url
+
+
+async def _wait_ready(url: str, thread: threading.Thread) -> None:
+    """Poll the readiness probe until it answers 200, the thread dies, or time runs out."""
+    deadline = time.monotonic() + START_SECONDS
+    async with httpx.AsyncClient(base_url=url, timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            if not thread.is_alive():
+                raise RuntimeError("the server stopped while starting")
+            try:
+                if (await http.get("/health/ready")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise TimeoutError(f"the server at {url} was not ready within {START_SECONDS:g}s")
+
+
+@pytest.fixture
+async def live(settings: Settings, database: Database) -> AsyncIterator[LiveServer]:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    app = create_app(settings.model_copy(update={"issuer": url}))
+    config = uvicorn.Config(
+        app, lifespan="on", http="h11", ws="none", log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [listener]}, name="keyloft-live", daemon=True
+    )
+    thread.start()
+    try:
+        await _wait_ready(url, thread)
+        org = await make_org(database, "Interop")
+        async with httpx.AsyncClient(base_url=url, timeout=10.0) as http:
+            created = await http.post(
+                "/v3/integrations/clients",
+                json=client_body(org, scopes=SCOPES),
+                auth=(org.admin.code, org.admin.password),
+            )
+        assert created.status_code == 200, created.text
+        data = created.json()["data"]
+        yield LiveServer(url, org, data["clientKey"], data["clientSecret"])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=START_SECONDS)
+        listener.close()
+    assert not thread.is_alive(), "the server did not stop"
