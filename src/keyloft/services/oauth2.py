@@ -24,6 +24,8 @@ class OAuthToken:
     scope: str
     client_id: int
     rehash: str | None = None
+    replaces: str | None = None
+    """The stored hash ``rehash`` replaces (unless a rotation overtook it meanwhile)."""
 
 
 class OAuthService:
@@ -80,6 +82,7 @@ class OAuthService:
             granted,
             client.id,
             rehash,
+            state.secret_hash if rehash else None,
         )
 
     async def _own(self, caller: ClientState, token: str) -> TokenContext | None:

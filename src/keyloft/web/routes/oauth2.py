@@ -73,7 +73,7 @@ async def token(
         credentials.client_id, credentials.secret, form.get("scope"), address=address
     )
     if issued.rehash is not None:
-        await store_rehashed_secret(rt, issued.client_id, issued.rehash)
+        await store_rehashed_secret(rt, issued.client_id, issued.rehash, replacing=issued.replaces)
     return JSONResponse(
         {
             "access_token": issued.access_token,
