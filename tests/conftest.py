@@ -147,6 +147,18 @@ async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """For CLI tests: an empty working directory, an environment without any KEYLOFT_
+    setting, and the embedded database in that directory."""
+    for name in list(os.environ):
+        if name.startswith("KEYLOFT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KEYLOFT_DATABASE_URL", "sqlite:///./keyloft.db")
+    return tmp_path
+
+
 def basic(username: str, password: str) -> dict[str, str]:
     raw = base64.b64encode(f"{username}:{password}".encode()).decode()
     return {"Authorization": f"Basic {raw}"}

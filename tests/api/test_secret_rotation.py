@@ -8,7 +8,6 @@ database with other secrets, as nodes rolled to a new secret would.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -189,17 +188,6 @@ SECRET_B = "cli-secret-b-" + "b" * 40
 SECRET_C = "cli-secret-c-" + "c" * 40
 
 
-@pytest.fixture
-def cli_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty working directory and an environment without any KEYLOFT_ setting."""
-    for name in list(os.environ):
-        if name.startswith("KEYLOFT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KEYLOFT_DATABASE_URL", "sqlite:///./keyloft.db")
-    return tmp_path
-
-
 def run(*args: str, **env: str) -> Result:
     environment: dict[str, str | None] = {
         "KEYLOFT_SECRET_KEY": None,
@@ -222,10 +210,10 @@ def as_json(result: Result) -> Any:
     return json.loads(result.stdout)
 
 
-def test_cli_rewrap_moves_keys_once(cli_dir: Path) -> None:
+def test_cli_rewrap_moves_keys_once(workdir: Path) -> None:
     assert as_json(run("init", "--json", secret_key=SECRET_A))["changed"] is True
-    assert not (cli_dir / "keyloft.secret").exists()
-    kids = stored_kids(cli_dir / "keyloft.db")
+    assert not (workdir / "keyloft.secret").exists()
+    kids = stored_kids(workdir / "keyloft.db")
     assert len(kids) == 1
 
     first = run("secret", "rewrap", "--json", secret_key=SECRET_B, previous_secret_keys=SECRET_A)
@@ -240,10 +228,10 @@ def test_cli_rewrap_moves_keys_once(cli_dir: Path) -> None:
 
 
 def test_cli_rewrap_with_a_wrong_previous_secret_fails_and_changes_nothing(
-    cli_dir: Path,
+    workdir: Path,
 ) -> None:
     assert run("init", secret_key=SECRET_A).exit_code == 0
-    (kid,) = stored_kids(cli_dir / "keyloft.db")
+    (kid,) = stored_kids(workdir / "keyloft.db")
 
     for previous in (SECRET_C, None):
         env = {"secret_key": SECRET_B}
@@ -261,7 +249,7 @@ def test_cli_rewrap_with_a_wrong_previous_secret_fails_and_changes_nothing(
     assert as_json(fixed) == {"rewrapped": [kid]}
 
 
-def test_cli_rewrap_without_a_secret_says_how_to_fix_it(cli_dir: Path) -> None:
+def test_cli_rewrap_without_a_secret_says_how_to_fix_it(workdir: Path) -> None:
     assert run("init", secret_key=SECRET_A).exit_code == 0
     failed = run("secret", "rewrap")
     assert failed.exit_code != 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -15,17 +14,6 @@ from typer.testing import CliRunner, Result
 from keyloft.cli.main import app
 
 Invoke = Callable[..., Result]
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty working directory and an environment without any KEYLOFT_ setting."""
-    for name in list(os.environ):
-        if name.startswith("KEYLOFT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KEYLOFT_DATABASE_URL", "sqlite:///./keyloft.db")
-    return tmp_path
 
 
 @pytest.fixture

@@ -60,7 +60,7 @@ class Deployment:
     till_id: int
 
 
-def _wait_ready(node: Node, within: float) -> None:
+def wait_ready(node: Node, within: float) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if node.process.poll() is not None:
@@ -77,16 +77,23 @@ def _wait_ready(node: Node, within: float) -> None:
 
 @contextmanager
 def deployment(
-    database_url: str, redis_url: str, workdir: Path, *, nodes: int = 2, workers: int = 1
+    database_url: str,
+    redis_url: str | None,
+    workdir: Path,
+    *,
+    nodes: int = 2,
+    workers: int = 1,
 ) -> Iterator[Deployment]:
+    """Initialised store, an org with an admin and a Till, and ``nodes`` serving processes."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("KEYLOFT_")},
         "KEYLOFT_DATABASE_URL": database_url,
-        "KEYLOFT_REDIS_URL": redis_url,
         "KEYLOFT_SECRET_KEY": "scale-out-secret-" + secrets.token_urlsafe(32),
         "KEYLOFT_ISSUER": "http://keyloft.scale.test",
         "KEYLOFT_LOG_LEVEL": "WARNING",
     }
+    if redis_url is not None:
+        env["KEYLOFT_REDIS_URL"] = redis_url
     keyloft(env, "init")
     org = keyloft(env, "org", "create", "--name", f"Scale {secrets.token_hex(3)}", "--json")
     password = secrets.token_urlsafe(18)
@@ -136,7 +143,7 @@ def deployment(
                 )
             started.append(Node(f"http://127.0.0.1:{port}", process, log))
         for node in started:
-            _wait_ready(node, within=60)
+            wait_ready(node, within=60)
         yield Deployment(started, env, org["id"], (admin["username"], password), till["id"])
     finally:
         stop(started)

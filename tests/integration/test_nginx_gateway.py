@@ -14,7 +14,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import _unavailable
-from tests.integration.nodes import Node, _wait_ready, free_port, keyloft, stop
+from tests.integration.nodes import Deployment, deployment, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -139,50 +138,25 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     binary = _nginx()
     tmp = tmp_path_factory.mktemp("gateway")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("KEYLOFT_")},
-        "KEYLOFT_DATABASE_URL": f"sqlite:///{tmp}/keyloft.db",
-        "KEYLOFT_SECRET_KEY": "gateway-secret-" + secrets.token_urlsafe(32),
-        "KEYLOFT_ISSUER": "http://keyloft.gateway.test",
-        "KEYLOFT_LOG_LEVEL": "WARNING",
-    }
-    keyloft(env, "init")
-    org = keyloft(env, "org", "create", "--name", "Gateway", "--json")
-    password = secrets.token_urlsafe(18)
-    admin = keyloft(
-        env,
-        "admin",
-        "create",
-        "--org",
-        str(org["id"]),
-        "--username",
-        "gateway-admin",
-        "--password-stdin",
-        "--json",
-        stdin=password + "\n",
-    )
-    till = keyloft(
-        env, "till", "create", "--org", str(org["id"]), "--code", "gateway.till", "--json"
-    )
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     upstream_thread = threading.Thread(target=upstream.serve_forever, daemon=True)
     upstream_thread.start()
-    nodes: list[Node] = []
+    try:
+        with deployment(f"sqlite:///{tmp}/keyloft.db", None, tmp, nodes=1) as running:
+            yield from _behind_nginx(binary, tmp, running, upstream)
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+        upstream_thread.join(5)
+
+
+def _behind_nginx(
+    binary: str, tmp: Path, running: Deployment, upstream: ThreadingHTTPServer
+) -> Iterator[Gateway]:
+    node = running.nodes[0]
+    port = int(node.url.rsplit(":", 1)[1])
     nginx: subprocess.Popen[bytes] | None = None
     try:
-        port = free_port()
-        log = tmp / "keyloft.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "keyloft", "serve", "--port", str(port)],
-                env=env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        nodes.append(Node(f"http://127.0.0.1:{port}", process, log))
-        _wait_ready(nodes[0], within=60)
-
         nginx_port = free_port()
         conf = tmp / "nginx.conf"
         conf.write_text(
@@ -214,12 +188,13 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
                 start_new_session=True,
             )
         _wait_port(nginx_port, nginx, nginx_log)
-        auth = base64.b64encode(f"{admin['username']}:{password}".encode()).decode()
+        user, password = running.admin
+        auth = base64.b64encode(f"{user}:{password}".encode()).decode()
         yield Gateway(
             f"http://127.0.0.1:{nginx_port}",
-            nodes[0].url,
+            node.url,
             {"Authorization": f"Basic {auth}"},
-            till["id"],
+            running.till_id,
         )
     finally:
         if nginx is not None and nginx.poll() is None:
@@ -229,10 +204,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             except subprocess.TimeoutExpired:
                 os.killpg(nginx.pid, signal.SIGKILL)
                 nginx.wait(5)
-        stop(nodes)
-        upstream.shutdown()
-        upstream.server_close()
-        upstream_thread.join(5)
 
 
 def _client(gateway: Gateway, name: str) -> dict[str, Any]:
