@@ -224,6 +224,11 @@ class KeyRing:
             raise NoSigningKey("no signing key is active now: see `keyloft keys list`")
         return self._signer
 
+    @property
+    def keys(self) -> tuple[SigningKey, ...]:
+        """Every key of the ring, published or not."""
+        return tuple(self._keys)
+
     def kids(self) -> list[str]:
         self._current()
         return list(self._public)

@@ -85,11 +85,19 @@ async def load_key_ring(
     *,
     token_lifetime: float = THIRTY_DAYS,
     clock: Callable[[], datetime] | None = None,
+    known: KeyRing | None = None,
 ) -> KeyRing:
     """Decrypt every stored key (under the current or a retired server secret); a wrong server
-    secret fails loudly here, at start-up."""
+    secret fails loudly here, at start-up. Keys ``known`` already are reused: loading an RSA
+    key costs tens of milliseconds of CPU, too much to repeat on every refresh."""
+    reusable = {key.kid: key for key in known.keys} if known else {}
     loaded: list[SigningKey] = []
     for stored in await store.keys.list():
+        if (have := reusable.get(stored.kid)) is not None:
+            loaded.append(
+                replace(have, activates_at=stored.activates_at, retired_at=stored.retired_at)
+            )
+            continue
         pem = _open(stored, [keys, *previous])
         if pem is None:
             raise RuntimeError(

@@ -59,6 +59,7 @@ class Runtime:
                 self.server_keys,
                 self.previous_keys,
                 token_lifetime=self.settings.token_ttl_ceiling,
+                known=self.key_ring,
             )
             revoked = await store.revocations.unexpired(self.clock.now())
         self.key_ring = ring
