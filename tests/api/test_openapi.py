@@ -9,6 +9,7 @@ import pytest
 
 ENDPOINTS: dict[tuple[str, str], str | None] = {
     ("get", "/v3/integrations/scopes"): None,
+    ("get", "/v3/integrations/audit"): None,
     ("post", "/v3/integrations/clients"): "ClientCreate",
     ("get", "/v3/integrations/clients"): None,
     ("get", "/v3/integrations/clients/{clientKey}"): None,
@@ -23,6 +24,7 @@ ENDPOINTS: dict[tuple[str, str], str | None] = {
 }
 SUCCESS: dict[tuple[str, str], str] = {
     ("get", "/v3/integrations/scopes"): "ScopesEnvelope",
+    ("get", "/v3/integrations/audit"): "AuditEnvelope",
     ("post", "/v3/integrations/clients"): "ClientCreatedEnvelope",
     ("get", "/v3/integrations/clients"): "ClientListEnvelope",
     ("get", "/v3/integrations/clients/{clientKey}"): "ClientDetailEnvelope",

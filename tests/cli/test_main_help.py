@@ -27,6 +27,7 @@ COMMANDS = [
     ("db",),
     ("db", "upgrade"),
     ("db", "check"),
+    ("audit",),
     ("secret",),
     ("secret", "rewrap"),
     ("keys",),

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from keyloft.domain.actors import Principal, PrincipalKind
+from keyloft.domain.audit import AuditEvent
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, ScopeEntity
-from keyloft.services.ports import Changes, StoredKey
+from keyloft.services.ports import AuditQuery, Changes, StoredKey
 
 
 class FakeClock:
@@ -242,11 +243,26 @@ class FakeKeys:
         self.rows.append((key, public_jwk))
 
 
+class FakeAudit:
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+
+    async def add(self, event: AuditEvent) -> None:
+        self.events.append(dataclasses.replace(event, id=len(self.events) + 1))
+
+    async def find(self, query: AuditQuery) -> list[AuditEvent]:
+        found = [e for e in reversed(self.events) if e.org_id == query.org_id]
+        if query.before_id is not None:
+            found = [e for e in found if e.id < query.before_id]
+        return found[: query.limit]
+
+
 class FakeStore:
     """One in-memory unit of work with every repository of ``keyloft.services.ports.Store``."""
 
     def __init__(self) -> None:
         self.changes = Changes()
+        self.audit = FakeAudit()
         self.orgs = FakeOrgs()
         self.principals = FakePrincipals()
         self.scopes = FakeScopes()

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from keyloft.cli.audit import audit
 from keyloft.cli.common import JsonOpt
 from keyloft.cli.common import emit as _emit
 from keyloft.cli.common import fail as _fail
@@ -44,6 +45,7 @@ app.add_typer(scope_app, name="scope")
 app.add_typer(db_app, name="db")
 app.add_typer(secret_app, name="secret")
 app.add_typer(keys_app, name="keys")
+app.command("audit")(audit)
 
 
 def _read_password(from_stdin: bool) -> str | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from keyloft.domain.actors import Actor, PrincipalKind
+from keyloft.domain.audit import AuditEvent, RequestContext, client_fields, diff
 from keyloft.domain.clients import (
     Client,
     ScopeInput,
@@ -57,10 +59,38 @@ class _Checked:
 
 
 class ClientService:
-    def __init__(self, store: Store, hasher: SecretHasher, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hasher: SecretHasher,
+        clock: Clock,
+        context: RequestContext | None = None,
+    ) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
+        self._context = context or RequestContext()
+
+    async def _record(
+        self,
+        actor: Actor,
+        action: str,
+        client: Client,
+        changes: dict[str, list[Any]],
+    ) -> None:
+        """The audit event of a change, in the change's own transaction."""
+        await self._store.audit.add(
+            AuditEvent(
+                org_id=client.org_id,
+                at=client.last_updated_on,
+                actor=actor.principal,
+                action=action,
+                target_type="client",
+                target=client.client_key,
+                changes=changes,
+                context=self._context,
+            )
+        )
 
     async def org(self, actor: Actor) -> Org:
         org = await self._store.orgs.get(actor.org_id)
@@ -111,6 +141,7 @@ class ClientService:
             actor_id=actor.principal.id,
             now=self._clock.now(),
         )
+        await self._record(actor, "client.create", client, diff(None, client_fields(client)))
         return client, secret
 
     async def update(
@@ -141,6 +172,9 @@ class ClientService:
         )
         if updated is None:
             raise VersionMismatch()
+        await self._record(
+            actor, "client.update", updated, diff(client_fields(current), client_fields(updated))
+        )
         return updated
 
     async def delete(self, actor: Actor, client_key: str, *, if_match: str | None) -> Client:
@@ -153,6 +187,9 @@ class ClientService:
         )
         if deleted is None:
             raise VersionMismatch()
+        await self._record(
+            actor, "client.delete", deleted, diff(client_fields(current), client_fields(deleted))
+        )
         return deleted
 
     async def rotate_secret(
@@ -185,6 +222,12 @@ class ClientService:
         )
         if rotated is None:
             raise VersionMismatch()
+        await self._record(
+            actor,
+            "client.secret.rotate",
+            rotated,
+            {"previousSecretGraceSeconds": [None, grace_seconds]},
+        )
         return rotated, secret
 
     async def end_grace(self, actor: Actor, client_key: str, *, if_match: str | None) -> Client:
@@ -203,6 +246,9 @@ class ClientService:
         )
         if ended is None:
             raise VersionMismatch()
+        await self._record(
+            actor, "client.secret.end_grace", ended, {"previousSecretLive": [True, False]}
+        )
         return ended
 
     async def _secrets(self, client: Client) -> ClientSecrets:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from keyloft.domain.actors import Principal, PrincipalKind
+from keyloft.domain.audit import AuditEvent
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, ScopeEntity
@@ -192,6 +193,24 @@ class RevocationRepository(Protocol):
         """Forget revocations of tokens that have expired anyway."""
 
 
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    org_id: int
+    target: str | None = None
+    actor_code: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before_id: int | None = None
+    limit: int = 50
+
+
+class AuditRepository(Protocol):
+    async def add(self, event: AuditEvent) -> None: ...
+    async def find(self, query: AuditQuery) -> list[AuditEvent]:
+        """Newest first; ``before_id`` continues after the last event of a previous page."""
+
+
 class SigningKeyRepository(Protocol):
     async def list(self) -> list[StoredKey]: ...
     async def add(self, key: StoredKey, public_jwk: dict[str, object]) -> None: ...
@@ -209,6 +228,7 @@ class Store(Protocol):
     clients: ClientRepository
     keys: SigningKeyRepository
     revocations: RevocationRepository
+    audit: AuditRepository
 
 
 class Clock(Protocol):

@@ -9,11 +9,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyloft.domain.actors import Principal, PrincipalKind
+from keyloft.domain.audit import AuditEvent, RequestContext
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, Permission, ScopeEntity
-from keyloft.services.ports import Changes, ClientSecrets, StoredKey
+from keyloft.services.ports import AuditQuery, Changes, ClientSecrets, StoredKey
 from keyloft.storage.tables import (
+    AuditRow,
     ClientRow,
     GrantRow,
     OrgRow,
@@ -492,3 +494,66 @@ class SqlRevocations:
             delete(RevokedTokenRow).where(RevokedTokenRow.expires_at <= now)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+class SqlAudit:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(self, event: AuditEvent) -> None:
+        self._s.add(
+            AuditRow(
+                org_id=event.org_id,
+                at=event.at,
+                actor_id=event.actor.id,
+                action=event.action,
+                target_type=event.target_type,
+                target=event.target,
+                changes=event.changes,
+                request_id=event.context.request_id,
+                source_ip=event.context.source_ip,
+            )
+        )
+        await self._s.flush()
+
+    async def find(self, query: AuditQuery) -> list[AuditEvent]:
+        statement = (
+            select(AuditRow, PrincipalRow)
+            .join(PrincipalRow, PrincipalRow.id == AuditRow.actor_id)
+            .where(AuditRow.org_id == query.org_id)
+            .order_by(AuditRow.id.desc())
+            .limit(query.limit)
+        )
+        if query.target is not None:
+            if _unstorable(query.target):
+                return []
+            statement = statement.where(AuditRow.target == query.target)
+        if query.actor_code is not None:
+            if _unstorable(query.actor_code):
+                return []
+            statement = statement.where(PrincipalRow.code == query.actor_code)
+        if query.action is not None:
+            if _unstorable(query.action):
+                return []
+            statement = statement.where(AuditRow.action == query.action)
+        if query.since is not None:
+            statement = statement.where(AuditRow.at >= query.since)
+        if query.until is not None:
+            statement = statement.where(AuditRow.at < query.until)
+        if query.before_id is not None:
+            statement = statement.where(AuditRow.id < query.before_id)
+        rows = await self._s.execute(statement)
+        return [
+            AuditEvent(
+                org_id=row.org_id,
+                at=row.at,
+                actor=_principal(actor),
+                action=row.action,
+                target_type=row.target_type,
+                target=row.target,
+                changes=row.changes,
+                context=RequestContext(row.request_id, row.source_ip),
+                id=row.id,
+            )
+            for row, actor in rows
+        ]

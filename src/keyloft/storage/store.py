@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from keyloft.services.ports import Changes
 from keyloft.storage.engine import WRITE_OPTION
 from keyloft.storage.repositories import (
+    SqlAudit,
     SqlClients,
     SqlOrgs,
     SqlPrincipals,
@@ -31,6 +32,7 @@ class SqlStore:
         self.clients = SqlClients(session, self.changes)
         self.keys = SqlSigningKeys(session)
         self.revocations = SqlRevocations(session, self.changes)
+        self.audit = SqlAudit(session)
 
 
 class Database:

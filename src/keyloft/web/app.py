@@ -13,7 +13,7 @@ from keyloft import __version__
 from keyloft.config import Settings
 from keyloft.web import errors
 from keyloft.web.middleware import RequestContextMiddleware
-from keyloft.web.routes import check, health, integrations, oauth2, tokens
+from keyloft.web.routes import audit, check, health, integrations, oauth2, tokens
 from keyloft.web.runtime import Runtime, build_runtime
 
 DESCRIPTION = """API client accounts for an org's integrations, wire-compatible with the v3
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.state.runtime = runtime
     errors.install(app)
     app.include_router(integrations.router)
+    app.include_router(audit.router)
     app.include_router(tokens.router)
     app.include_router(oauth2.router)
     app.include_router(check.router)

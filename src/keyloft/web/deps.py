@@ -11,7 +11,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from keyloft.domain.actors import Actor
+from keyloft.domain.audit import RequestContext
 from keyloft.domain.errors import Unauthenticated, ValidationFailed
+from keyloft.services.audit import AuditService
 from keyloft.services.auth import AuthService
 from keyloft.services.check import CheckService
 from keyloft.services.client_states import ClientStates
@@ -133,8 +135,21 @@ def inspector(rt: Runtime, store: Store) -> TokenInspector:
     )
 
 
-def client_service(rt: RuntimeDep, store: StoreDep) -> ClientService:
-    return ClientService(store, rt.hasher, rt.clock)
+def request_context(request: Request, address: AddressDep) -> RequestContext:
+    state = request.scope.get("state") or {}
+    return RequestContext(request_id=state.get("request_id"), source_ip=address)
+
+
+def client_service(
+    rt: RuntimeDep,
+    store: StoreDep,
+    context: Annotated[RequestContext, Depends(request_context)],
+) -> ClientService:
+    return ClientService(store, rt.hasher, rt.clock, context)
+
+
+def audit_service(store: ReadStoreDep) -> AuditService:
+    return AuditService(store)
 
 
 def token_service(rt: RuntimeDep, store: ReadStoreDep) -> TokenService:
@@ -183,6 +198,7 @@ def check_service(rt: RuntimeDep, store: ReadStoreDep) -> CheckService:
 
 
 ClientServiceDep = Annotated[ClientService, Depends(client_service)]
+AuditServiceDep = Annotated[AuditService, Depends(audit_service)]
 TokenServiceDep = Annotated[TokenService, Depends(token_service)]
 OAuthServiceDep = Annotated[OAuthService, Depends(oauth_service)]
 RevokingOAuthServiceDep = Annotated[OAuthService, Depends(revoking_oauth_service)]

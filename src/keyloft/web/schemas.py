@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,6 +74,32 @@ class CheckOut(BaseModel):
 
 class CheckEnvelope(BaseModel):
     data: CheckOut
+    errors: None = None
+
+
+class AuditTargetOut(BaseModel):
+    type: str
+    key: str
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    at: str = Field(examples=["2020-04-15T14:14:06.104+0530"])
+    actor: ActorOut
+    action: str = Field(examples=["client.update"])
+    target: AuditTargetOut
+    changes: dict[str, list[Any]] = Field(description="field: [before, after]")
+    requestId: str | None
+    sourceIp: str | None
+
+
+class AuditPageOut(BaseModel):
+    events: list[AuditEventOut]
+    nextCursor: str | None
+
+
+class AuditEnvelope(BaseModel):
+    data: AuditPageOut
     errors: None = None
 
 

@@ -1,0 +1,66 @@
+"""The audit trail of the caller's org: every change to its clients, newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from keyloft.domain.audit import AuditEvent
+from keyloft.domain.timefmt import format_v3
+from keyloft.web import envelope
+from keyloft.web.deps import ActorDep, AuditServiceDep, ClientServiceDep
+from keyloft.web.routes.integrations import ERRORS
+from keyloft.web.schemas import AuditEnvelope
+from keyloft.web.views import actor_view
+
+router = APIRouter(prefix="/v3/integrations", tags=["audit"])
+
+
+def _event(event: AuditEvent, timezone: str) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": format_v3(event.at, timezone),
+        "actor": actor_view(event.actor),
+        "action": event.action,
+        "target": {"type": event.target_type, "key": event.target},
+        "changes": event.changes,
+        "requestId": event.context.request_id,
+        "sourceIp": event.context.source_ip,
+    }
+
+
+@router.get("/audit", responses={200: {"model": AuditEnvelope}, **ERRORS})
+async def audit(
+    actor: ActorDep,
+    trail: AuditServiceDep,
+    clients: ClientServiceDep,
+    clientKey: Annotated[str | None, Query(max_length=64)] = None,
+    actorCode: Annotated[str | None, Query(max_length=100, alias="actor")] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query()] = 50,
+) -> Response:
+    """Changes to the org's clients: who, what (a before/after diff, never a secret), when,
+    and from which request and address. Pass ``nextCursor`` back as ``cursor`` for more."""
+    page = await trail.find(
+        actor.org_id,
+        client_key=clientKey,
+        actor_code=actorCode,
+        action=action,
+        since=since,
+        until=until,
+        cursor=cursor,
+        limit=limit,
+    )
+    org = await clients.org(actor)
+    return envelope.ok(
+        {
+            "events": [_event(event, org.timezone) for event in page.events],
+            "nextCursor": page.next_cursor,
+        }
+    )
