@@ -95,9 +95,6 @@ class FakePrincipals:
         self.rows[principal.id] = (principal, password_hash)
         return principal
 
-    async def list_in_org(self, org_id: int, kind: PrincipalKind) -> list[Principal]:
-        return [p for p, _ in self.rows.values() if p.org_id == org_id and p.kind is kind]
-
 
 class FakeScopes:
     def __init__(self) -> None:

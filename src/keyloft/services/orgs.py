@@ -106,7 +106,3 @@ class OrgService:
             raise Conflict(f"The org already has a scope entity named {name!r}.")
         (pattern,) = validate_patterns([area_pattern], "pattern")
         return await self._store.scopes.add(org_id, name, pattern)
-
-    async def tills(self, org_id: int) -> list[Principal]:
-        await self._org(org_id)
-        return await self._store.principals.list_in_org(org_id, PrincipalKind.TILL)

@@ -115,7 +115,6 @@ class PrincipalRepository(Protocol):
         password_hash: str,
         now: datetime,
     ) -> Principal: ...
-    async def list_in_org(self, org_id: int, kind: PrincipalKind) -> list[Principal]: ...
 
 
 class ScopeRepository(Protocol):
@@ -189,8 +188,6 @@ class RevocationRepository(Protocol):
 
     async def is_revoked(self, jti: str) -> bool: ...
     async def unexpired(self, now: datetime) -> list[tuple[str, datetime]]: ...
-    async def purge(self, now: datetime) -> int:
-        """Forget revocations of tokens that have expired anyway."""
 
 
 @dataclass(frozen=True, slots=True)

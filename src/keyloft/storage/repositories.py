@@ -149,14 +149,6 @@ class SqlPrincipals:
         await self._s.flush()
         return _principal(row)
 
-    async def list_in_org(self, org_id: int, kind: PrincipalKind) -> list[Principal]:
-        rows = await self._s.scalars(
-            select(PrincipalRow)
-            .where(PrincipalRow.org_id == org_id, PrincipalRow.kind == kind.value)
-            .order_by(PrincipalRow.id)
-        )
-        return [_principal(row) for row in rows]
-
 
 class SqlScopes:
     def __init__(self, session: AsyncSession, changes: Changes) -> None:
@@ -489,12 +481,6 @@ class SqlRevocations:
         )
         return [(jti, expires) for jti, expires in rows]
 
-    async def purge(self, now: datetime) -> int:
-        result = await self._s.execute(
-            delete(RevokedTokenRow).where(RevokedTokenRow.expires_at <= now)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
 
 class SqlAudit:
     def __init__(self, session: AsyncSession) -> None:
@@ -524,17 +510,14 @@ class SqlAudit:
             .order_by(AuditRow.id.desc())
             .limit(query.limit)
         )
+        texts = (query.target, query.actor_code, query.action)
+        if any(text is not None and _unstorable(text) for text in texts):
+            return []
         if query.target is not None:
-            if _unstorable(query.target):
-                return []
             statement = statement.where(AuditRow.target == query.target)
         if query.actor_code is not None:
-            if _unstorable(query.actor_code):
-                return []
             statement = statement.where(PrincipalRow.code == query.actor_code)
         if query.action is not None:
-            if _unstorable(query.action):
-                return []
             statement = statement.where(AuditRow.action == query.action)
         if query.since is not None:
             statement = statement.where(AuditRow.at >= query.since)
