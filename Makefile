@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean bench screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+
+# Load benchmark of the hot paths beside the same run's ceilings (docs/performance.md);
+# BENCH_ARGS passes options, e.g. BENCH_ARGS='--store postgres'.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Retake the console's screenshots in docs/console/ (the end-to-end tests alone, in Chromium).
+screenshots: $(STAMP)
+	KEYLOFT_CONSOLE_SCREENSHOTS=1 $(BIN)/pytest -q tests/e2e
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

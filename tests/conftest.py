@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from keyloft.config import Settings
 from keyloft.domain import crypto
 from keyloft.domain.actors import PrincipalKind
+from keyloft.domain.audit import Operator, RequestContext
 from keyloft.domain.signing import SigningKey, generate_signing_key
 from keyloft.services.clock import SystemClock
 from keyloft.services.keys import ServerKeys
@@ -38,10 +39,12 @@ from keyloft.storage.store import Database
 from keyloft.storage.tables import Base
 from keyloft.web.app import create_app
 from keyloft.web.runtime import Runtime, build_runtime
+from tests.unit.fakes import FakeClock
 
 SERVER_SECRET = "test-server-secret-" + "x" * 40
 ISSUER = "http://keyloft.test"
 BASE_URL = "http://keyloft.test"
+OPERATOR = Operator("ops@test-host", RequestContext(request_id="cli-test"))
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +139,13 @@ async def runtime(settings: Settings, database: Database) -> AsyncIterator[Runti
 
 
 @pytest.fixture
+def clock(runtime: Runtime) -> FakeClock:
+    """The runtime's wall clock, starting now, moved only by the test."""
+    runtime.clock = FakeClock(SystemClock().now())
+    return runtime.clock
+
+
+@pytest.fixture
 def app(runtime: Runtime) -> Any:
     return create_app(runtime=runtime)
 
@@ -199,7 +209,7 @@ async def make_org(
     """An org with one admin and two Tills, each with a known password."""
     slug = name.lower().replace(" ", "-")
     async with database.unit_of_work(write=True) as store:
-        service = OrgService(store, SystemClock())
+        service = OrgService(store, SystemClock(), operator=OPERATOR)
         org = await service.create_org(
             name=name,
             timezone=timezone,

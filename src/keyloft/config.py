@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 THIRTY_DAYS = 30 * 24 * 3600
@@ -49,7 +50,29 @@ class Settings(BaseSettings):
     )
     basic_auth_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    log_level: str = Field(default="INFO")
+    log_level: str = Field(default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG.")
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="json (one object per line) or text; default: json for `keyloft serve`.",
+    )
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics.")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, GET /metrics needs `Authorization: Bearer` it."
+    )
+    metrics_multiprocess_dir: Path | None = Field(
+        default=None,
+        validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description="Shared by worker processes for their metrics; `keyloft serve` sets it.",
+    )
+    otel_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KEYLOFT_OTEL_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector base URL; tracing is on only when set.",
+    )
+    otel_service_name: str = Field(
+        default="keyloft",
+        validation_alias=AliasChoices("KEYLOFT_OTEL_SERVICE_NAME", "OTEL_SERVICE_NAME"),
+    )
     redis_url: str | None = Field(
         default=None,
         description="redis://host:port/db: shared cache invalidation and failure counters.",
@@ -72,6 +95,24 @@ class Settings(BaseSettings):
         default=30.0, ge=0, le=3600, description="Backstop lifetime of cached client state."
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    usage_flush_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How often a node writes its clients' last use (lastUsedOn), in one batch.",
+    )
+    console_session_seconds: int = Field(
+        default=8 * 3600,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="A console session ends this long after sign-in, however active.",
+    )
+    console_idle_seconds: int = Field(
+        default=30 * 60,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="A console session ends after this long without a request.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -79,6 +120,14 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "sqlite+aiosqlite://", "postgresql")):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+            raise ValueError("must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG")
+        return level
 
     @property
     def token_audience(self) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import OrgFixture, create_client
+from tests.conftest import OPERATOR, OrgFixture, create_client
 
 AUDIT = "/v3/integrations/audit"
 
@@ -46,7 +46,7 @@ async def test_create_update_delete_rotate_are_recorded(
         await http.delete(f"/v3/integrations/clients/{key}", headers=org.auth)
     ).status_code == 200
 
-    events = (await trail(http, org))["events"]
+    events = (await trail(http, org, clientKey=key))["events"]
     assert [e["action"] for e in events] == [
         "client.delete",
         "client.secret.rotate",
@@ -88,10 +88,10 @@ async def test_filters_and_pagination(http: httpx.AsyncClient, org: OrgFixture) 
     by_actor = await trail(http, org, actor=org.admin.code)
     assert len(by_actor["events"]) == 3
 
-    page_one = await trail(http, org, limit=2)
+    page_one = await trail(http, org, actor=org.admin.code, limit=2)
     assert len(page_one["events"]) == 2
     assert page_one["nextCursor"]
-    page_two = await trail(http, org, limit=2, cursor=page_one["nextCursor"])
+    page_two = await trail(http, org, actor=org.admin.code, limit=2, cursor=page_one["nextCursor"])
     assert len(page_two["events"]) == 1
     assert page_two["nextCursor"] is None
     ids = [e["id"] for e in page_one["events"] + page_two["events"]]
@@ -137,4 +137,39 @@ async def test_a_failed_change_leaves_no_event(http: httpx.AsyncClient, org: Org
         headers=org.auth,
     )
     assert stale.status_code == 400
-    assert [e["action"] for e in (await trail(http, org))["events"]] == ["client.create"]
+    events = (await trail(http, org, clientKey=created["clientKey"]))["events"]
+    assert [e["action"] for e in events] == ["client.create"]
+
+
+async def test_operator_changes_to_the_org_are_in_its_trail(
+    http: httpx.AsyncClient, org: OrgFixture, other_org: OrgFixture
+) -> None:
+    """The org, its admin, Tills and scope entities were made by an operator (see conftest):
+    each is an event of the org's, attributed to the operator, without any password."""
+    events = (await trail(http, org, actor=OPERATOR.name))["events"]
+    actions = sorted(e["action"] for e in events)
+    assert actions == ["admin.create", "org.create", "till.create", "till.create"]
+    for event in events:
+        assert event["actor"] == {
+            "id": None,
+            "code": OPERATOR.name,
+            "description": "",
+            "name": OPERATOR.name,
+            "type": "OPERATOR",
+        }
+        assert event["requestId"] == OPERATOR.context.request_id
+    admin = next(e for e in events if e["action"] == "admin.create")
+    assert admin["target"] == {"type": "admin", "key": org.admin.code}
+    assert admin["changes"]["code"] == [None, org.admin.code]
+    made = next(e for e in events if e["action"] == "org.create")
+    assert made["changes"]["name"] == [None, "Acme"]
+    assert made["changes"]["scopes"] == [None, ["TargetGroups", "All", "Transaction"]]
+    text = json.dumps(events)
+    assert org.admin.password not in text
+    assert all(till.password not in text for till in org.tills)
+    # Another org's operator events, and deployment-wide ones, are not this org's.
+    mine = {e["target"]["key"] for e in events}
+    theirs = (await trail(http, other_org, actor=OPERATOR.name))["events"]
+    assert {e["target"]["key"] for e in theirs}.isdisjoint({org.admin.code})
+    assert not any(e["target"]["type"] == "signing_key" for e in events + theirs)
+    assert org.admin.code in mine

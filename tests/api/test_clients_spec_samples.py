@@ -25,6 +25,8 @@ SAMPLES: dict[str, Any] = json.loads(
 )
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}$")
 CLIENTS = "/v3/integrations/clients"
+# Fields Keyloft adds to a client (additive, after the contract's own): nothing else may differ.
+ADDED_CLIENT_FIELDS = ("lastUsedOn",)
 
 
 def _path(sample: str, client_key: str = "") -> str:
@@ -54,6 +56,8 @@ def assert_same_shape(ours: Any, sample: Any, where: str = "$") -> None:
             assert extra <= {"resources"}, f"{where}: unexpected keys {extra}"
             if "resources" in ours:
                 assert all(isinstance(r, str) for r in ours["resources"])
+        elif "clientKey" in sample:
+            assert extra <= set(ADDED_CLIENT_FIELDS), f"{where}: unexpected keys {extra}"
         else:
             assert not extra, f"{where}: unexpected keys {extra}"
         missing = set(sample) - set(ours)
@@ -67,7 +71,11 @@ def assert_same_shape(ours: Any, sample: Any, where: str = "$") -> None:
 
 
 def assert_key_order(ours: dict[str, Any], sample: dict[str, Any]) -> None:
-    assert list(ours) == list(sample)
+    """The contract's keys in its order; Keyloft's additions, if any, only after them."""
+    keys = list(ours)
+    contract = [key for key in keys if key not in ADDED_CLIENT_FIELDS]
+    assert contract == list(sample)
+    assert keys[len(contract) :] == [key for key in keys if key in ADDED_CLIENT_FIELDS]
     assert list(ours["attribution"]) == list(sample["attribution"])
 
 
@@ -147,7 +155,7 @@ async def test_list_sample(http: httpx.AsyncClient, org: OrgFixture) -> None:
     assert payload["errors"] is None
     assert [entry["name"] for entry in payload["data"]] == ["democlient", "clientdemo1"]
     for entry in payload["data"]:
-        assert list(entry) == list(sample["data"][0])
+        assert_key_order(entry, sample["data"][0])
         assert_attribution(entry, org, org.admin, "ADMIN_USER")
 
 

@@ -26,7 +26,7 @@ from keyloft.services.keys import (
 )
 from keyloft.storage.store import Database
 from keyloft.web.runtime import Runtime
-from tests.conftest import ISSUER, OrgFixture, create_client, mint
+from tests.conftest import ISSUER, OPERATOR, OrgFixture, create_client, mint
 
 JWKS = "/.well-known/jwks.json"
 CHECK = "/v3/oauth/check"
@@ -36,14 +36,16 @@ DELAY = 3600.0
 
 async def rotate(runtime: Runtime, delay: float) -> SigningKey:
     async with runtime.database.unit_of_work(write=True) as store:
-        key = await rotate_signing_key(store, runtime.server_keys, SystemClock().now(), delay)
+        key = await rotate_signing_key(
+            store, runtime.server_keys, SystemClock().now(), delay, operator=OPERATOR
+        )
         assert store.changes.keys is True
     return key
 
 
 async def retire(database: Database, kid: str) -> None:
     async with database.unit_of_work(write=True) as store:
-        await retire_signing_key(store, kid, SystemClock().now())
+        await retire_signing_key(store, kid, SystemClock().now(), operator=OPERATOR)
         assert store.changes.keys is True
 
 

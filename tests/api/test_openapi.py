@@ -87,8 +87,10 @@ async def test_success_is_an_envelope(spec: dict[str, Any], method: str, path: s
     schema = json_schema(ok)
     assert schema == {"$ref": f"#/components/schemas/{SUCCESS[(method, path)]}"}
     envelope = resolve(spec, schema)
-    assert set(envelope["properties"]) == {"data", "errors"}
+    paged = (method, path) == ("get", "/v3/integrations/clients")
+    assert set(envelope["properties"]) == {"data", "errors"} | ({"page"} if paged else set())
     assert "data" in envelope["required"]
+    assert "page" not in envelope.get("required", [])  # only when paging was asked for
 
 
 @pytest.mark.parametrize(("method", "path"), list(SUCCESS))

@@ -23,11 +23,12 @@ from typer.testing import CliRunner, Result
 from keyloft.cli.main import app as cli
 from keyloft.config import Settings
 from keyloft.domain.credentials import SecretCheck, SecretHasher
+from keyloft.services.clock import SystemClock
 from keyloft.services.keys import ServerKeys, rewrap_signing_keys
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
 from keyloft.web.runtime import Runtime, build_runtime
-from tests.conftest import BASE_URL, SERVER_SECRET, OrgFixture, create_client, mint
+from tests.conftest import BASE_URL, OPERATOR, SERVER_SECRET, OrgFixture, create_client, mint
 
 OLD = SERVER_SECRET
 NEW = "new-server-secret-" + "y" * 40
@@ -78,7 +79,11 @@ async def stored_hash(database: Database, client_key: str) -> str:
 async def rewrap(database: Database, secret: str, *previous: str) -> list[str]:
     async with database.unit_of_work(write=True) as store:
         return await rewrap_signing_keys(
-            store, ServerKeys.derive(secret), [ServerKeys.derive(old) for old in previous]
+            store,
+            ServerKeys.derive(secret),
+            [ServerKeys.derive(old) for old in previous],
+            operator=OPERATOR,
+            now=SystemClock().now(),
         )
 
 

@@ -6,37 +6,19 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from keyloft.services.clock import SystemClock
 from keyloft.web.runtime import Runtime
 from tests.conftest import OrgFixture, create_client
+from tests.unit.fakes import FakeClock
 
 CLIENTS = "/v3/integrations/clients"
 WEEK = 7 * 24 * 3600
 
 Accepts = Callable[[httpx.AsyncClient, str, str], Awaitable[bool]]
-
-
-class MovableClock:
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(runtime: Runtime) -> MovableClock:
-    runtime.clock = MovableClock(SystemClock().now())
-    return runtime.clock
 
 
 async def v3_accepts(http: httpx.AsyncClient, key: str, secret: str) -> bool:
@@ -84,7 +66,7 @@ async def end_grace(
 
 @pytest.mark.parametrize("accepts", ENDPOINTS)
 async def test_the_old_secret_works_until_the_grace_ends(
-    http: httpx.AsyncClient, org: OrgFixture, clock: MovableClock, accepts: Accepts
+    http: httpx.AsyncClient, org: OrgFixture, clock: FakeClock, accepts: Accepts
 ) -> None:
     client = await create_client(http, org)
     key, old = client["clientKey"], client["clientSecret"]
@@ -104,7 +86,7 @@ async def test_the_old_secret_works_until_the_grace_ends(
 async def test_without_grace_the_old_secret_stops_at_once(
     http: httpx.AsyncClient,
     org: OrgFixture,
-    clock: MovableClock,
+    clock: FakeClock,
     accepts: Accepts,
     body: dict[str, Any],
 ) -> None:
@@ -117,7 +99,7 @@ async def test_without_grace_the_old_secret_stops_at_once(
 
 
 async def test_the_answer_is_the_client_with_its_new_secret(
-    http: httpx.AsyncClient, org: OrgFixture, clock: MovableClock
+    http: httpx.AsyncClient, org: OrgFixture, clock: FakeClock
 ) -> None:
     client = await create_client(http, org)
     key = client["clientKey"]
@@ -141,7 +123,7 @@ async def test_the_answer_is_the_client_with_its_new_secret(
 
 @pytest.mark.parametrize("accepts", ENDPOINTS)
 async def test_ending_the_grace_refuses_the_old_secret(
-    http: httpx.AsyncClient, org: OrgFixture, clock: MovableClock, accepts: Accepts
+    http: httpx.AsyncClient, org: OrgFixture, clock: FakeClock, accepts: Accepts
 ) -> None:
     client = await create_client(http, org)
     key, old = client["clientKey"], client["clientSecret"]
@@ -158,7 +140,7 @@ async def test_ending_the_grace_refuses_the_old_secret(
 
 
 async def test_ending_the_grace_moves_version_and_attribution(
-    http: httpx.AsyncClient, org: OrgFixture, clock: MovableClock
+    http: httpx.AsyncClient, org: OrgFixture, clock: FakeClock
 ) -> None:
     client = await create_client(http, org)
     key = client["clientKey"]
@@ -176,7 +158,7 @@ async def test_ending_the_grace_moves_version_and_attribution(
 
 @pytest.mark.parametrize("accepts", ENDPOINTS)
 async def test_at_most_two_secrets_are_live(
-    http: httpx.AsyncClient, org: OrgFixture, clock: MovableClock, accepts: Accepts
+    http: httpx.AsyncClient, org: OrgFixture, clock: FakeClock, accepts: Accepts
 ) -> None:
     client = await create_client(http, org)
     key, first = client["clientKey"], client["clientSecret"]

@@ -28,6 +28,8 @@ COMMANDS = [
     ("db", "upgrade"),
     ("db", "check"),
     ("audit",),
+    ("backup",),
+    ("restore",),
     ("secret",),
     ("secret", "rewrap"),
     ("keys",),

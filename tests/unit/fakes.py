@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from keyloft.domain.actors import Principal, PrincipalKind
@@ -11,7 +11,7 @@ from keyloft.domain.audit import AuditEvent
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, ScopeEntity
-from keyloft.services.ports import AuditQuery, Changes, StoredKey
+from keyloft.services.ports import AuditQuery, Changes, ClientPage, StoredKey
 
 
 class FakeClock:
@@ -76,6 +76,12 @@ class FakePrincipals:
                 if p.org_id == org_id and p.code == code and p.kind is kind
             ),
             None,
+        )
+
+    async def list_in_org(self, org_id: int, kind: PrincipalKind) -> list[Principal]:
+        return sorted(
+            (p for p, _ in self.rows.values() if p.org_id == org_id and p.kind is kind),
+            key=lambda p: p.id,
         )
 
     async def code_taken(self, code: str) -> bool:
@@ -173,6 +179,21 @@ class FakeClients:
             if c.org_id == org_id and (include_invalid or c.is_valid)
         ]
 
+    async def page(self, page: ClientPage) -> list[Client]:
+        found = [
+            c
+            for c in await self.list(page.org_id, include_invalid=page.include_invalid)
+            if (page.name_contains is None or page.name_contains.lower() in c.name.lower())
+            and (page.after_id is None or c.id > page.after_id)
+        ]
+        return found[: page.limit] if page.limit is not None else found
+
+    async def record_use(self, uses: Mapping[int, datetime]) -> None:
+        for client_id, at in uses.items():
+            client, secret = self.rows[client_id]
+            if client.last_used_on is None or client.last_used_on < at:
+                self.rows[client_id] = (dataclasses.replace(client, last_used_on=at), secret)
+
     async def count_valid(self, org_id: int) -> int:
         return len(await self.list(org_id, include_invalid=False))
 
@@ -248,7 +269,7 @@ class FakeAudit:
         self.events.append(dataclasses.replace(event, id=len(self.events) + 1))
 
     async def find(self, query: AuditQuery) -> list[AuditEvent]:
-        found = [e for e in reversed(self.events) if e.org_id == query.org_id]
+        found = [e for e in reversed(self.events) if query.everywhere or e.org_id == query.org_id]
         if query.before_id is not None:
             found = [e for e in found if e.id < query.before_id]
         return found[: query.limit]

@@ -1,4 +1,5 @@
-"""``keyloft audit``: an org's audit trail in the terminal, as the API shows it."""
+"""``keyloft audit``: the audit trail in the terminal, as the API shows it; an operator sees
+every org's events and the deployment-wide ones (signing keys, the server secret)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,30 @@ import typer
 
 from keyloft.cli.common import JsonOpt, with_store
 from keyloft.config import Settings
+from keyloft.domain.audit import AuditEvent
 from keyloft.domain.errors import NotFound
 from keyloft.domain.timefmt import format_v3
 from keyloft.services.audit import AuditService
 from keyloft.services.ports import Store
 
 
+def _actor(event: AuditEvent) -> dict[str, Any]:
+    if event.actor is None:
+        return {"code": event.operator, "type": "OPERATOR"}
+    return {"code": event.actor.code, "type": event.actor.kind.value}
+
+
 def audit(
-    org: Annotated[int, typer.Option(help="Org id.")],
+    org: Annotated[
+        int | None, typer.Option(help="Only this org's events (default: every event).")
+    ] = None,
+    deployment: Annotated[
+        bool, typer.Option("--deployment", help="Only deployment-wide events (keys, secret).")
+    ] = False,
     client_key: Annotated[str | None, typer.Option(help="Only this client.")] = None,
     actor: Annotated[
-        str | None, typer.Option(help="Only this admin username or Till code.")
+        str | None,
+        typer.Option(help="Only this admin username, Till code or operator (user@host)."),
     ] = None,
     action: Annotated[
         str | None, typer.Option(help="Only this action, e.g. client.update.")
@@ -28,27 +42,41 @@ def audit(
     cursor: Annotated[str | None, typer.Option(help="The nextCursor of a previous page.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Changes to an org's clients, newest first."""
+    """Changes to clients, admins, Tills, scope entities, signing keys and the server secret,
+    newest first. Times are in the org's time zone with --org, else UTC."""
     settings = Settings()
+    if org is not None and deployment:
+        typer.secho("error: --org and --deployment exclude each other", err=True, fg="red")
+        raise typer.Exit(2)
 
     async def work(store: Store) -> dict[str, Any]:
-        found = await store.orgs.get(org)
-        if found is None:
-            raise NotFound(f"No org with id {org}.")
-        timezone = found.timezone
+        timezone = "UTC"
+        if org is not None:
+            found = await store.orgs.get(org)
+            if found is None:
+                raise NotFound(f"No org with id {org}.")
+            timezone = found.timezone
         page = await AuditService(store).find(
-            org, client_key=client_key, actor_code=actor, action=action, cursor=cursor, limit=limit
+            org,
+            everywhere=org is None and not deployment,
+            client_key=client_key,
+            actor_code=actor,
+            action=action,
+            cursor=cursor,
+            limit=limit,
         )
         return {
             "events": [
                 {
                     "id": event.id,
                     "at": format_v3(event.at, timezone),
-                    "actor": {"code": event.actor.code, "type": event.actor.kind.value},
+                    "orgId": event.org_id,
+                    "actor": _actor(event),
                     "action": event.action,
-                    "target": event.target,
+                    "target": {"type": event.target_type, "key": event.target},
                     "changes": event.changes,
                     "requestId": event.context.request_id,
+                    "sourceIp": event.context.source_ip,
                 }
                 for event in page.events
             ],
@@ -61,8 +89,9 @@ def audit(
         return
     for event in data["events"]:
         changed = ", ".join(sorted(event["changes"])) or "-"
+        where = f"org {event['orgId']}" if event["orgId"] is not None else "deployment"
         typer.echo(
-            f"{event['at']}  {event['action']:<24} {event['target']}  "
+            f"{event['at']}  {where:<10} {event['action']:<24} {event['target']['key']}  "
             f"by {event['actor']['code']} ({event['actor']['type']})  changed: {changed}"
         )
     if data["nextCursor"]:

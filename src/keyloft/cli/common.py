@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -11,6 +15,7 @@ import typer
 
 from keyloft.cache.bus import announce
 from keyloft.config import Settings
+from keyloft.domain.audit import Operator, RequestContext
 from keyloft.domain.errors import KeyloftError
 from keyloft.services.ports import Store
 from keyloft.storage import migrate
@@ -19,6 +24,19 @@ from keyloft.storage.store import Database
 
 T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def operator() -> Operator:
+    """Who is running this command, as the audit trail names them: ``user@host``; one id
+    ties together every change of one invocation."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (e.g. in a container)
+        user = f"uid{os.getuid()}"
+    return Operator(
+        f"{user}@{socket.gethostname()}"[:200],
+        RequestContext(request_id=f"cli-{secrets.token_hex(8)}"),
+    )
 
 
 def fail(message: str, code: int = 1) -> None:

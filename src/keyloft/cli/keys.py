@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from keyloft.cli.common import JsonOpt, emit, fail, with_store
+from keyloft.cli.common import JsonOpt, emit, fail, operator, with_store
 from keyloft.config import Settings
 from keyloft.services.clock import SystemClock
 from keyloft.services.keys import (
@@ -72,9 +72,10 @@ def keys_rotate(
     settings = Settings()
     keys = _server_keys(settings)
     delay = settings.key_publish_delay_seconds if publish_delay is None else publish_delay
+    by = operator()
 
     async def work(store: Store) -> dict[str, Any]:
-        key = await rotate_signing_key(store, keys, SystemClock().now(), delay)
+        key = await rotate_signing_key(store, keys, SystemClock().now(), delay, operator=by)
         return {
             "kid": key.kid,
             "created": _when(key.created_at),
@@ -132,10 +133,11 @@ def keys_retire(
     """Stop a key signing at once (e.g. when it may be compromised). It stays published until
     every token it signed has expired; retiring the last key able to sign is refused."""
     settings = Settings()
+    by = operator()
 
     async def work(store: Store) -> dict[str, Any]:
         now = SystemClock().now()
-        await retire_signing_key(store, kid, now)
+        await retire_signing_key(store, kid, now, operator=by)
         found = await list_signing_keys(store, now, token_lifetime=settings.token_ttl_ceiling)
         return next(_row(status) for status in found if status.kid == kid)
 

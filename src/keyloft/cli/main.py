@@ -5,22 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
+import shutil
 import sys
+import tempfile
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from keyloft.cli.audit import audit
+from keyloft.cli.backup import backup, restore
 from keyloft.cli.common import JsonOpt
 from keyloft.cli.common import emit as _emit
 from keyloft.cli.common import fail as _fail
+from keyloft.cli.common import operator as _operator
 from keyloft.cli.common import with_store as _with_store
 from keyloft.cli.keys import keys_app
 from keyloft.config import Settings
 from keyloft.domain.actors import PrincipalKind
 from keyloft.domain.errors import NotFound
+from keyloft.observability import logs, tracing
 from keyloft.services import setup
 from keyloft.services.clock import SystemClock
 from keyloft.services.keys import ServerKeys, rewrap_signing_keys
@@ -46,6 +51,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(secret_app, name="secret")
 app.add_typer(keys_app, name="keys")
 app.command("audit")(audit)
+app.command("backup")(backup)
+app.command("restore")(restore)
 
 
 def _read_password(from_stdin: bool) -> str | None:
@@ -73,18 +80,20 @@ def init(
     except RuntimeError as exc:
         _fail(str(exc))
 
+    by = _operator()
+
     async def run() -> dict[str, Any]:
         database = Database(create_engine(settings.database_url, command_timeout=None))
         try:
             before, after = await migrate.upgrade(database.engine)
             async with database.unit_of_work(write=True) as store:
-                key_created = await setup.ensure_keys(store, secret, clock)
+                key_created = await setup.ensure_keys(store, secret, clock, operator=by)
                 result: dict[str, Any] = {
                     "changed": secret_created or key_created or before != after,
                     "schema": after,
                 }
                 if demo:
-                    made = await setup.ensure_demo(store, settings, clock)
+                    made = await setup.ensure_demo(store, settings, clock, operator=by)
                     result["changed"] = result["changed"] or made.created
                     result["orgId"] = made.org_id
                     if made.created and made.admin is not None:
@@ -140,7 +149,18 @@ def serve(
     """Serve the API."""
     import uvicorn
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # Name the variables, never echo their values: some are secrets.
+        names = [str(error["loc"][0]) if error["loc"] else "" for error in exc.errors()]
+        _fail(
+            "invalid settings: "
+            + "; ".join(
+                f"{name if name.isupper() else 'KEYLOFT_' + name.upper()}: {error['msg']}"
+                for name, error in zip(names, exc.errors(), strict=True)
+            )
+        )
     try:
         require_server_secret(settings)
     except MissingServerSecret as exc:
@@ -151,22 +171,37 @@ def serve(
 
     if _with_store(settings, signing_keys) == 0:
         _fail("the database has no signing key: run `keyloft init`")
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    if settings.otel_endpoint:
+        try:
+            tracing.ensure_available()
+        except tracing.TracingUnavailable as exc:
+            _fail(str(exc))
+    # Uvicorn applies the same configuration in each worker; its access log stays off.
+    log_config = logs.configure(settings.log_level, settings.log_format or "json")
     # Worker processes read their settings afresh: tell them how many of them there are.
     os.environ["KEYLOFT_WORKERS"] = str(workers)
-    uvicorn.run(
-        "keyloft.web.asgi:create",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        log_level=settings.log_level.lower(),
-    )
+    metrics_dir = None
+    if workers > 1:
+        # Each worker counts into files here, read together at a scrape. Workers are fresh
+        # interpreters, so they see this before they first import prometheus_client.
+        metrics_dir = tempfile.mkdtemp(prefix="keyloft-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "keyloft.web.asgi:create",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            log_config=log_config,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @org_app.command("create")
@@ -179,9 +214,10 @@ def org_create(
 ) -> None:
     """Create an org with the default scope entities (TargetGroups, All, Transaction)."""
     settings = Settings()
+    by = _operator()
 
     async def work(store: Store) -> dict[str, Any]:
-        org = await OrgService(store, SystemClock()).create_org(
+        org = await OrgService(store, SystemClock(), operator=by).create_org(
             name=name,
             timezone=timezone,
             max_clients=settings.default_max_clients if max_clients is None else max_clients,
@@ -207,9 +243,10 @@ def _principal_command(
 ) -> None:
     settings = Settings()
     password = _read_password(password_stdin)
+    by = _operator()
 
     async def work(store: Store) -> dict[str, Any]:
-        made = await OrgService(store, SystemClock()).add_principal(
+        made = await OrgService(store, SystemClock(), operator=by).add_principal(
             org_id=org, kind=kind, code=code, name=name, password=password
         )
         key = "username" if kind is PrincipalKind.ADMIN_USER else "code"
@@ -253,9 +290,10 @@ def scope_add(
 ) -> None:
     """Add a scope entity to an org; it takes the next entity id."""
     settings = Settings()
+    by = _operator()
 
     async def work(store: Store) -> dict[str, Any]:
-        made = await OrgService(store, SystemClock()).add_scope(
+        made = await OrgService(store, SystemClock(), operator=by).add_scope(
             org_id=org, name=entity, area_pattern=pattern
         )
         return {"id": made.id, "entity": made.name, "pattern": made.area_pattern}
@@ -335,10 +373,13 @@ def secret_rewrap(as_json: JsonOpt = False) -> None:
     except MissingServerSecret as exc:
         _fail(str(exc))
     previous = [ServerKeys.derive(secret) for secret in settings.previous_secrets()]
+    by = _operator()
 
     async def work(store: Store) -> dict[str, Any]:
         try:
-            moved = await rewrap_signing_keys(store, current, previous)
+            moved = await rewrap_signing_keys(
+                store, current, previous, operator=by, now=SystemClock().now()
+            )
         except RuntimeError as exc:
             _fail(str(exc))
         return {"rewrapped": moved}

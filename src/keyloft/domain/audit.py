@@ -20,15 +20,58 @@ class RequestContext:
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
-    org_id: int
+    """One change. ``org_id`` is None for deployment-wide changes (signing keys, the server
+    secret); ``actor`` is None when an operator made it, and ``operator`` names who."""
+
+    org_id: int | None
     at: datetime
-    actor: Principal
+    actor: Principal | None
     action: str
     target_type: str
     target: str
     changes: dict[str, list[Any]] = field(default_factory=dict)
     context: RequestContext = field(default_factory=RequestContext)
+    operator: str | None = None
     id: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.actor is None) == (self.operator is None):
+            raise ValueError("an audit event names either a principal or an operator")
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """Who ran an operator command (``user@host``) and that invocation's id."""
+
+    name: str
+    context: RequestContext = field(default_factory=RequestContext)
+
+    def event(
+        self,
+        *,
+        org_id: int | None,
+        at: datetime,
+        action: str,
+        target_type: str,
+        target: str,
+        changes: dict[str, list[Any]],
+    ) -> AuditEvent:
+        return AuditEvent(
+            org_id=org_id,
+            at=at,
+            actor=None,
+            operator=self.name,
+            action=action,
+            target_type=target_type,
+            target=target,
+            changes=changes,
+            context=self.context,
+        )
+
+
+def created(fields: dict[str, Any]) -> dict[str, list[Any]]:
+    """The diff of something that did not exist before."""
+    return diff(None, fields)
 
 
 def client_fields(client: Client) -> dict[str, Any]:

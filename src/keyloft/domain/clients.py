@@ -30,6 +30,8 @@ class Client:
     created_by: Principal
     last_updated_by: Principal
     version: int = 1
+    last_used_on: datetime | None = None
+    """When a token was last minted for it, to the minute (None: never, as far as known)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+from collections.abc import Callable
 
 from keyloft.domain.actors import Actor, Principal, PrincipalKind
 from keyloft.domain.errors import AccessDenied, Unauthenticated
@@ -39,6 +41,23 @@ class AuthService:
                     raise Unauthenticated("Invalid username or password.")
                 self._logins.remember(username, password, password_hash)
         return Actor(principal=principal)
+
+    async def principal_for_session(
+        self, login: str, fingerprint: Callable[[str], str], *, expected: str | None
+    ) -> tuple[Principal, str] | None:
+        """The active principal whose login is ``login``, with ``fingerprint`` of its password
+        hash (which ties a browser session to the password it was opened with; the hash itself
+        stays here). None when the login is gone, or when the password changed since the
+        session's fingerprint ``expected`` was taken; ``expected`` is None only at sign-in,
+        right after ``basic`` checked the password."""
+        found = await self._store.principals.credentials(login)
+        if found is None:
+            return None
+        principal, password_hash = found
+        current = fingerprint(password_hash)
+        if expected is not None and not hmac.compare_digest(current, expected):
+            return None
+        return principal, current
 
     async def token(
         self,

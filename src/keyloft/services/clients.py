@@ -3,13 +3,14 @@ delete."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from keyloft.domain.actors import Actor, PrincipalKind
+from keyloft.domain.actors import Actor, Principal, PrincipalKind
 from keyloft.domain.audit import AuditEvent, RequestContext, client_fields, diff
 from keyloft.domain.clients import (
+    MAX_NAME,
     Client,
     ScopeInput,
     check_description,
@@ -30,12 +31,23 @@ from keyloft.domain.errors import (
 )
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, ScopeEntity, grants_cover
-from keyloft.services.ports import ClientSecrets, Clock, Store
+from keyloft.services.cursor import decode_cursor, encode_cursor
+from keyloft.services.ports import ClientPage, ClientSecrets, Clock, Store
+from keyloft.services.usage import UsageLog
 
 # Ids are stored as signed 64-bit integers; a larger number names nothing and must not reach
 # the database driver, which would fail on it.
 MAX_ID = 2**63 - 1
 MAX_GRACE_SECONDS = 7 * 24 * 3600
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+_CURSOR_KIND = "c1"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientList:
+    clients: list[Client]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +77,20 @@ class ClientService:
         hasher: SecretHasher,
         clock: Clock,
         context: RequestContext | None = None,
+        usage: UsageLog | None = None,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
         self._context = context or RequestContext()
+        self._usage = usage
+
+    def _latest_use(self, client: Client) -> Client:
+        """The client with this node's uses not yet written counted in."""
+        noted = self._usage.pending(client.id) if self._usage is not None else None
+        if noted is None or (client.last_used_on is not None and client.last_used_on >= noted):
+            return client
+        return replace(client, last_used_on=noted)
 
     async def _record(
         self,
@@ -101,14 +122,52 @@ class ClientService:
     async def scopes(self, actor: Actor) -> list[ScopeEntity]:
         return await self._store.scopes.list(actor.org_id)
 
+    async def tills(self, actor: Actor) -> list[Principal]:
+        """The Tills of the actor's org a client may act as, in id order."""
+        return await self._store.principals.list_in_org(actor.org_id, PrincipalKind.TILL)
+
     async def list(self, actor: Actor, *, include_invalid: bool) -> list[Client]:
-        return await self._store.clients.list(actor.org_id, include_invalid=include_invalid)
+        found = await self._store.clients.list(actor.org_id, include_invalid=include_invalid)
+        return [self._latest_use(client) for client in found]
+
+    async def page(
+        self,
+        actor: Actor,
+        *,
+        include_invalid: bool,
+        name: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> ClientList:
+        """The org's clients in creation order; with ``limit`` or ``cursor``, one page of them
+        (``limit`` defaults to ``DEFAULT_PAGE`` then); ``name`` keeps those whose name holds
+        it, ignoring case."""
+        if limit is not None and not 1 <= limit <= MAX_PAGE:
+            raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}.", field="limit")
+        if name is not None and not 1 <= len(name) <= MAX_NAME:
+            raise ValidationFailed(f"name must be 1 to {MAX_NAME} characters.", field="name")
+        paged = limit is not None or cursor is not None
+        size = (limit or DEFAULT_PAGE) if paged else None
+        found = await self._store.clients.page(
+            ClientPage(
+                actor.org_id,
+                include_invalid=include_invalid,
+                name_contains=name,
+                after_id=decode_cursor(_CURSOR_KIND, cursor) if cursor else None,
+                limit=size + 1 if size is not None else None,
+            )
+        )
+        found = [self._latest_use(client) for client in found]
+        if size is None or len(found) <= size:
+            return ClientList(found, None)
+        found = found[:size]
+        return ClientList(found, encode_cursor(_CURSOR_KIND, found[-1].id))
 
     async def get(self, actor: Actor, client_key: str) -> Client:
         client = await self._store.clients.get(actor.org_id, client_key)
         if client is None:
             raise ClientNotFound()
-        return client
+        return self._latest_use(client)
 
     async def create(self, actor: Actor, request: ClientRequest) -> tuple[Client, str]:
         """Returns the client and its secret, which is never available again."""
@@ -175,7 +234,7 @@ class ClientService:
         await self._record(
             actor, "client.update", updated, diff(client_fields(current), client_fields(updated))
         )
-        return updated
+        return self._latest_use(updated)
 
     async def delete(self, actor: Actor, client_key: str, *, if_match: str | None) -> Client:
         current = await self._changeable(actor, client_key, if_match)
@@ -190,7 +249,7 @@ class ClientService:
         await self._record(
             actor, "client.delete", deleted, diff(client_fields(current), client_fields(deleted))
         )
-        return deleted
+        return self._latest_use(deleted)
 
     async def rotate_secret(
         self, actor: Actor, client_key: str, *, grace_seconds: int, if_match: str | None
@@ -228,7 +287,7 @@ class ClientService:
             rotated,
             {"previousSecretGraceSeconds": [None, grace_seconds]},
         )
-        return rotated, secret
+        return self._latest_use(rotated), secret
 
     async def end_grace(self, actor: Actor, client_key: str, *, if_match: str | None) -> Client:
         """Stop accepting the secret a rotation replaced; nothing changes when none is live."""
@@ -249,7 +308,7 @@ class ClientService:
         await self._record(
             actor, "client.secret.end_grace", ended, {"previousSecretLive": [True, False]}
         )
-        return ended
+        return self._latest_use(ended)
 
     async def _secrets(self, client: Client) -> ClientSecrets:
         found = await self._store.clients.credentials_by_id(client.id)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 
 from keyloft.domain import crypto
+from keyloft.domain.audit import Operator, created
 from keyloft.domain.credentials import SecretHasher
 from keyloft.domain.errors import Conflict, NotFound
 from keyloft.domain.signing import (
@@ -31,6 +33,7 @@ class ServerKeys:
     client_secret_hmac: bytes
     signing_key_encryption: bytes
     login_cache: bytes
+    console_session: bytes
 
     @classmethod
     def derive(cls, server_secret: str) -> ServerKeys:
@@ -38,6 +41,7 @@ class ServerKeys:
             client_secret_hmac=crypto.derive_key(server_secret, "client-secret-hmac-v1"),
             signing_key_encryption=crypto.derive_key(server_secret, "signing-key-encryption-v1"),
             login_cache=crypto.derive_key(server_secret, "login-cache-v1"),
+            console_session=crypto.derive_key(server_secret, "console-session-v1"),
         )
 
     def __repr__(self) -> str:
@@ -59,11 +63,44 @@ async def add_signing_key(
     return replace(key, activates_at=activates_at)
 
 
-async def ensure_signing_key(store: Store, keys: ServerKeys, now: datetime) -> bool:
+async def _record_key(
+    store: Store,
+    operator: Operator,
+    now: datetime,
+    action: str,
+    kid: str,
+    changes: dict[str, list[Any]],
+) -> None:
+    await store.audit.add(
+        operator.event(
+            org_id=None,
+            at=now,
+            action=action,
+            target_type="signing_key",
+            target=kid,
+            changes=changes,
+        )
+    )
+
+
+def _key_fields(key: SigningKey) -> dict[str, Any]:
+    return {
+        "kid": key.kid,
+        "algorithm": key.algorithm,
+        "activates": key.starts.isoformat(),
+    }
+
+
+async def ensure_signing_key(
+    store: Store, keys: ServerKeys, now: datetime, *, operator: Operator
+) -> bool:
     """Create the first signing key if there is none; True when one was created."""
     if await store.keys.list():
         return False
-    await add_signing_key(store, keys, now)
+    key = await add_signing_key(store, keys, now)
+    await _record_key(
+        store, operator, now, "signing_key.create", key.kid, created(_key_fields(key))
+    )
     return True
 
 
@@ -113,9 +150,15 @@ async def load_key_ring(
 
 
 async def rewrap_signing_keys(
-    store: Store, keys: ServerKeys, previous: Sequence[ServerKeys]
+    store: Store,
+    keys: ServerKeys,
+    previous: Sequence[ServerKeys],
+    *,
+    operator: Operator,
+    now: datetime,
 ) -> list[str]:
-    """Re-encrypt every signing key under the current server secret; returns the kids moved."""
+    """Re-encrypt every signing key under the current server secret; returns the kids moved
+    (and records that in the audit trail when there were any)."""
     moved: list[str] = []
     for stored in await store.keys.list():
         current = _open(stored, [keys])
@@ -127,6 +170,17 @@ async def rewrap_signing_keys(
         sealed = crypto.encrypt(keys.signing_key_encryption, pem, stored.kid.encode())
         await store.keys.replace_encrypted(stored.kid, sealed)
         moved.append(stored.kid)
+    if moved:
+        await store.audit.add(
+            operator.event(
+                org_id=None,
+                at=now,
+                action="server_secret.rewrap",
+                target_type="server_secret",
+                target="current",
+                changes={"signingKeysSealedUnderIt": [None, moved]},
+            )
+        )
     return moved
 
 
@@ -148,7 +202,7 @@ class KeyStatus:
 
 
 async def rotate_signing_key(
-    store: Store, keys: ServerKeys, now: datetime, delay: float
+    store: Store, keys: ServerKeys, now: datetime, delay: float, *, operator: Operator
 ) -> SigningKey:
     """A new key, published at once and signing ``delay`` seconds from ``now``: verifiers
     that cache the key set learn it before any token carries its kid. The key it supersedes
@@ -156,11 +210,16 @@ async def rotate_signing_key(
     if delay < 0:
         raise ValueError("the publish delay cannot be negative")
     key = await add_signing_key(store, keys, now, activates_at=now + timedelta(seconds=delay))
+    await _record_key(
+        store, operator, now, "signing_key.rotate", key.kid, created(_key_fields(key))
+    )
     store.changes.keys = True
     return key
 
 
-async def retire_signing_key(store: Store, kid: str, now: datetime) -> StoredKey:
+async def retire_signing_key(
+    store: Store, kid: str, now: datetime, *, operator: Operator
+) -> StoredKey:
     """Stop ``kid`` signing at once; it stays published until its tokens have expired.
     Refused for an unknown kid, a retired one, and when no other key could sign now."""
     stored = await store.keys.list()
@@ -176,6 +235,9 @@ async def retire_signing_key(store: Store, kid: str, now: datetime) -> StoredKey
         )
     if not await store.keys.retire(kid, now):
         raise Conflict(f"Signing key {kid} is already retired.")
+    await _record_key(
+        store, operator, now, "signing_key.retire", kid, {"retired": [None, now.isoformat()]}
+    )
     store.changes.keys = True
     return key
 

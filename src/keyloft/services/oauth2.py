@@ -66,6 +66,7 @@ class OAuthService:
         client = state.client
         grants = narrow(client.grants, state.entities, scope)
         granted = scope_string(grants, state.entities)
+        now = self._clock.now()
         claims = oauth_access_claims(
             issuer=self._issuer,
             audience=self._audience,
@@ -73,11 +74,13 @@ class OAuthService:
             grants=grants,
             scope=granted,
             entities=state.entities,
-            now=self._clock.now(),
+            now=now,
         )
         rehash = self._hasher.hash(secret) if verdict is SecretCheck.MATCH_PREVIOUS else None
+        token = self._keys.sign(claims, typ="at+jwt")
+        self._tokens.used(client, now)
         return OAuthToken(
-            self._keys.sign(claims, typ="at+jwt"),
+            token,
             client.expiration_token_time,
             granted,
             client.id,

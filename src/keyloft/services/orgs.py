@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from keyloft.domain.actors import Principal, PrincipalKind
+from keyloft.domain.audit import Operator, created
 from keyloft.domain.errors import Conflict, NotFound, ValidationFailed
 from keyloft.domain.orgs import Org, check_org_limits
 from keyloft.domain.passwords import hash_password, new_password
@@ -34,9 +36,26 @@ def _check_code(code: str, field: str) -> str:
 
 
 class OrgService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    """Every change is written to the audit trail, attributed to ``operator``."""
+
+    def __init__(self, store: Store, clock: Clock, *, operator: Operator) -> None:
         self._store = store
         self._clock = clock
+        self._operator = operator
+
+    async def _record(
+        self, org_id: int, action: str, target_type: str, target: str, fields: dict[str, Any]
+    ) -> None:
+        await self._store.audit.add(
+            self._operator.event(
+                org_id=org_id,
+                at=self._clock.now(),
+                action=action,
+                target_type=target_type,
+                target=target,
+                changes=created(fields),
+            )
+        )
 
     async def create_org(
         self, *, name: str, timezone: str, max_clients: int, max_token_ttl: int, ttl_ceiling: int
@@ -56,6 +75,19 @@ class OrgService:
         )
         for entity in DEFAULT_ENTITIES:
             await self._store.scopes.add(org.id, entity.name, entity.area_pattern)
+        await self._record(
+            org.id,
+            "org.create",
+            "org",
+            str(org.id),
+            {
+                "name": org.name,
+                "timezone": org.timezone,
+                "maxClients": org.max_clients,
+                "maxTokenTtl": org.max_token_ttl,
+                "scopes": [entity.name for entity in DEFAULT_ENTITIES],
+            },
+        )
         return org
 
     async def _org(self, org_id: int) -> Org:
@@ -93,6 +125,14 @@ class OrgService:
             password_hash=password_hash,
             now=self._clock.now(),
         )
+        kind_name = "admin" if kind is PrincipalKind.ADMIN_USER else "till"
+        await self._record(
+            org_id,
+            f"{kind_name}.create",
+            kind_name,
+            principal.code,
+            {"id": principal.id, "code": principal.code, "name": principal.name},
+        )
         return NewPrincipal(principal, password)
 
     async def add_scope(self, *, org_id: int, name: str, area_pattern: str) -> ScopeEntity:
@@ -105,4 +145,12 @@ class OrgService:
         if any(entity.name.lower() == name.lower() for entity in existing):
             raise Conflict(f"The org already has a scope entity named {name!r}.")
         (pattern,) = validate_patterns([area_pattern], "pattern")
-        return await self._store.scopes.add(org_id, name, pattern)
+        entity = await self._store.scopes.add(org_id, name, pattern)
+        await self._record(
+            org_id,
+            "scope.create",
+            "scope",
+            entity.name,
+            {"id": entity.id, "entity": entity.name, "areaPattern": entity.area_pattern},
+        )
+        return entity

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -75,6 +75,18 @@ class ClientState:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientPage:
+    """Which of an org's clients to list: ``name_contains`` ignores case; ``after_id``
+    continues after the last client of a previous page."""
+
+    org_id: int
+    include_invalid: bool = False
+    name_contains: str | None = None
+    after_id: int | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Limit:
     """At most ``failures`` failed attempts per ``window`` seconds."""
 
@@ -104,6 +116,9 @@ class PrincipalRepository(Protocol):
     async def find_in_org(
         self, org_id: int, code: str, kind: PrincipalKind
     ) -> Principal | None: ...
+    async def list_in_org(self, org_id: int, kind: PrincipalKind) -> list[Principal]:
+        """The org's active principals of this kind, in id order."""
+
     async def code_taken(self, code: str) -> bool: ...
     async def add(
         self,
@@ -150,6 +165,12 @@ class ClientRepository(Protocol):
         ``replacing``, only while that is still the stored hash (no rotation overtook it)."""
 
     async def list(self, org_id: int, *, include_invalid: bool) -> list[Client]: ...
+    async def page(self, page: ClientPage) -> list[Client]:
+        """The org's clients in id order, filtered and cut as ``page`` says."""
+
+    async def record_use(self, uses: Mapping[int, datetime]) -> None:
+        """Move each client's last use forward to the given time (never backward)."""
+
     async def count_valid(self, org_id: int) -> int: ...
     async def name_in_use(self, org_id: int, name: str, *, except_id: int | None) -> bool: ...
     async def update(
@@ -192,7 +213,10 @@ class RevocationRepository(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class AuditQuery:
-    org_id: int
+    """``org_id`` None: the deployment-wide events; ``everywhere``: every org's and those."""
+
+    org_id: int | None
+    everywhere: bool = False
     target: str | None = None
     actor_code: str | None = None
     action: str | None = None

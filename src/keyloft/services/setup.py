@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from keyloft.config import Settings
 from keyloft.domain.actors import PrincipalKind
+from keyloft.domain.audit import Operator
 from keyloft.services.keys import ServerKeys, ensure_signing_key
 from keyloft.services.orgs import NewPrincipal, OrgService
 from keyloft.services.ports import Clock, Store
@@ -50,15 +51,21 @@ def ensure_database_file(settings: Settings) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-async def ensure_keys(store: Store, server_secret: str, clock: Clock) -> bool:
-    return await ensure_signing_key(store, ServerKeys.derive(server_secret), clock.now())
+async def ensure_keys(
+    store: Store, server_secret: str, clock: Clock, *, operator: Operator
+) -> bool:
+    return await ensure_signing_key(
+        store, ServerKeys.derive(server_secret), clock.now(), operator=operator
+    )
 
 
-async def ensure_demo(store: Store, settings: Settings, clock: Clock) -> Demo:
+async def ensure_demo(
+    store: Store, settings: Settings, clock: Clock, *, operator: Operator
+) -> Demo:
     existing = await store.orgs.find_by_name(DEMO_ORG)
     if existing is not None:
         return Demo(org_id=existing.id, created=False)
-    orgs = OrgService(store, clock)
+    orgs = OrgService(store, clock, operator=operator)
     org = await orgs.create_org(
         name=DEMO_ORG,
         timezone=DEMO_TIMEZONE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from keyloft.domain.clients import Client
 from keyloft.domain.credentials import SecretCheck, SecretHasher
@@ -12,6 +13,7 @@ from keyloft.domain.tokens import access_claims
 from keyloft.services.client_states import ClientStates
 from keyloft.services.guard import AttemptGuard
 from keyloft.services.ports import ClientState, Clock
+from keyloft.services.usage import UsageLog
 
 # Compared against when the key is unknown, so that case costs what a wrong secret costs.
 _NO_SUCH_HASH = "kl1$hmac-sha256$" + "0" * 64
@@ -37,6 +39,7 @@ class TokenService:
         issuer: str,
         clock: Clock,
         guard: AttemptGuard,
+        usage: UsageLog | None = None,
     ) -> None:
         self._states = states
         self._hasher = hasher
@@ -44,6 +47,7 @@ class TokenService:
         self._issuer = issuer
         self._clock = clock
         self._guard = guard
+        self._usage = usage
 
     async def authenticate_client(
         self, client_key: str, secret: str, *, address: str | None = None
@@ -69,19 +73,24 @@ class TokenService:
             return current
         return SecretCheck.NO_MATCH if earlier is SecretCheck.NO_MATCH else SecretCheck.MATCH
 
+    def used(self, client: Client, at: datetime) -> None:
+        """Note that a token was minted for ``client`` (written later, in a batch)."""
+        if self._usage is not None:
+            self._usage.note(client.id, at)
+
     async def mint(
         self, client_key: str, secret: str, *, address: str | None = None
     ) -> IssuedToken:
         state, verdict = await self.authenticate_client(client_key, secret, address=address)
+        now = self._clock.now()
         claims = access_claims(
-            issuer=self._issuer,
-            client=state.client,
-            entities=state.entities,
-            now=self._clock.now(),
+            issuer=self._issuer, client=state.client, entities=state.entities, now=now
         )
         rehash = self._hasher.hash(secret) if verdict is SecretCheck.MATCH_PREVIOUS else None
+        token = self._keys.sign(claims)
+        self.used(state.client, now)
         return IssuedToken(
-            self._keys.sign(claims),
+            token,
             state.client.expiration_token_time,
             state.client,
             rehash,

@@ -8,12 +8,12 @@ command timeouts, so a database that stops answering fails requests instead of h
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 WRITE_OPTION = "keyloft_write"
 _SQLITE_BUSY_MS = 30_000
@@ -52,6 +52,21 @@ def create_engine(
         hide_parameters=True,
         connect_args={"timeout": PG_CONNECT_TIMEOUT_SECONDS, "command_timeout": command_timeout},
     )
+
+
+class PoolUsage(NamedTuple):
+    size: int
+    checked_out: int
+    overflow: int
+
+
+def pool_usage(engine: AsyncEngine) -> PoolUsage | None:
+    """The connections of a pool that keeps some (None for one that opens one per use)."""
+    pool = engine.sync_engine.pool
+    if not isinstance(pool, QueuePool):
+        return None
+    # overflow() counts from -size up while the pool fills; only connections beyond it count.
+    return PoolUsage(pool.size(), pool.checkedout(), max(0, pool.overflow()))
 
 
 def _sqlite_engine(url: URL) -> AsyncEngine:

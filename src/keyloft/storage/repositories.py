@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyloft.domain.actors import Principal, PrincipalKind
@@ -13,7 +13,7 @@ from keyloft.domain.audit import AuditEvent, RequestContext
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, Permission, ScopeEntity
-from keyloft.services.ports import AuditQuery, Changes, ClientSecrets, StoredKey
+from keyloft.services.ports import AuditQuery, Changes, ClientPage, ClientSecrets, StoredKey
 from keyloft.storage.tables import (
     AuditRow,
     ClientRow,
@@ -121,6 +121,18 @@ class SqlPrincipals:
         )
         return _principal(row) if row else None
 
+    async def list_in_org(self, org_id: int, kind: PrincipalKind) -> list[Principal]:
+        rows = await self._s.scalars(
+            select(PrincipalRow)
+            .where(
+                PrincipalRow.org_id == org_id,
+                PrincipalRow.kind == kind.value,
+                PrincipalRow.is_active,
+            )
+            .order_by(PrincipalRow.id)
+        )
+        return [_principal(row) for row in rows]
+
     async def code_taken(self, code: str) -> bool:
         found = await self._s.scalar(select(PrincipalRow.id).where(PrincipalRow.code == code))
         return found is not None
@@ -215,6 +227,7 @@ class SqlClients:
                 created_by=actors[row.created_by_id],
                 last_updated_by=actors[row.updated_by_id],
                 version=row.version,
+                last_used_on=row.last_used_at,
             )
             for row in rows
         ]
@@ -314,10 +327,42 @@ class SqlClients:
         self._changes.clients.add(client_id)
 
     async def list(self, org_id: int, *, include_invalid: bool) -> list[Client]:
-        query = select(ClientRow).where(ClientRow.org_id == org_id).order_by(ClientRow.id)
-        if not include_invalid:
+        return await self.page(ClientPage(org_id, include_invalid=include_invalid))
+
+    async def page(self, page: ClientPage) -> list[Client]:
+        query = select(ClientRow).where(ClientRow.org_id == page.org_id).order_by(ClientRow.id)
+        if not page.include_invalid:
             query = query.where(ClientRow.is_valid)
+        if page.name_contains is not None:
+            if _unstorable(page.name_contains):
+                return []
+            query = query.where(
+                func.lower(ClientRow.name).contains(page.name_contains.lower(), autoescape=True)
+            )
+        if page.after_id is not None:
+            query = query.where(ClientRow.id > page.after_id)
+        if page.limit is not None:
+            query = query.limit(page.limit)
         return await self._assemble(list(await self._s.scalars(query)))
+
+    async def record_use(self, uses: Mapping[int, datetime]) -> None:
+        if not uses:
+            return
+        # Only ever forward: another node may have recorded a later use meanwhile. Not a
+        # change of the client (no version bump, no announcement).
+        table = ClientRow.__table__
+        statement = (
+            update(table)
+            .where(
+                table.c.id == bindparam("client_id"),
+                or_(table.c.last_used_at.is_(None), table.c.last_used_at < bindparam("used")),
+            )
+            .values(last_used_at=bindparam("used"))
+        )
+        await self._s.execute(
+            statement,
+            [{"client_id": client_id, "used": at} for client_id, at in sorted(uses.items())],
+        )
 
     async def count_valid(self, org_id: int) -> int:
         count = await self._s.scalar(
@@ -491,7 +536,8 @@ class SqlAudit:
             AuditRow(
                 org_id=event.org_id,
                 at=event.at,
-                actor_id=event.actor.id,
+                actor_id=event.actor.id if event.actor is not None else None,
+                operator=event.operator,
                 action=event.action,
                 target_type=event.target_type,
                 target=event.target,
@@ -505,18 +551,25 @@ class SqlAudit:
     async def find(self, query: AuditQuery) -> list[AuditEvent]:
         statement = (
             select(AuditRow, PrincipalRow)
-            .join(PrincipalRow, PrincipalRow.id == AuditRow.actor_id)
-            .where(AuditRow.org_id == query.org_id)
+            .outerjoin(PrincipalRow, PrincipalRow.id == AuditRow.actor_id)
             .order_by(AuditRow.id.desc())
             .limit(query.limit)
         )
+        if not query.everywhere:
+            statement = statement.where(
+                AuditRow.org_id == query.org_id
+                if query.org_id is not None
+                else AuditRow.org_id.is_(None)
+            )
         texts = (query.target, query.actor_code, query.action)
         if any(text is not None and _unstorable(text) for text in texts):
             return []
         if query.target is not None:
             statement = statement.where(AuditRow.target == query.target)
         if query.actor_code is not None:
-            statement = statement.where(PrincipalRow.code == query.actor_code)
+            statement = statement.where(
+                or_(PrincipalRow.code == query.actor_code, AuditRow.operator == query.actor_code)
+            )
         if query.action is not None:
             statement = statement.where(AuditRow.action == query.action)
         if query.since is not None:
@@ -530,7 +583,8 @@ class SqlAudit:
             AuditEvent(
                 org_id=row.org_id,
                 at=row.at,
-                actor=_principal(actor),
+                actor=_principal(actor) if actor is not None else None,
+                operator=row.operator if actor is None else None,
                 action=row.action,
                 target_type=row.target_type,
                 target=row.target,

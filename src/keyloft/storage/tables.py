@@ -131,6 +131,8 @@ class ClientRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int] = mapped_column(Id, ForeignKey("principals.id"))
     updated_by_id: Mapped[int] = mapped_column(Id, ForeignKey("principals.id"))
+    # When a token was last minted, to the minute; written in batches, never per token.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class GrantRow(Base):
@@ -175,15 +177,20 @@ class RevokedTokenRow(Base):
 
 
 class AuditRow(Base):
-    """One change, written in the same transaction as the change itself."""
+    """One change, written in the same transaction as the change itself.
+
+    ``org_id`` is NULL for deployment-wide changes (signing keys, the server secret);
+    ``actor_id`` is NULL when an operator made the change from the command line, and
+    ``operator`` then names who ran it."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_org_id_id", "org_id", "id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    org_id: Mapped[int] = mapped_column(Id, ForeignKey("orgs.id"))
+    org_id: Mapped[int | None] = mapped_column(Id, ForeignKey("orgs.id"), nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-    actor_id: Mapped[int] = mapped_column(Id, ForeignKey("principals.id"))
+    actor_id: Mapped[int | None] = mapped_column(Id, ForeignKey("principals.id"), nullable=True)
+    operator: Mapped[str | None] = mapped_column(String(200), nullable=True)
     action: Mapped[str] = mapped_column(String(64))
     target_type: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(128))

@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 
 from keyloft import __version__
 from keyloft.config import Settings
-from keyloft.web import errors
+from keyloft.web import console, errors, metrics
 from keyloft.web.middleware import RequestContextMiddleware
 from keyloft.web.routes import audit, check, health, integrations, oauth2, tokens
 from keyloft.web.runtime import Runtime, build_runtime
@@ -24,9 +24,16 @@ Authenticate management calls with HTTP Basic (admin username or Till code; the 
 its md5 hex) or with an access token in `X-CAP-API-OAUTH-TOKEN` / `Authorization: Bearer`."""
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
-    """Build the app; without ``runtime`` it is built at start-up and closed at shutdown."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    observability: metrics.Observability | None = None,
+) -> FastAPI:
+    """Build the app; without ``runtime`` it is built at start-up and closed at shutdown.
+    ``observability`` (metrics and tracer) is built from the settings unless given."""
     settings = settings or (runtime.settings if runtime else Settings())
+    observability = observability or metrics.Observability.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,6 +44,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         finally:
             if owned:
                 await app.state.runtime.close()
+            observability.close()
 
     app = FastAPI(
         title="Keyloft",
@@ -46,6 +54,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     if runtime is not None:
         app.state.runtime = runtime
+    app.state.observability = observability
     errors.install(app)
     app.include_router(integrations.router)
     app.include_router(audit.router)
@@ -53,7 +62,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(oauth2.router)
     app.include_router(check.router)
     app.include_router(health.router)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    console.install(app)
+    if observability.metrics is not None:
+        app.include_router(metrics.router)
+    metrics.observe_errors(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        observability=observability,
+    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -145,7 +145,7 @@ def client_service(
     store: StoreDep,
     context: Annotated[RequestContext, Depends(request_context)],
 ) -> ClientService:
-    return ClientService(store, rt.hasher, rt.clock, context)
+    return ClientService(store, rt.hasher, rt.clock, context, rt.usage)
 
 
 def audit_service(store: ReadStoreDep) -> AuditService:
@@ -160,6 +160,7 @@ def token_service(rt: RuntimeDep, store: ReadStoreDep) -> TokenService:
         rt.settings.issuer,
         rt.clock,
         rt.guard,
+        rt.usage,
     )
 
 

@@ -15,10 +15,16 @@ def _dump(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def ok(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(
-        _dump({"data": data, "errors": None}), status_code=status, headers=headers, media_type=JSON
-    )
+def ok(
+    data: Any,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    """``extra`` adds members beside ``data`` and ``errors`` (such as a page's cursor)."""
+    body = {"data": data, "errors": None, **(extra or {})}
+    return Response(_dump(body), status_code=status, headers=headers, media_type=JSON)
 
 
 def error(

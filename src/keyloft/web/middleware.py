@@ -1,7 +1,10 @@
-"""Outermost ASGI layer: request ids, the body-size cap, and one access-log line per request.
+"""Outermost ASGI layer: request ids, the body-size cap, the server span, the request's
+metrics, and one access-log line per request.
 
-The log line carries method, path (never the query string, which may hold credentials),
-status, duration and request id; headers and bodies are never logged.
+The request id (and trace id) is bound to the logging context for the whole request, so every
+line logged meanwhile carries it. The access line holds method, route template, path (never
+the query string, which may hold credentials), status and duration; headers and bodies are
+never logged.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from keyloft.observability import logs
+from keyloft.observability.tracing import ServerSpan
+from keyloft.web import metrics
 from keyloft.web.envelope import error
 from keyloft.web.errors import HTTP_CODES
 
@@ -22,19 +28,36 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        observability: metrics.Observability | None = None,
+    ) -> None:
         self.app = app
         self.max_body = max_body_bytes
+        self.observability = observability or metrics.Observability(metrics=None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = dict(scope.get("headers") or [])
-        offered = headers.get(b"x-request-id", b"").decode("latin-1")
+        headers = scope.get("headers") or []
+        named = dict(headers)
+        offered = named.get(b"x-request-id", b"").decode("latin-1")
         request_id = offered if _REQUEST_ID.fullmatch(offered) else secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
+        tracer = self.observability.tracer
+        span = ServerSpan(tracer, scope["method"], scope["path"], headers) if tracer else None
+        bound = logs.bind(
+            logs.LogContext(
+                request_id,
+                trace_id=span.trace_id if span else None,
+                span_id=span.span_id if span else None,
+            )
+        )
         status = 500
         raw_id = request_id.encode()
 
@@ -47,22 +70,39 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            length = headers.get(b"content-length")
+            length = named.get(b"content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
                 status = 413 if length.isdigit() else 400
                 code, message = HTTP_CODES[status]
                 await error(status, code, message)(scope, receive, send_with_id)
-                return
-            await self.app(scope, self._capped(receive), send_with_id)
+            else:
+                await self.app(scope, self._capped(receive), send_with_id)
         finally:
-            access_log.info(
-                "%s %s %d %.2fms rid=%s",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - started) * 1000,
-                request_id,
-            )
+            self._finish(scope, status, time.perf_counter() - started, span)
+        # Left bound when the request raised: the server's handler of the unhandled error
+        # runs after this and logs too; the task ends with the request either way.
+        logs.unbind(bound)
+
+    def _finish(self, scope: Scope, status: int, seconds: float, span: ServerSpan | None) -> None:
+        route = metrics.route_template(scope)
+        if span is not None:
+            span.end(route, status)
+        if self.observability.metrics is not None:
+            metrics.record(self.observability.metrics, scope, route, status, seconds)
+        access_log.info(
+            "%s %s %d %.2fms",
+            scope["method"],
+            scope["path"],
+            status,
+            seconds * 1000,
+            extra={
+                "method": scope["method"],
+                "route": route,
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+            },
+        )
 
     def _capped(self, receive: Receive) -> Receive:
         received = 0

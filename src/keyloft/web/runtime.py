@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -24,6 +25,7 @@ from keyloft.services.keys import ServerKeys, load_key_ring
 from keyloft.services.login_cache import LoginCache
 from keyloft.services.ports import Clock, FailureLimiter, Limit
 from keyloft.services.server_secret import require_server_secret
+from keyloft.services.usage import UsageLog
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.web.client_ip import Network, parse_networks
@@ -49,7 +51,8 @@ class Runtime:
     trusted_proxies: tuple[Network, ...]
     redis: Redis | None = None
     clock: Clock = field(default_factory=SystemClock)
-    _ticker: asyncio.Task[None] | None = None
+    usage: UsageLog = field(default_factory=UsageLog)
+    _tickers: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def refresh(self) -> None:
         """Reload signing keys and unexpired revocations from the store."""
@@ -65,25 +68,48 @@ class Runtime:
         self.key_ring = ring
         self.revoked.load((jti, expires.timestamp()) for jti, expires in revoked)
 
-    async def _tick(self) -> None:
+    async def flush_usage(self) -> int:
+        """Write the clients' uses noted since the last flush, in one transaction; a batch
+        that cannot be written is kept for the next flush. Returns how many clients."""
+        batch = self.usage.take()
+        if not batch:
+            return 0
+        try:
+            async with self.database.unit_of_work(write=True) as store:
+                await store.clients.record_use(batch)
+        except BaseException:
+            self.usage.give_back(batch)
+            raise
+        return len(batch)
+
+    async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
         while True:
-            await asyncio.sleep(REFRESH_SECONDS)
+            await asyncio.sleep(seconds)
             try:
-                await self.refresh()
+                await work()
             except Exception as exc:  # the store may be away; the next tick tries again
-                log.warning("periodic refresh failed: %s", type(exc).__name__)
+                log.warning("periodic %s failed: %s", work.__name__, type(exc).__name__)
 
     async def start(self) -> None:
-        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+        loop = asyncio.get_running_loop()
+        self._tickers = [
+            loop.create_task(self._every(REFRESH_SECONDS, self.refresh)),
+            loop.create_task(self._every(self.settings.usage_flush_seconds, self.flush_usage)),
+        ]
         await self.bus.start()
 
     async def stop(self) -> None:
-        """Stop background work (refresh ticker, bus, Redis); the database stays open."""
-        if self._ticker is not None:
-            self._ticker.cancel()
+        """Stop background work (tickers, bus, Redis) and write the last uses; the database
+        stays open."""
+        for ticker in self._tickers:
+            ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+                await ticker
+        self._tickers = []
+        try:
+            await self.flush_usage()
+        except Exception as exc:
+            log.warning("writing the last client uses failed: %s", type(exc).__name__)
         await self.bus.stop()
         await self.copies.settle()
         if self.redis is not None:

@@ -82,10 +82,18 @@ class AuditTargetOut(BaseModel):
     key: str
 
 
+class AuditActorOut(BaseModel):
+    id: int | None = Field(description="null for an operator at the command line")
+    code: str = Field(description="login, or user@host of an operator")
+    description: str
+    name: str
+    type: Literal["ADMIN_USER", "TILL", "OPERATOR"]
+
+
 class AuditEventOut(BaseModel):
     id: int
     at: str = Field(examples=["2020-04-15T14:14:06.104+0530"])
-    actor: ActorOut
+    actor: AuditActorOut
     action: str = Field(examples=["client.update"])
     target: AuditTargetOut
     changes: dict[str, list[Any]] = Field(description="field: [before, after]")
@@ -133,6 +141,10 @@ class ClientSummaryOut(BaseModel):
     description: str
     expirationTokenTime: int
     defaultTillId: int
+    lastUsedOn: str | None = Field(
+        examples=["2020-04-15T14:14:00.000+0530"],
+        description="When a token was last minted for the client, to the minute; null: never.",
+    )
 
 
 class ClientDetailOut(ClientSummaryOut):
@@ -169,9 +181,15 @@ class ScopesEnvelope(BaseModel):
     errors: None = None
 
 
+class PageOut(BaseModel):
+    nextCursor: str | None = Field(description="Pass as cursor for the next page; null: last.")
+    limit: int
+
+
 class ClientListEnvelope(BaseModel):
     data: list[ClientSummaryOut]
     errors: None = None
+    page: PageOut | None = Field(None, description="Present only when limit or cursor is given.")
 
 
 class ClientDetailEnvelope(BaseModel):

@@ -21,6 +21,11 @@ def actor_view(principal: Principal) -> dict[str, Any]:
     }
 
 
+def operator_view(name: str) -> dict[str, Any]:
+    """An operator who made a change from the command line, shaped like a principal."""
+    return {"id": None, "code": name, "description": "", "name": name, "type": "OPERATOR"}
+
+
 def client_view(
     client: Client, org: Org, *, scopes: bool, secret: str | None = None
 ) -> dict[str, Any]:
@@ -54,6 +59,9 @@ def client_view(
             }
             for grant in client.grants
         ]
+    # Keyloft's additions come after the contract's fields.
+    used = client.last_used_on
+    view["lastUsedOn"] = format_v3(used, org.timezone) if used is not None else None
     return view
 
 

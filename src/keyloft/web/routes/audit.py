@@ -1,4 +1,5 @@
-"""The audit trail of the caller's org: every change to its clients, newest first."""
+"""The audit trail of the caller's org: every change to its clients, admins, Tills and scope
+entities, newest first."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from keyloft.web import envelope
 from keyloft.web.deps import ActorDep, AuditServiceDep, ClientServiceDep
 from keyloft.web.routes.integrations import ERRORS
 from keyloft.web.schemas import AuditEnvelope
-from keyloft.web.views import actor_view
+from keyloft.web.views import actor_view, operator_view
 
 router = APIRouter(prefix="/v3/integrations", tags=["audit"])
 
@@ -23,7 +24,7 @@ def _event(event: AuditEvent, timezone: str) -> dict[str, Any]:
     return {
         "id": event.id,
         "at": format_v3(event.at, timezone),
-        "actor": actor_view(event.actor),
+        "actor": actor_view(event.actor) if event.actor else operator_view(event.operator or ""),
         "action": event.action,
         "target": {"type": event.target_type, "key": event.target},
         "changes": event.changes,
@@ -45,7 +46,8 @@ async def audit(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query()] = 50,
 ) -> Response:
-    """Changes to the org's clients: who, what (a before/after diff, never a secret), when,
+    """Changes to the org's clients, admins, Tills and scope entities: who (a principal of the
+    org, or an operator at the command line), what (a before/after diff, never a secret), when,
     and from which request and address. Pass ``nextCursor`` back as ``cursor`` for more."""
     page = await trail.find(
         actor.org_id,

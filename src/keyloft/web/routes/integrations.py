@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from keyloft.domain.clients import ScopeInput, etag
-from keyloft.services.clients import ClientRequest
+from keyloft.services.clients import DEFAULT_PAGE, MAX_PAGE, ClientRequest
 from keyloft.web import envelope
 from keyloft.web.deps import ActorDep, ClientServiceDep
 from keyloft.web.json_route import JsonRoute
@@ -74,14 +74,39 @@ async def create_client(body: ClientCreate, actor: ActorDep, clients: ClientServ
 
 @router.get("/clients", responses={200: {"model": ClientListEnvelope}, **ERRORS})
 async def list_clients(
+    request: Request,
     actor: ActorDep,
     clients: ClientServiceDep,
     includeInvalid: Annotated[bool, Query(description="Also list deleted clients.")] = False,
+    name: Annotated[
+        str | None, Query(description="Only clients whose name contains this (any case).")
+    ] = None,
+    limit: Annotated[
+        int | None, Query(description=f"Page size (1 to {MAX_PAGE}); pages the answer.")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="The previous page's nextCursor.")
+    ] = None,
 ) -> Response:
-    """The org's API clients, without secrets or scopes."""
+    """The org's API clients in creation order, without secrets or scopes. With ``limit`` or
+    ``cursor`` the answer is one page, and ``page.nextCursor`` (also a ``Link: rel="next"``
+    header) fetches the next one; without them it is the whole list, as it always was."""
     org = await clients.org(actor)
-    found = await clients.list(actor, include_invalid=includeInvalid)
-    return envelope.ok([client_view(client, org, scopes=False) for client in found])
+    found = await clients.page(
+        actor, include_invalid=includeInvalid, name=name, cursor=cursor, limit=limit
+    )
+    data = [client_view(client, org, scopes=False) for client in found.clients]
+    if limit is None and cursor is None:
+        return envelope.ok(data)
+    headers: dict[str, str] = {}
+    if found.next_cursor is not None:
+        following = request.url.include_query_params(cursor=found.next_cursor)
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return envelope.ok(
+        data,
+        headers=headers,
+        extra={"page": {"nextCursor": found.next_cursor, "limit": limit or DEFAULT_PAGE}},
+    )
 
 
 @router.get("/clients/{clientKey}", responses={200: {"model": ClientDetailEnvelope}, **ERRORS})
