@@ -252,13 +252,16 @@ async def _postgres_admin(url: str, statement: str) -> None:
 
 
 @contextlib.contextmanager
-def open_store(kind: str, workdir: Path, redis_url: str | None) -> Iterator[Store]:
+def open_store(
+    kind: str, workdir: Path, redis_url: str | None, algorithm: str = "RS256"
+) -> Iterator[Store]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYLOFT_")}
     env.update(
         {
             "KEYLOFT_SECRET_KEY": "bench-server-secret-" + secrets.token_urlsafe(32),
             "KEYLOFT_ISSUER": "http://keyloft.bench",
             "KEYLOFT_LOG_LEVEL": "WARNING",
+            "KEYLOFT_SIGNING_ALGORITHM": algorithm,
         }
     )
     if redis_url:
@@ -635,9 +638,11 @@ def keyloft_figures(d: Driven, seed: Seed) -> dict[str, tuple[list[Request], Cal
 
 
 # Which ceiling each figure is read against, and the issue's goal for that ratio (percent).
-CEILING_OF = {
-    "token_v3": ("rs256x2", 55),
-    "token_oauth2": ("rs256x2", 55),
+# The token figures are read against two cores' raw signing in the deployment's algorithm
+# ("signx2"); the 55 % goal is the issue's for RS256 (ES256/EdDSA goals are against a peer).
+CEILING_OF: dict[str, tuple[str, int | None]] = {
+    "token_v3": ("signx2", 55),
+    "token_oauth2": ("signx2", 55),
     "check": ("hello_post", 80),
     "list_token": ("hello_get", 50),
     "list_basic": ("hello_get", 50),
@@ -664,7 +669,8 @@ def print_line(result: Result, ceilings: dict[str, float]) -> None:
         ceiling, goal = CEILING_OF[result.name]
         if ceilings.get(ceiling):
             share = 100 * result.rps / ceilings[ceiling]
-            ratio = f"{share:5.1f} % of {ceiling} (≥ {goal} %)"
+            target = f" (≥ {goal} %)" if goal is not None else ""
+            ratio = f"{share:5.1f} % of {ceiling}{target}"
     runs = "/".join(f"{r:.0f}" for r in result.runs)
     flag = "" if result.status == "ok" else f"  {result.status}: {result.detail}"
     print(
@@ -777,6 +783,12 @@ def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--clients", type=int, default=100, help="clients in the store")
+    parser.add_argument(
+        "--algorithm",
+        choices=("RS256", "ES256", "EdDSA"),
+        default="RS256",
+        help="the deployment's signing algorithm (KEYLOFT_SIGNING_ALGORITHM)",
+    )
     parser.add_argument("--spread", type=int, default=50, help="clients the figures drive")
     parser.add_argument(
         "--compare-scale",
@@ -838,7 +850,8 @@ def main() -> None:
     redis = redis_url(options)
     print(
         f"Keyloft bench: store={options.store}{' + redis' if redis else ''} "
-        f"clients={options.clients} workers={options.workers} wrk -t{o.threads} -c{o.connections} "
+        f"clients={options.clients} alg={options.algorithm} workers={options.workers} "
+        f"wrk -t{o.threads} -c{o.connections} "
         f"{o.runs}x{o.duration:g}s (warm-up {o.warmup:g}s) cores={os.cpu_count()} "
         f"{time.strftime('%Y-%m-%d %H:%M')}"
     )
@@ -848,7 +861,10 @@ def main() -> None:
         if not options.no_ceilings:
             signing = signing_ceilings(2.0)
             ceilings.update(signing)
-            ceilings["rs256x2"] = 2 * signing["rs256"]
+            ceilings["signx2"] = 2 * signing[options.algorithm.lower()]
+            if options.algorithm != "RS256":
+                for name in ("token_v3", "token_oauth2"):
+                    CEILING_OF[name] = ("signx2", None)
             rate = resource_rate(3.0)
             print_header("ceilings (same run)")
             for name in ("rs256", "es256", "eddsa", "keyring_rs256"):
@@ -861,7 +877,7 @@ def main() -> None:
             for result in hello_ceilings(wrk, options.workers, o, workdir):
                 ceilings[result.name] = result.rps
                 print_line(result, ceilings)
-        with open_store(options.store, workdir, redis) as store:
+        with open_store(options.store, workdir, redis, options.algorithm) as store:
             first = 100 if options.compare_scale else min(options.clients, BULK_ABOVE)
             seed = seed_org(store.env, first)
             label = f"{options.store}, {first} clients"

@@ -2,7 +2,7 @@
 
 Signs a message the size of a Keyloft access token's signing input with `cryptography`
 (RSA-2048 PKCS#1 v1.5 SHA-256 for RS256, P-256 SHA-256 for ES256, Ed25519 for EdDSA), and
-signs whole tokens with Keyloft's own key ring (PyJWT over a loaded key object, RS256), so
+signs whole tokens with Keyloft's own key ring (each algorithm, keys loaded once), so
 the gap between the two is what building a JWT costs above the signature. The process pins
 itself to one core.
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import asyncpg
 import httpx
@@ -167,6 +168,25 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KEYLOFT_DATABASE_URL", "sqlite:///./keyloft.db")
     return tmp_path
+
+
+def client_basic(client_id: str, secret: str) -> dict[str, str]:
+    """RFC 6749 §2.3.1 client_secret_basic: id and secret form-encoded inside Basic."""
+    raw = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+async def oauth_token(http: httpx.AsyncClient, client: dict[str, Any], scope: str = "") -> str:
+    """An RFC 9068 access token for ``client`` from /oauth2/token (client_secret_basic)."""
+    form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
+    answer = await http.post(
+        "/oauth2/token",
+        data=form,
+        headers=client_basic(client["clientKey"], client["clientSecret"]),
+    )
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["access_token"]
+    return token
 
 
 def basic(username: str, password: str) -> dict[str, str]:

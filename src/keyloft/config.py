@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         description="How long `keyloft keys rotate` publishes a new signing key before it "
         "signs: at least the JWKS cache lifetime (max-age=300) plus a node's refresh (60 s).",
     )
+    signing_algorithm: Literal["RS256", "ES256", "EdDSA"] = Field(
+        default="RS256",
+        description="Algorithm of the first signing key (`keyloft init`) and of rotated ones "
+        "(`keyloft keys rotate`): RS256, ES256 or EdDSA.",
+    )
     basic_auth_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = Field(default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG.")

@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_oauth2_token import basic as oauth_basic
-from tests.conftest import OrgFixture, create_client, mint
+from tests.conftest import OrgFixture, create_client, mint, oauth_token
 
 CHECK = "/v3/oauth/check"
 CLIENTS = "/v3/integrations/clients"
@@ -28,18 +27,6 @@ GRANTS = [grant(1, "READ", ".*v3/targetGroups/public.*"), grant(2, "WRITE")]
 @pytest.fixture
 async def client(http: httpx.AsyncClient, org: OrgFixture) -> dict[str, Any]:
     return await create_client(http, org, name="gateway-caller", scopes=GRANTS)
-
-
-async def oauth_token(http: httpx.AsyncClient, client: dict[str, Any], scope: str = "") -> str:
-    form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
-    answer = await http.post(
-        "/oauth2/token",
-        content="&".join(f"{k}={v}" for k, v in form.items()),
-        headers=oauth_basic(client["clientKey"], client["clientSecret"]),
-    )
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["access_token"]
-    return token
 
 
 async def token_of(http: httpx.AsyncClient, client: dict[str, Any], kind: str) -> str:

@@ -190,9 +190,15 @@ async def workers_node(
     await rt.stop()  # the database fixture disposes the engine itself
 
 
-async def test_several_workers_without_redis_turn_the_cache_off(
-    workers_node: tuple[httpx.AsyncClient, Runtime], statements: Statements, org: OrgFixture
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_several_workers_without_redis_turn_the_cache_off_on_postgresql(
+    workers_node: tuple[httpx.AsyncClient, Runtime],
+    statements: Statements,
+    org: OrgFixture,
+    settings: Settings,
 ) -> None:
+    """Without Redis, PostgreSQL workers cannot hear of each other's changes (SQLite workers
+    look: tests/api/test_sqlite_workers_cache.py)."""
     http, rt = workers_node
     assert rt.cache.enabled is False
     created = await create_client(http, org)

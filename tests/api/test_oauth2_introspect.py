@@ -3,36 +3,19 @@ nothing but ``{"active": false}`` about any other string."""
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any
-from urllib.parse import quote_plus
 
 import httpx
 import jwt
 import pytest
 
 from keyloft.domain.signing import SigningKey
-from tests.conftest import ISSUER, OrgFixture, create_client, mint
+from tests.conftest import ISSUER, OrgFixture, client_basic, create_client, mint, oauth_token
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 INTROSPECT = "/oauth2/introspect"
 INACTIVE = {"active": False}
-
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    raw = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-
-async def oauth_token(http: httpx.AsyncClient, client: dict[str, Any], scope: str = "") -> str:
-    form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
-    answer = await http.post(
-        "/oauth2/token", data=form, headers=basic(client["clientKey"], client["clientSecret"])
-    )
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["access_token"]
-    return token
 
 
 async def introspect(
@@ -48,7 +31,7 @@ async def introspect(
     return await http.post(
         INTROSPECT,
         data={"token": token},
-        headers=basic(client["clientKey"], client["clientSecret"]),
+        headers=client_basic(client["clientKey"], client["clientSecret"]),
     )
 
 
@@ -146,7 +129,7 @@ async def test_revoked_token_is_inactive(http: httpx.AsyncClient, client: dict[s
     revoked = await http.post(
         "/oauth2/revoke",
         data={"token": token},
-        headers=basic(client["clientKey"], client["clientSecret"]),
+        headers=client_basic(client["clientKey"], client["clientSecret"]),
     )
     assert revoked.status_code == 200
     assert_inactive(await introspect(http, client, token))
@@ -196,7 +179,7 @@ async def test_deleted_clients_token_is_inactive(
     "headers",
     [
         pytest.param({}, id="no-credentials"),
-        pytest.param(basic("y" * 25, "x" * 40), id="unknown-client"),
+        pytest.param(client_basic("y" * 25, "x" * 40), id="unknown-client"),
     ],
 )
 async def test_unauthenticated_caller_is_invalid_client(
@@ -225,7 +208,9 @@ async def test_missing_token_is_invalid_request(
     http: httpx.AsyncClient, client: dict[str, Any], form: dict[str, str]
 ) -> None:
     answer = await http.post(
-        INTROSPECT, data=form, headers=basic(client["clientKey"], client["clientSecret"]) | FORM
+        INTROSPECT,
+        data=form,
+        headers=client_basic(client["clientKey"], client["clientSecret"]) | FORM,
     )
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"] == "invalid_request"

@@ -3,9 +3,7 @@ the token was, and a revoked token is refused everywhere — also by a node star
 
 from __future__ import annotations
 
-import base64
 from typing import Any
-from urllib.parse import quote_plus
 
 import httpx
 import pytest
@@ -14,26 +12,12 @@ from keyloft.config import Settings
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
 from keyloft.web.runtime import build_runtime
-from tests.conftest import BASE_URL, OrgFixture, create_client, mint
+from tests.conftest import BASE_URL, OrgFixture, client_basic, create_client, mint, oauth_token
 
 REVOKE = "/oauth2/revoke"
 INTROSPECT = "/oauth2/introspect"
 CHECK = "/v3/oauth/check"
 SCOPES = "/v3/integrations/scopes"
-
-
-def basic(client: dict[str, Any]) -> dict[str, str]:
-    raw = f"{quote_plus(client['clientKey'])}:{quote_plus(client['clientSecret'])}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-
-async def oauth_token(http: httpx.AsyncClient, client: dict[str, Any]) -> str:
-    answer = await http.post(
-        "/oauth2/token", data={"grant_type": "client_credentials"}, headers=basic(client)
-    )
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["access_token"]
-    return token
 
 
 async def issue(http: httpx.AsyncClient, client: dict[str, Any], kind: str) -> str:
@@ -43,11 +27,19 @@ async def issue(http: httpx.AsyncClient, client: dict[str, Any], kind: str) -> s
 
 
 async def revoke(http: httpx.AsyncClient, client: dict[str, Any], token: str) -> httpx.Response:
-    return await http.post(REVOKE, data={"token": token}, headers=basic(client))
+    return await http.post(
+        REVOKE,
+        data={"token": token},
+        headers=client_basic(client["clientKey"], client["clientSecret"]),
+    )
 
 
 async def active(http: httpx.AsyncClient, client: dict[str, Any], token: str) -> bool:
-    answer = await http.post(INTROSPECT, data={"token": token}, headers=basic(client))
+    answer = await http.post(
+        INTROSPECT,
+        data={"token": token},
+        headers=client_basic(client["clientKey"], client["clientSecret"]),
+    )
     assert answer.status_code == 200, answer.text
     value: bool = answer.json()["active"]
     return value
@@ -135,13 +127,15 @@ async def test_revocation_requires_client_authentication(
     http: httpx.AsyncClient, client: dict[str, Any]
 ) -> None:
     token = await oauth_token(http, client)
-    for headers in ({}, basic({**client, "clientSecret": "x" * 40})):
+    for headers in ({}, client_basic(client["clientKey"], "x" * 40)):
         answer = await http.post(REVOKE, data={"token": token}, headers=headers)
         assert answer.status_code == 401, answer.text
         assert answer.json()["error"] == "invalid_client"
     assert await active(http, client, token)
     missing = await http.post(
-        REVOKE, data={"token_type_hint": "access_token"}, headers=basic(client)
+        REVOKE,
+        data={"token_type_hint": "access_token"},
+        headers=client_basic(client["clientKey"], client["clientSecret"]),
     )
     assert missing.status_code == 400
     assert missing.json()["error"] == "invalid_request"
@@ -152,7 +146,9 @@ async def test_unknown_token_type_hint_is_ignored(
 ) -> None:
     token = await oauth_token(http, client)
     answer = await http.post(
-        REVOKE, data={"token": token, "token_type_hint": "refresh_token"}, headers=basic(client)
+        REVOKE,
+        data={"token": token, "token_type_hint": "refresh_token"},
+        headers=client_basic(client["clientKey"], client["clientSecret"]),
     )
     assert answer.status_code == 200
     assert not await active(http, client, token)

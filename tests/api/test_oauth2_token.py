@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
-from urllib.parse import quote_plus
 
 import httpx
 import jwt
 import pytest
 
-from tests.conftest import ISSUER, OrgFixture, create_client
+from tests.conftest import ISSUER, OrgFixture, client_basic, create_client
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
-    raw = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode(), **FORM}
+    """client_secret_basic with a form Content-Type, for requests sending a raw body."""
+    return client_basic(client_id, secret) | FORM
 
 
 @pytest.fixture
@@ -143,7 +141,9 @@ async def test_request_errors(
     http: httpx.AsyncClient, client: dict[str, Any], body: str, status: int, error: str
 ) -> None:
     answer = await http.post(
-        "/oauth2/token", content=body, headers=basic(client["clientKey"], client["clientSecret"])
+        "/oauth2/token",
+        content=body,
+        headers=basic(client["clientKey"], client["clientSecret"]),
     )
     assert answer.status_code == status, answer.text
     assert answer.json()["error"] == error
@@ -155,7 +155,9 @@ async def test_wrong_unknown_and_deleted_clients_are_one_invalid_client(
 ) -> None:
     async def attempt(key: str, secret: str) -> httpx.Response:
         return await http.post(
-            "/oauth2/token", content="grant_type=client_credentials", headers=basic(key, secret)
+            "/oauth2/token",
+            content="grant_type=client_credentials",
+            headers=basic(key, secret),
         )
 
     wrong = await attempt(client["clientKey"], "x" * 40)

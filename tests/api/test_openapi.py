@@ -126,7 +126,9 @@ async def test_jwks_response_schema(spec: dict[str, Any]) -> None:
     schema = json_schema(spec["paths"]["/.well-known/jwks.json"]["get"]["responses"]["200"])
     assert schema["required"] == ["keys"]
     key = schema["properties"]["keys"]["items"]
-    assert {"kty", "kid", "alg", "n", "e"} <= set(key["required"])
+    assert {"kty", "kid", "alg", "use"} <= set(key["required"])
+    # RSA keys carry n and e, EC keys crv, x and y, OKP keys crv and x.
+    assert {"n", "e", "crv", "x", "y"} <= set(key["properties"])
 
 
 async def test_integrations_declare_their_security(spec: dict[str, Any]) -> None:

@@ -162,7 +162,8 @@ async def _outage_and_recovery(node: ProxiedNode, database: Database, *, stall: 
     assert recovered < BOUNDED
 
     # Every kind of request works again, several times over, without rebuilding anything:
-    # pooled connections broken by the outage are noticed before use and replaced.
+    # pooled connections broken by the outage were discarded when they failed (the requests
+    # during the outage), and the pool opens new ones.
     for round_ in range(3):
         outcomes = await requests_needing_the_store(http, org, unminted, token, f"after{round_}")
         for what, outcome in outcomes.items():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -97,3 +98,56 @@ def test_unknown_zones_refused(name: str) -> None:
         check_timezone(name)
     assert caught.value.field == "timezone"
     assert "unknown time zone" in caught.value.message
+
+
+def _reference(moment: datetime, timezone: str) -> str:
+    local = moment.astimezone(ZoneInfo(timezone))
+    millis = f"{local.microsecond // 1000:03d}"
+    return local.strftime("%Y-%m-%dT%H:%M:%S.") + millis + local.strftime("%z")
+
+
+@pytest.mark.parametrize(
+    ("timezone", "switch"),
+    [
+        pytest.param("Europe/Berlin", datetime(2024, 3, 31, 1, 0, tzinfo=UTC), id="berlin-spring"),
+        pytest.param("Europe/Berlin", datetime(2024, 10, 27, 1, 0, tzinfo=UTC), id="berlin-fall"),
+        pytest.param(
+            "America/New_York", datetime(2024, 11, 3, 6, 0, tzinfo=UTC), id="new-york-fall"
+        ),
+        # Lord Howe Island moves by half an hour, at half past a UTC hour.
+        pytest.param(
+            "Australia/Lord_Howe", datetime(2024, 4, 6, 15, 0, tzinfo=UTC), id="lord-howe"
+        ),
+        pytest.param(
+            "Australia/Lord_Howe", datetime(2024, 10, 5, 15, 30, tzinfo=UTC), id="lord-howe-2"
+        ),
+        pytest.param("Asia/Kolkata", datetime(1854, 6, 28, 0, 0, tzinfo=UTC), id="kolkata-lmt"),
+    ],
+)
+def test_every_moment_around_a_change_matches_the_zone_rules(
+    timezone: str, switch: datetime
+) -> None:
+    """Each second (plus some microseconds) for an hour and a half either side of a change."""
+    for seconds in range(-5400, 5400, 7):
+        moment = switch + timedelta(seconds=seconds, microseconds=(seconds * 7919) % 1_000_000)
+        assert format_v3(moment, timezone) == _reference(moment, timezone), moment
+    last = switch - timedelta(microseconds=1)
+    assert format_v3(last, timezone) == _reference(last, timezone)
+    assert format_v3(switch, timezone) == _reference(switch, timezone)
+
+
+def test_berlin_switch_to_the_millisecond() -> None:
+    before = datetime(2024, 10, 27, 0, 59, 59, 999_999, tzinfo=UTC)
+    assert format_v3(before, "Europe/Berlin") == "2024-10-27T02:59:59.999+0200"
+    assert format_v3(before + timedelta(microseconds=1), "Europe/Berlin") == (
+        "2024-10-27T02:00:00.000+0100"
+    )
+
+
+def test_other_aware_zones_and_old_years_format_as_the_zone_rules_say() -> None:
+    berlin = datetime(2024, 7, 1, 9, 30, 15, 250_000, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert format_v3(berlin, "Asia/Kolkata") == "2024-07-01T13:00:15.250+0530"
+    fixed = datetime(2024, 7, 1, 9, 30, tzinfo=timezone(timedelta(hours=-3)))
+    assert format_v3(fixed, "UTC") == "2024-07-01T12:30:00.000+0000"
+    early = datetime(999, 6, 1, 12, 0, tzinfo=UTC)
+    assert format_v3(early, "Asia/Kolkata") == _reference(early, "Asia/Kolkata")

@@ -3,7 +3,9 @@
 Token minting and token-authenticated calls read it instead of the store. Every change to a
 client is announced on the invalidation bus after commit and drops the entry on every node;
 entries also expire after ``ttl`` seconds as a backstop. While the bus cannot vouch for
-freshness (Redis unreachable) the cache is bypassed, so answers come from the store.
+freshness (Redis unreachable) the cache is bypassed, so answers come from the store. Where
+changes are noticed by looking rather than by being told (SQLite workers without Redis),
+``watch`` is called before an entry is trusted and drops what another process made stale.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class ClientStateCache:
         self._key_of_id: dict[int, str] = {}
         self._generation = 0
         self.enabled = True
+        self.watch: Callable[[], None] | None = None
         self.hits = 0
         self.misses = 0
 
@@ -41,6 +44,8 @@ class ClientStateCache:
     def by_key(self, client_key: str) -> ClientState | None:
         if not self.enabled:
             return None
+        if self.watch is not None:
+            self.watch()
         entry = self._by_key.get(client_key)
         if entry is None or entry[0] < self._now():
             self.misses += 1
@@ -49,6 +54,8 @@ class ClientStateCache:
         return entry[1]
 
     def by_id(self, client_id: int) -> ClientState | None:
+        if self.watch is not None and self.enabled:
+            self.watch()
         key = self._key_of_id.get(client_id)
         return self.by_key(key) if key is not None else None
 

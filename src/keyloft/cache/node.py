@@ -2,12 +2,15 @@
 
 The client cache and the revoked-token list follow each committed change. When the bus stops
 vouching for them they are distrusted at once (answers come from the store); when it is back,
-the node refreshes from the store first and only then trusts its copies again.
+the node refreshes from the store first and only then trusts its copies again. Where no bus
+exists but changes can be noticed (``stale``, from a SQLite worker's data-version watch), the
+client cache is dropped at once and the revoked list is reloaded before it is trusted again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -16,6 +19,7 @@ from keyloft.cache.revocations import RevokedTokens
 from keyloft.services.ports import Changes
 
 log = logging.getLogger("keyloft.node")
+RELOAD_RETRY_SECONDS = 1.0
 
 
 class NodeCopies:
@@ -34,6 +38,8 @@ class NodeCopies:
         self._refresh = refresh
         self._may_cache = may_cache
         self._pending: set[asyncio.Task[None]] = set()
+        self._stale = False
+        self._reloading: asyncio.Task[None] | None = None
 
     def apply(self, changes: Changes) -> None:
         self.cache.apply(changes)
@@ -52,6 +58,38 @@ class NodeCopies:
         await self._refresh()
         if trust is not None:
             self.revoked.enabled = trust
+
+    def stale(self) -> None:
+        """Something was committed that no bus announced: drop the client cache now, and ask
+        the store about revocations until a reload begun after this call has finished."""
+        self.cache.clear()
+        self.revoked.enabled = False
+        self._stale = True
+        if self._reloading is None:
+            self._reloading = asyncio.get_running_loop().create_task(self._reload())
+            self._pending.add(self._reloading)
+            self._reloading.add_done_callback(self._pending.discard)
+
+    async def _reload(self) -> None:
+        try:
+            while self._stale:
+                self._stale = False
+                try:
+                    await self._refresh()
+                except Exception as exc:  # the store may be away: try again shortly
+                    log.warning("reload after a change failed: %s", type(exc).__name__)
+                    self._stale = True
+                    await asyncio.sleep(RELOAD_RETRY_SECONDS)
+            self.revoked.enabled = self._may_cache
+        finally:
+            self._reloading = None
+
+    async def close(self) -> None:
+        """Stop a reload still waiting for the store (shutdown)."""
+        if self._reloading is not None:
+            self._reloading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reloading
 
     def _schedule(self, *, trust_after: bool | None) -> None:
         task = asyncio.get_running_loop().create_task(self._run(trust_after))

@@ -16,6 +16,7 @@ class RevokedTokens:
         self._expiry: dict[str, float] = {}
         self._now = monotonic
         self.enabled = False
+        self.watch: Callable[[], None] | None = None
 
     def __len__(self) -> int:
         return len(self._expiry)
@@ -41,6 +42,8 @@ class RevokedTokens:
 
     def known_revoked(self, jti: str) -> bool | None:
         """True/False from the copy; None when it cannot be trusted (ask the store)."""
+        if self.enabled and self.watch is not None:
+            self.watch()  # may find the copy stale and stop trusting it
         if not self.enabled:
             return None
         return jti in self._expiry

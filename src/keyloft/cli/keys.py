@@ -14,6 +14,7 @@ import typer
 
 from keyloft.cli.common import JsonOpt, emit, fail, operator, with_store
 from keyloft.config import Settings
+from keyloft.domain.signing import ALGORITHMS
 from keyloft.services.clock import SystemClock
 from keyloft.services.keys import (
     KeyStatus,
@@ -38,6 +39,7 @@ def _when(moment: datetime | None) -> str | None:
 def _row(status: KeyStatus) -> dict[str, Any]:
     return {
         "kid": status.kid,
+        "algorithm": status.algorithm,
         "created": _when(status.created),
         "activates": _when(status.activates),
         "retired": _when(status.retired),
@@ -65,19 +67,33 @@ def keys_rotate(
             "(default KEYLOFT_KEY_PUBLISH_DELAY_SECONDS).",
         ),
     ] = None,
+    algorithm: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Algorithm of the new key: {', '.join(ALGORITHMS)} "
+            "(default KEYLOFT_SIGNING_ALGORITHM).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a signing key: published at once, signing after the publish delay. The key it
-    supersedes stays published until every token it signed has expired."""
+    supersedes stays published until every token it signed has expired, so rotating to a key
+    of another algorithm moves the deployment to that algorithm without refusing old tokens."""
     settings = Settings()
+    chosen = settings.signing_algorithm if algorithm is None else algorithm
+    if chosen not in ALGORITHMS:
+        fail(f"unknown signing algorithm {chosen!r}: use one of {', '.join(ALGORITHMS)}")
     keys = _server_keys(settings)
     delay = settings.key_publish_delay_seconds if publish_delay is None else publish_delay
     by = operator()
 
     async def work(store: Store) -> dict[str, Any]:
-        key = await rotate_signing_key(store, keys, SystemClock().now(), delay, operator=by)
+        key = await rotate_signing_key(
+            store, keys, SystemClock().now(), delay, operator=by, algorithm=chosen
+        )
         return {
             "kid": key.kid,
+            "algorithm": key.algorithm,
             "created": _when(key.created_at),
             "activates": _when(key.starts),
             "publishDelaySeconds": delay,
@@ -93,7 +109,8 @@ def keys_rotate(
     emit(
         data,
         as_json,
-        f"signing key {data['kid']} added: published now, signs from {data['activates']}",
+        f"signing key {data['kid']} ({data['algorithm']}) added: published now, "
+        f"signs from {data['activates']}",
     )
 
 
@@ -115,7 +132,8 @@ def keys_list(as_json: JsonOpt = False) -> None:
         return
     for row in rows:
         typer.echo(
-            f"{row['kid']:<24} {row['state']:<10} activates {row['activates']}  {_shown(row)}"
+            f"{row['kid']:<24} {row['algorithm']:<6} {row['state']:<10} "
+            f"activates {row['activates']}  {_shown(row)}"
         )
 
 

@@ -87,7 +87,9 @@ def init(
         try:
             before, after = await migrate.upgrade(database.engine)
             async with database.unit_of_work(write=True) as store:
-                key_created = await setup.ensure_keys(store, secret, clock, operator=by)
+                key_created = await setup.ensure_keys(
+                    store, secret, clock, operator=by, algorithm=settings.signing_algorithm
+                )
                 result: dict[str, Any] = {
                     "changed": secret_created or key_created or before != after,
                     "schema": after,

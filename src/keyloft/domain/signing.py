@@ -1,7 +1,17 @@
-"""Signing keys and the key ring that signs and verifies access tokens (RS256, 2048-bit)."""
+"""Signing keys and the key ring that signs and verifies access tokens.
+
+A deployment signs with one of three algorithms (``KEYLOFT_SIGNING_ALGORITHM``): RS256
+(RSA-2048, PKCS#1 v1.5), ES256 (ECDSA P-256) or EdDSA (Ed25519). Each key carries its own
+algorithm, so a ring may hold keys of several while a deployment moves from one to another by
+rotation; a token verifies only under the algorithm of the key its ``kid`` names.
+
+Tokens are built and checked here with ``cryptography`` directly (RFC 7515 compact JWS): the
+header is serialised once per key, and a token is split and decoded once on verification.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -9,16 +19,129 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-ALGORITHM = "RS256"
+Algorithm = Literal["RS256", "ES256", "EdDSA"]
+ALGORITHMS: Final[tuple[Algorithm, ...]] = ("RS256", "ES256", "EdDSA")
+DEFAULT_ALGORITHM: Final[Algorithm] = "RS256"
 RSA_BITS = 2048
 _KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Three base64url segments (an empty signature is refused later, by its header's algorithm
+# or by the signature check): one regular expression checks the whole token's alphabet.
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+_PKCS1 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+_ECDSA = ec.ECDSA(_SHA256)
+_P256_BYTES = 32
+# json.dumps(separators=(",", ":")) without building an encoder on every call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+def _sign_rs256(key: Any, data: bytes) -> bytes:
+    return bytes(key.sign(data, _PKCS1, _SHA256))
+
+
+def _verify_rs256(key: Any, signature: bytes, data: bytes) -> None:
+    key.verify(signature, data, _PKCS1, _SHA256)
+
+
+def _sign_es256(key: Any, data: bytes) -> bytes:
+    # JWS wants r || s, fixed-width (RFC 7518 3.4), not the DER that cryptography returns.
+    r, s = decode_dss_signature(key.sign(data, _ECDSA))
+    return r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
+
+
+def _verify_es256(key: Any, signature: bytes, data: bytes) -> None:
+    if len(signature) != 2 * _P256_BYTES:
+        raise InvalidSignature
+    r = int.from_bytes(signature[:_P256_BYTES], "big")
+    s = int.from_bytes(signature[_P256_BYTES:], "big")
+    key.verify(encode_dss_signature(r, s), data, _ECDSA)
+
+
+def _sign_eddsa(key: Any, data: bytes) -> bytes:
+    return bytes(key.sign(data))
+
+
+def _verify_eddsa(key: Any, signature: bytes, data: bytes) -> None:
+    key.verify(signature, data)
+
+
+def _is_rs256(key: object) -> bool:
+    return isinstance(key, rsa.RSAPrivateKey) and key.key_size >= RSA_BITS
+
+
+def _is_es256(key: object) -> bool:
+    return isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)
+
+
+def _is_eddsa(key: object) -> bool:
+    return isinstance(key, ed25519.Ed25519PrivateKey)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scheme:
+    """How one JWS algorithm makes keys, signs, verifies and publishes its keys."""
+
+    generate: Callable[[], PrivateKey]
+    fits: Callable[[object], bool]
+    sign: Callable[[Any, bytes], bytes]
+    verify: Callable[[Any, bytes, bytes], None]
+    to_jwk: Callable[[Any], str]
+
+
+_SCHEMES: Final[dict[str, _Scheme]] = {
+    "RS256": _Scheme(
+        lambda: rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS),
+        _is_rs256,
+        _sign_rs256,
+        _verify_rs256,
+        RSAAlgorithm.to_jwk,
+    ),
+    "ES256": _Scheme(
+        lambda: ec.generate_private_key(ec.SECP256R1()),
+        _is_es256,
+        _sign_es256,
+        _verify_es256,
+        ECAlgorithm.to_jwk,
+    ),
+    "EdDSA": _Scheme(
+        ed25519.Ed25519PrivateKey.generate,
+        _is_eddsa,
+        _sign_eddsa,
+        _verify_eddsa,
+        OKPAlgorithm.to_jwk,
+    ),
+}
+
+
+def _scheme(algorithm: str) -> _Scheme:
+    scheme = _SCHEMES.get(algorithm)
+    if scheme is None:
+        raise ValueError(f"unsupported signing algorithm {algorithm!r}: one of {ALGORITHMS}")
+    return scheme
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _unb64(segment: str) -> bytes:
+    """A base64url segment already matched by ``_COMPACT`` (so of the right alphabet)."""
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +152,7 @@ class SigningKey:
 
     kid: str
     algorithm: str
-    private_key: rsa.RSAPrivateKey
+    private_key: PrivateKey
     created_at: datetime
     activates_at: datetime | None = None
     retired_at: datetime | None = None
@@ -42,7 +165,8 @@ class SigningKey:
         return f"SigningKey(kid={self.kid!r}, algorithm={self.algorithm!r})"
 
     def public_jwk(self) -> dict[str, Any]:
-        jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        scheme = _scheme(self.algorithm)
+        jwk: dict[str, Any] = json.loads(scheme.to_jwk(self.private_key.public_key()))
         jwk.update({"kid": self.kid, "alg": self.algorithm, "use": "sig"})
         return jwk
 
@@ -54,10 +178,10 @@ class SigningKey:
         )
 
 
-def generate_signing_key(now: datetime) -> SigningKey:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+def generate_signing_key(now: datetime, algorithm: str = DEFAULT_ALGORITHM) -> SigningKey:
+    key = _scheme(algorithm).generate()
     kid = now.strftime("%Y%m%d") + "-" + secrets.token_urlsafe(6)
-    return SigningKey(kid=kid, algorithm=ALGORITHM, private_key=key, created_at=now)
+    return SigningKey(kid=kid, algorithm=algorithm, private_key=key, created_at=now)
 
 
 def load_signing_key(
@@ -66,11 +190,15 @@ def load_signing_key(
     created_at: datetime,
     activates_at: datetime | None = None,
     retired_at: datetime | None = None,
+    *,
+    algorithm: str = DEFAULT_ALGORITHM,
 ) -> SigningKey:
+    """A stored key; refused unless it is a key of its recorded ``algorithm``."""
+    scheme = _scheme(algorithm)
     key = serialization.load_pem_private_key(pem, password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"signing key {kid} is not an RSA key")
-    return SigningKey(kid, ALGORITHM, key, created_at, activates_at, retired_at)
+    if not isinstance(key, PrivateKey) or not scheme.fits(key):
+        raise ValueError(f"signing key {kid} is not a key for {algorithm}")
+    return SigningKey(kid, algorithm, key, created_at, activates_at, retired_at)
 
 
 class TokenRejected(Exception):
@@ -196,8 +324,20 @@ class KeyRing:
         active = [k for k in self._keys if phases[k.kid].state == "active"]
         self._signer = active[0] if active else None
         published = [k for k in self._keys if phases[k.kid].published(now)]
-        self._public = {key.kid: key.private_key.public_key() for key in published}
+        self._public = {
+            key.kid: _Verifier(
+                key.algorithm, key.private_key.public_key(), _scheme(key.algorithm).verify
+            )
+            for key in published
+        }
         self._published = published
+        # The headers this ring writes, as they appear in its tokens: one of these needs no
+        # parsing, its algorithm, kid and typ are known (and fit) by construction.
+        self._own_headers = {
+            _header_prefix(key, typ)[:-1].decode(): (typ, self._public[key.kid])
+            for key in published
+            for typ in ACCESS_TOKEN_TYPES
+        }
         # The next moment the answer can change: a key starts, retires or is unpublished.
         moments = [k.starts for k in self._keys if k.starts > now]
         moments += [k.retired_at for k in self._keys if k.retired_at and k.retired_at > now]
@@ -208,8 +348,13 @@ class KeyRing:
         ]
         self._until = min(moments) if moments else None
         if self._signer is not None:
-            self._headers = {"kid": self._signer.kid}
-            self._at_headers = {"kid": self._signer.kid, "typ": "at+jwt"}
+            # One tuple, replaced whole: key, signing function and headers always match.
+            self._signing = (
+                self._signer.private_key,
+                _scheme(self._signer.algorithm).sign,
+                _header_prefix(self._signer, "JWT"),
+                _header_prefix(self._signer, "at+jwt"),
+            )
 
     def _current(self) -> None:
         if self._until is not None:
@@ -237,11 +382,26 @@ class KeyRing:
         self._current()
         return {"keys": [key.public_jwk() for key in self._published]}
 
+    def algorithms(self) -> list[str]:
+        """The algorithms of the published keys, the signing key's first."""
+        self._current()
+        found = [self._signer.algorithm] if self._signer is not None else []
+        for key in self._published:
+            if key.algorithm not in found:
+                found.append(key.algorithm)
+        return found
+
     def sign(self, claims: dict[str, Any], *, typ: str | None = None) -> str:
         """A JWT over ``claims``; ``typ="at+jwt"`` for RFC 9068 access tokens."""
-        signer = self.active
-        headers = self._at_headers if typ == "at+jwt" else self._headers
-        return jwt.encode(claims, signer.private_key, algorithm=ALGORITHM, headers=headers)
+        self._current()
+        if self._signer is None:
+            raise NoSigningKey("no signing key is active now: see `keyloft keys list`")
+        private_key, sign_with, prefix, at_prefix = self._signing
+        if typ == "at+jwt":
+            prefix = at_prefix
+        signing_input = prefix + _b64(_COMPACT_JSON.encode(claims).encode())
+        signature = sign_with(private_key, signing_input)
+        return (signing_input + b"." + _b64(signature)).decode("ascii")
 
     def verify(
         self,
@@ -252,47 +412,102 @@ class KeyRing:
         leeway: float = 30.0,
         skew: float = CLOCK_SKEW,
     ) -> tuple[str, dict[str, Any]]:
-        """(``typ``, claims) of a token this deployment signed; checks signature, algorithm,
-        ``kid``, ``typ``, ``iss``, ``exp`` (``leeway`` past it), ``iat``/``nbf`` (at most
-        ``skew`` ahead: another node's clock may run ahead of ours), and ``aud`` for
-        ``at+jwt`` tokens. Raises TokenRejected."""
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise TokenRejected("malformed") from exc
-        kid = header.get("kid")
-        typ = header.get("typ", "JWT")
-        if header.get("alg") != ALGORITHM or not isinstance(kid, str) or not _KID.fullmatch(kid):
-            raise TokenRejected("header")
-        if typ not in ACCESS_TOKEN_TYPES:
-            raise TokenRejected("typ")
+        """(``typ``, claims) of a token this deployment signed; checks signature, algorithm
+        (the one of the key ``kid`` names), ``kid``, ``typ``, ``iss``, ``exp`` (``leeway``
+        past it), ``iat``/``nbf`` (at most ``skew`` ahead: another node's clock may run ahead
+        of ours), and ``aud`` for ``at+jwt`` tokens. Raises TokenRejected."""
+        if not isinstance(token, str) or not _COMPACT.fullmatch(token):
+            raise TokenRejected("malformed")
+        head, body, signature = token.split(".")
         self._current()
-        public = self._public.get(kid)
-        if public is None:
-            raise TokenRejected("unknown_kid")
-        check_aud = typ == "at+jwt"
+        typ, verifier = self._own_headers.get(head) or self._read_header(head)
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                public,
-                algorithms=[ALGORITHM],
-                issuer=issuer,
-                audience=audience if check_aud else None,
-                leeway=leeway,
-                options={
-                    "require": ["exp", "iat", "iss", "sub", "jti"],
-                    "verify_aud": check_aud,
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                },
+            verifier.check(
+                verifier.key, _unb64(signature), token[: len(head) + len(body) + 1].encode()
             )
-        except jwt.ExpiredSignatureError as exc:
-            raise TokenRejected("expired") from exc
-        except jwt.PyJWTError as exc:
+            claims = json.loads(_unb64(body).decode())
+        except (InvalidSignature, ValueError) as exc:
             raise TokenRejected("invalid") from exc
+        if not isinstance(claims, dict):
+            raise TokenRejected("invalid")
+        _check_claims(claims, issuer, audience if typ == "at+jwt" else _NO_AUDIENCE, leeway)
         latest = time.time() + skew
         for claim in ("iat", "nbf"):
             value = claims.get(claim, 0)
             if not isinstance(value, int | float) or isinstance(value, bool) or value > latest:
                 raise TokenRejected("invalid")
         return typ, claims
+
+    def _read_header(self, head: str) -> tuple[str, _Verifier]:
+        """(``typ``, the published key) of a header this ring did not write byte for byte."""
+        try:
+            header = json.loads(_unb64(head))
+        except ValueError as exc:
+            raise TokenRejected("malformed") from exc
+        if not isinstance(header, dict):
+            raise TokenRejected("malformed")
+        alg, kid, typ = header.get("alg"), header.get("kid"), header.get("typ", "JWT")
+        if type(alg) is not str or alg not in _SCHEMES or "crit" in header:
+            raise TokenRejected("header")
+        if not isinstance(kid, str) or not _KID.fullmatch(kid):
+            raise TokenRejected("header")
+        if type(typ) is not str or typ not in ACCESS_TOKEN_TYPES:
+            raise TokenRejected("typ")
+        verifier = self._public.get(kid)
+        if verifier is None:
+            raise TokenRejected("unknown_kid")
+        if alg != verifier.algorithm:  # the key decides the algorithm, never the token
+            raise TokenRejected("header")
+        return typ, verifier
+
+
+@dataclass(frozen=True, slots=True)
+class _Verifier:
+    """A published key, ready to check signatures: its algorithm is the only one it accepts."""
+
+    algorithm: str
+    key: PublicKey
+    check: Callable[[Any, bytes, bytes], None]
+
+
+def _header_prefix(key: SigningKey, typ: str) -> bytes:
+    """``base64url(header) + "."``, serialised once per key and ``typ`` (keys sorted)."""
+    header = {"alg": key.algorithm, "kid": key.kid, "typ": typ}
+    return _b64(json.dumps(header, separators=(",", ":"), sort_keys=True).encode()) + b"."
+
+
+_REQUIRED_CLAIMS = ("exp", "iat", "iss", "sub", "jti")
+_NO_AUDIENCE: Final = object()  # v3 tokens: ``aud`` is not checked at all
+
+
+def _check_claims(claims: dict[str, Any], issuer: str, audience: object, leeway: float) -> None:
+    """The registered claims, checked as RFC 7519 and RFC 9068 want them: every required
+    claim present and not null, ``exp`` an integer not more than ``leeway`` in the past,
+    ``iss`` equal to ``issuer``, ``aud`` (unless ``_NO_AUDIENCE``) naming ``audience`` (a
+    token with an audience is refused when none is expected), ``sub`` and ``jti`` strings."""
+    for claim in _REQUIRED_CLAIMS:
+        if claims.get(claim) is None:
+            raise TokenRejected("invalid")
+    try:
+        exp = int(claims["exp"])
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise TokenRejected("invalid") from exc
+    if exp <= time.time() - leeway:
+        raise TokenRejected("expired")
+    if claims["iss"] != issuer or not isinstance(claims["iss"], str):
+        raise TokenRejected("invalid")
+    if audience is not _NO_AUDIENCE and not _audience_ok(claims.get("aud"), audience):
+        raise TokenRejected("invalid")
+    if not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
+        raise TokenRejected("invalid")
+
+
+def _audience_ok(aud: object, audience: object) -> bool:
+    if audience is None:
+        return not aud
+    if not aud:
+        return False
+    named = [aud] if isinstance(aud, str) else aud
+    if not isinstance(named, list) or not all(isinstance(item, str) for item in named):
+        return False
+    return audience in named

@@ -2,8 +2,10 @@
 
 This module owns where keys come from and which are accepted. Keys are only ever fetched from
 the URL the resource server was configured with — never from a ``jku``, ``x5u``, ``x5c`` or
-``jwk`` named by a token. Only RSA keys of at least 2048 bits published for ``alg: RS256`` and
-``use: sig`` with a well-formed ``kid`` are kept; everything else in the set is ignored.
+``jwk`` named by a token. Only signing keys (``use: sig``) with a well-formed ``kid`` and an
+``alg`` that fits the key are kept — RSA of at least 2048 bits for ``RS256``, EC P-256 for
+``ES256``, OKP Ed25519 for ``EdDSA`` — each with its algorithm, the only one a token signed by
+it may name; everything else in the set is ignored.
 
 The set is kept for ``max_age`` seconds. A ``kid`` the cached set does not know causes at most
 one refetch per ``min_refetch_interval`` seconds, so tokens with made-up key ids cannot turn a
@@ -19,16 +21,18 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from jwt.exceptions import InvalidKeyError
 
 log = logging.getLogger("keyloft.resource")
 
-KEY_ALGORITHM = "RS256"
+# The algorithms a published key may be for, with the key type (and curve) each needs.
+KEY_TYPES = {"RS256": ("RSA", None), "ES256": ("EC", "P-256"), "EdDSA": ("OKP", "Ed25519")}
 MIN_RSA_BITS = 2048
 MAX_JWKS_BYTES = 256 * 1024
 MAX_KEYS = 64
@@ -36,6 +40,17 @@ KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 Fetch = Callable[[str], Awaitable[Any]]
 """Fetches the JSON document at a URL; raises JwksUnavailable when it cannot."""
+
+
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedKey:
+    """A key of the set and the one algorithm it verifies."""
+
+    algorithm: str
+    key: PublicKey
 
 
 class JwksUnavailable(Exception):
@@ -84,8 +99,12 @@ async def _get(client: httpx.AsyncClient, url: str, *, seconds: float, max_bytes
         raise JwksUnavailable("JWKS is not JSON") from exc
 
 
-def _public_key(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey | None:
-    if jwk.get("kty") != "RSA" or jwk.get("alg") != KEY_ALGORITHM or jwk.get("use") != "sig":
+def _public_key(jwk: Mapping[str, Any]) -> PublishedKey | None:
+    algorithm = jwk.get("alg")
+    if not isinstance(algorithm, str) or algorithm not in KEY_TYPES or jwk.get("use") != "sig":
+        return None
+    kty, crv = KEY_TYPES[algorithm]
+    if jwk.get("kty") != kty or jwk.get("crv") != crv:
         return None
     if "d" in jwk:  # a private key has no business in a published set
         return None
@@ -93,21 +112,33 @@ def _public_key(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey | None:
     if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
         return None
     try:
-        key = RSAAlgorithm.from_jwk(dict(jwk))
+        key = _from_jwk(algorithm, dict(jwk))
     except (InvalidKeyError, ValueError, TypeError, KeyError):
         return None
-    if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_RSA_BITS:
-        return None
-    return key
+    return PublishedKey(algorithm, key) if key is not None else None
 
 
-def parse_jwks(document: Any) -> dict[str, rsa.RSAPublicKey]:
+def _from_jwk(algorithm: str, jwk: dict[str, Any]) -> PublicKey | None:
+    """The public key of ``jwk`` if it is the kind ``algorithm`` needs, else None."""
+    if algorithm == "RS256":
+        key = RSAAlgorithm.from_jwk(jwk)
+        ok = isinstance(key, rsa.RSAPublicKey) and key.key_size >= MIN_RSA_BITS
+    elif algorithm == "ES256":
+        key = ECAlgorithm.from_jwk(jwk)
+        ok = isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
+    else:
+        key = OKPAlgorithm.from_jwk(jwk)
+        ok = isinstance(key, ed25519.Ed25519PublicKey)
+    return key if ok and isinstance(key, PublicKey) else None
+
+
+def parse_jwks(document: Any) -> dict[str, PublishedKey]:
     """The acceptable keys of a JWKS document by ``kid``; ValueError when it is no key set.
 
     A ``kid`` published twice is ambiguous and dropped altogether."""
     if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
         raise ValueError("not a JSON Web Key Set")
-    keys: dict[str, rsa.RSAPublicKey] = {}
+    keys: dict[str, PublishedKey] = {}
     repeated: set[str] = set()
     for jwk in document["keys"][:MAX_KEYS]:
         if not isinstance(jwk, Mapping):
@@ -147,7 +178,7 @@ class JwksCache:
         self._max_age = max_age
         self._min_refetch = min_refetch_interval
         self._clock = clock
-        self._keys: dict[str, rsa.RSAPublicKey] = {}
+        self._keys: dict[str, PublishedKey] = {}
         self._fetched_at: float | None = None  # the last fetch that succeeded
         self._attempted_at: float | None = None  # the last fetch, successful or not
         self._refetched_at: float | None = None  # the last fetch an unknown kid caused
@@ -172,11 +203,11 @@ class JwksCache:
     def _waited(self, since: float | None, now: float) -> bool:
         return since is None or now - since >= self._min_refetch
 
-    def cached(self, kid: str) -> rsa.RSAPublicKey | None:
+    def cached(self, kid: str) -> PublishedKey | None:
         """The key for ``kid`` if the cached set is fresh and has it; never fetches."""
         return self._keys.get(kid) if self._fresh(self._clock()) else None
 
-    def _known(self, kid: str, now: float) -> tuple[bool, rsa.RSAPublicKey | None]:
+    def _known(self, kid: str, now: float) -> tuple[bool, PublishedKey | None]:
         """(True, answer) when ``kid`` can be answered without fetching, else (False, None).
 
         A fresh set answers unless the kid is unknown and no unknown kid caused a fetch for
@@ -191,7 +222,7 @@ class JwksCache:
             raise JwksUnavailable("no keys known yet")
         return True, self._keys.get(kid)
 
-    async def key(self, kid: str) -> rsa.RSAPublicKey | None:
+    async def key(self, kid: str) -> PublishedKey | None:
         """The key for ``kid``, fetching when the set is stale or (rate-limited) when the
         ``kid`` is unknown; None when the issuer does not publish it. Raises JwksUnavailable
         only when no keys are known at all."""

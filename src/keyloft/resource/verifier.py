@@ -1,7 +1,8 @@
 """Offline verification of Keyloft access tokens by a resource server.
 
 This module owns what makes a token acceptable without asking Keyloft: the signature (by a key
-of the issuer's JWKS, with an algorithm from a fixed list — never ``none``, never an HMAC), the
+of the issuer's JWKS, with that key's own algorithm — RS256, ES256 or EdDSA, never ``none``,
+never an HMAC, never the algorithm a token names for a key published for another), the
 ``typ`` header, ``iss``, ``aud`` (RFC 9068 tokens), and ``exp``/``iat`` within a small leeway.
 It also owns the short-lived cache of verified tokens that makes repeated tokens cheap.
 
@@ -32,7 +33,7 @@ from keyloft.resource.jwks import KID, Fetch, JwksCache, JwksUnavailable, httpx_
 
 OAUTH_TYP = "at+jwt"
 V3_TYP = "JWT"
-RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+SUPPORTED_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 MAX_TOKEN_BYTES = 16 * 1024
 MAX_LEEWAY = 300.0
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "sub", "jti")
@@ -69,7 +70,9 @@ class TokenVerifier:
 
     ``audience`` is checked on RFC 9068 (``at+jwt``) tokens. v3 tokens (``typ: JWT``,
     ``token_use: token_access``) carry no audience; they are accepted only with
-    ``accept_v3_tokens``. A verified token is remembered (by its exact text) for at most
+    ``accept_v3_tokens``. ``algorithms`` narrows which of the three the resource server
+    accepts (all by default); a token is verified only with the algorithm its key is published
+    for. A verified token is remembered (by its exact text) for at most
     ``cache_seconds`` and never past its ``exp``, in an LRU of ``cache_size`` entries.
     """
 
@@ -81,7 +84,7 @@ class TokenVerifier:
         *,
         leeway: float = 30.0,
         skew: float = CLOCK_SKEW,
-        algorithms: tuple[str, ...] = ("RS256",),
+        algorithms: tuple[str, ...] = SUPPORTED_ALGORITHMS,
         accept_v3_tokens: bool = True,
         fetch: Fetch | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -91,9 +94,12 @@ class TokenVerifier:
         cache_seconds: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        unsafe = set(algorithms) - RSA_ALGORITHMS
+        unsafe = set(algorithms) - set(SUPPORTED_ALGORITHMS)
         if not algorithms or unsafe:
-            raise ValueError(f"only RSA signature algorithms are accepted, not {sorted(unsafe)}")
+            raise ValueError(
+                "only the signature algorithms RS256 (RSA), ES256 and EdDSA can be accepted, "
+                f"not {sorted(unsafe)}"
+            )
         if not 0 <= leeway <= MAX_LEEWAY:
             raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY:g} seconds")
         if not issuer or not audience:
@@ -159,13 +165,13 @@ class TokenVerifier:
             raise TokenInvalid("malformed")
         header = _header(token)
         alg, kid, typ = header.get("alg"), header.get("kid"), header.get("typ")
-        if alg not in self._algorithms:
+        if type(alg) is not str or alg not in self._algorithms:
             raise TokenInvalid("algorithm")
         if "crit" in header:  # no extension is understood, so none may be critical
             raise TokenInvalid("header")
         if not isinstance(kid, str) or not KID.fullmatch(kid):
             raise TokenInvalid("kid")
-        if typ not in self._types:
+        if type(typ) is not str or typ not in self._types:
             raise TokenInvalid("typ")
         try:
             key = await self.jwks.key(kid)
@@ -173,12 +179,14 @@ class TokenVerifier:
             raise TokenInvalid("jwks_unavailable") from None
         if key is None:
             raise TokenInvalid("unknown_kid")
+        if key.algorithm != alg:  # the key's algorithm, never the one the token names
+            raise TokenInvalid("algorithm")
         self.verifications += 1
         oauth = typ == OAUTH_TYP
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key,
+                key.key,
                 algorithms=[alg],
                 issuer=self.issuer,
                 audience=self.audience if oauth else None,

@@ -15,6 +15,7 @@ from keyloft.domain.audit import Operator, created
 from keyloft.domain.credentials import SecretHasher
 from keyloft.domain.errors import Conflict, NotFound
 from keyloft.domain.signing import (
+    DEFAULT_ALGORITHM,
     THIRTY_DAYS,
     KeyRing,
     KeyState,
@@ -52,10 +53,16 @@ class ServerKeys:
 
 
 async def add_signing_key(
-    store: Store, keys: ServerKeys, now: datetime, *, activates_at: datetime | None = None
+    store: Store,
+    keys: ServerKeys,
+    now: datetime,
+    *,
+    activates_at: datetime | None = None,
+    algorithm: str = DEFAULT_ALGORITHM,
 ) -> SigningKey:
-    """A new key, published at once and signing from ``activates_at`` (default: now)."""
-    key = generate_signing_key(now)
+    """A new key for ``algorithm``, published at once and signing from ``activates_at``
+    (default: now)."""
+    key = generate_signing_key(now, algorithm)
     sealed = crypto.encrypt(keys.signing_key_encryption, key.private_pem(), key.kid.encode())
     await store.keys.add(
         StoredKey(key.kid, key.algorithm, sealed, now, activates_at), key.public_jwk()
@@ -92,12 +99,18 @@ def _key_fields(key: SigningKey) -> dict[str, Any]:
 
 
 async def ensure_signing_key(
-    store: Store, keys: ServerKeys, now: datetime, *, operator: Operator
+    store: Store,
+    keys: ServerKeys,
+    now: datetime,
+    *,
+    operator: Operator,
+    algorithm: str = DEFAULT_ALGORITHM,
 ) -> bool:
-    """Create the first signing key if there is none; True when one was created."""
+    """Create the first signing key (for ``algorithm``) if there is none; True when one was
+    created."""
     if await store.keys.list():
         return False
-    key = await add_signing_key(store, keys, now)
+    key = await add_signing_key(store, keys, now, algorithm=algorithm)
     await _record_key(
         store, operator, now, "signing_key.create", key.kid, created(_key_fields(key))
     )
@@ -125,8 +138,9 @@ async def load_key_ring(
     known: KeyRing | None = None,
 ) -> KeyRing:
     """Decrypt every stored key (under the current or a retired server secret); a wrong server
-    secret fails loudly here, at start-up. Keys ``known`` already are reused: loading an RSA
-    key costs tens of milliseconds of CPU, too much to repeat on every refresh."""
+    secret fails loudly here, at start-up, and so does a key that is not one of its recorded
+    algorithm. Keys ``known`` already are reused: loading an RSA key costs tens of
+    milliseconds of CPU, too much to repeat on every refresh."""
     reusable = {key.kid: key for key in known.keys} if known else {}
     loaded: list[SigningKey] = []
     for stored in await store.keys.list():
@@ -143,7 +157,12 @@ async def load_key_ring(
             )
         loaded.append(
             load_signing_key(
-                stored.kid, pem, stored.created_at, stored.activates_at, stored.retired_at
+                stored.kid,
+                pem,
+                stored.created_at,
+                stored.activates_at,
+                stored.retired_at,
+                algorithm=stored.algorithm,
             )
         )
     return KeyRing(loaded, token_lifetime=token_lifetime, clock=clock)
@@ -193,6 +212,7 @@ class KeyStatus:
     """One signing key as ``keyloft keys list`` shows it."""
 
     kid: str
+    algorithm: str
     created: datetime
     activates: datetime
     retired: datetime | None
@@ -202,14 +222,23 @@ class KeyStatus:
 
 
 async def rotate_signing_key(
-    store: Store, keys: ServerKeys, now: datetime, delay: float, *, operator: Operator
+    store: Store,
+    keys: ServerKeys,
+    now: datetime,
+    delay: float,
+    *,
+    operator: Operator,
+    algorithm: str = DEFAULT_ALGORITHM,
 ) -> SigningKey:
-    """A new key, published at once and signing ``delay`` seconds from ``now``: verifiers
-    that cache the key set learn it before any token carries its kid. The key it supersedes
-    stays published until every token it signed has expired."""
+    """A new key for ``algorithm``, published at once and signing ``delay`` seconds from
+    ``now``: verifiers that cache the key set learn it before any token carries its kid. The
+    key it supersedes stays published until every token it signed has expired, whatever its
+    algorithm, so an ordinary rotation also moves a deployment to another algorithm."""
     if delay < 0:
         raise ValueError("the publish delay cannot be negative")
-    key = await add_signing_key(store, keys, now, activates_at=now + timedelta(seconds=delay))
+    key = await add_signing_key(
+        store, keys, now, activates_at=now + timedelta(seconds=delay), algorithm=algorithm
+    )
     await _record_key(
         store, operator, now, "signing_key.rotate", key.kid, created(_key_fields(key))
     )
@@ -256,6 +285,7 @@ async def list_signing_keys(
     return [
         KeyStatus(
             kid=key.kid,
+            algorithm=key.algorithm,
             created=key.created_at,
             activates=key.starts,
             retired=key.retired_at,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from keyloft.config import Settings
 from keyloft.domain.actors import PrincipalKind
 from keyloft.domain.audit import Operator
+from keyloft.domain.signing import DEFAULT_ALGORITHM
 from keyloft.services.keys import ServerKeys, ensure_signing_key
 from keyloft.services.orgs import NewPrincipal, OrgService
 from keyloft.services.ports import Clock, Store
@@ -52,10 +53,16 @@ def ensure_database_file(settings: Settings) -> None:
 
 
 async def ensure_keys(
-    store: Store, server_secret: str, clock: Clock, *, operator: Operator
+    store: Store,
+    server_secret: str,
+    clock: Clock,
+    *,
+    operator: Operator,
+    algorithm: str = DEFAULT_ALGORITHM,
 ) -> bool:
+    """The first signing key, of ``algorithm``, unless there is a key already."""
     return await ensure_signing_key(
-        store, ServerKeys.derive(server_secret), clock.now(), operator=operator
+        store, ServerKeys.derive(server_secret), clock.now(), operator=operator, algorithm=algorithm
     )
 
 

@@ -38,8 +38,12 @@ def create_engine(
     pool_size: int = 10,
     command_timeout: float | None = PG_COMMAND_TIMEOUT_SECONDS,
 ) -> AsyncEngine:
-    """An engine for ``database_url``; on PostgreSQL every statement (the pre-ping included)
-    fails after ``command_timeout`` seconds, so pass None for long maintenance work."""
+    """An engine for ``database_url``; on PostgreSQL every statement fails after
+    ``command_timeout`` seconds, so pass None for long maintenance work.
+
+    No pre-ping (a round trip on every checkout): a connection the server dropped fails its
+    first statement with a disconnect error, SQLAlchemy then invalidates it and the pool's
+    other idle connections, and the next request connects afresh."""
     url = async_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
@@ -47,7 +51,6 @@ def create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         hide_parameters=True,
         connect_args={"timeout": PG_CONNECT_TIMEOUT_SECONDS, "command_timeout": command_timeout},

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import Row, Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyloft.domain.actors import Principal, PrincipalKind
@@ -36,7 +37,7 @@ def _org(row: OrgRow) -> Org:
     return Org(row.id, row.name, row.timezone, row.max_clients, row.max_token_ttl)
 
 
-def _principal(row: PrincipalRow) -> Principal:
+def _principal(row: PrincipalRow | Row[Any]) -> Principal:
     return Principal(
         id=row.id,
         org_id=row.org_id,
@@ -45,6 +46,20 @@ def _principal(row: PrincipalRow) -> Principal:
         name=row.name,
         description=row.description,
     )
+
+
+# Reads select plain rows (Core), not ORM instances: building an instance and its identity
+# state per row cost more than the query itself for an org's list of clients.
+_CLIENT = ClientRow.__table__
+_GRANT_COLUMNS = (GrantRow.client_id, GrantRow.entity_id, GrantRow.permission, GrantRow.resources)
+_ACTOR_COLUMNS = (
+    PrincipalRow.id,
+    PrincipalRow.org_id,
+    PrincipalRow.kind,
+    PrincipalRow.code,
+    PrincipalRow.name,
+    PrincipalRow.description,
+)
 
 
 class SqlOrgs:
@@ -86,9 +101,12 @@ class SqlPrincipals:
     async def credentials(self, code: str) -> tuple[Principal, str] | None:
         if _unstorable(code):
             return None
-        row = await self._s.scalar(
-            select(PrincipalRow).where(PrincipalRow.code == code, PrincipalRow.is_active)
+        found = await self._s.execute(
+            select(*_ACTOR_COLUMNS, PrincipalRow.password_hash).where(
+                PrincipalRow.code == code, PrincipalRow.is_active
+            )
         )
+        row = found.first()
         return (_principal(row), row.password_hash) if row else None
 
     async def get(self, principal_id: int) -> Principal | None:
@@ -193,22 +211,23 @@ class SqlClients:
         self._s = session
         self._changes = changes
 
-    async def _assemble(self, rows: Sequence[ClientRow]) -> list[Client]:
+    async def _rows(self, query: Select[Any]) -> list[Row[Any]]:
+        return list((await self._s.execute(query)).all())
+
+    async def _assemble(self, rows: Sequence[ClientRow | Row[Any]]) -> list[Client]:
         if not rows:
             return []
         ids = [row.id for row in rows]
         grants: dict[int, list[Grant]] = {client_id: [] for client_id in ids}
-        for grant in await self._s.scalars(
-            select(GrantRow).where(GrantRow.client_id.in_(ids)).order_by(GrantRow.entity_id)
+        for client_id, entity_id, permission, resources in await self._rows(
+            select(*_GRANT_COLUMNS).where(GrantRow.client_id.in_(ids)).order_by(GrantRow.entity_id)
         ):
-            grants[grant.client_id].append(
-                Grant(grant.entity_id, Permission(grant.permission), tuple(grant.resources))
-            )
+            grants[client_id].append(Grant(entity_id, Permission(permission), tuple(resources)))
         actor_ids = {row.created_by_id for row in rows} | {row.updated_by_id for row in rows}
         actors = {
             row.id: _principal(row)
-            for row in await self._s.scalars(
-                select(PrincipalRow).where(PrincipalRow.id.in_(actor_ids))
+            for row in await self._rows(
+                select(*_ACTOR_COLUMNS).where(PrincipalRow.id.in_(actor_ids))
             )
         }
         return [
@@ -232,7 +251,7 @@ class SqlClients:
             for row in rows
         ]
 
-    async def _one(self, row: ClientRow | None) -> Client | None:
+    async def _one(self, row: ClientRow | Row[Any] | None) -> Client | None:
         if row is None:
             return None
         return (await self._assemble([row]))[0]
@@ -289,10 +308,10 @@ class SqlClients:
     async def get(self, org_id: int, client_key: str) -> Client | None:
         if _unstorable(client_key):
             return None
-        row = await self._s.scalar(
-            select(ClientRow).where(ClientRow.client_key == client_key, ClientRow.org_id == org_id)
+        found = await self._rows(
+            select(_CLIENT).where(_CLIENT.c.client_key == client_key, _CLIENT.c.org_id == org_id)
         )
-        return await self._one(row)
+        return await self._one(found[0] if found else None)
 
     async def get_by_id(self, client_id: int) -> Client | None:
         return await self._one(await self._s.get(ClientRow, client_id))
@@ -300,13 +319,14 @@ class SqlClients:
     async def credentials(self, client_key: str) -> tuple[Client, ClientSecrets] | None:
         if _unstorable(client_key):
             return None
-        row = await self._s.scalar(select(ClientRow).where(ClientRow.client_key == client_key))
-        return await self._with_secrets(row)
+        return await self._with_secrets(select(_CLIENT).where(_CLIENT.c.client_key == client_key))
 
     async def credentials_by_id(self, client_id: int) -> tuple[Client, ClientSecrets] | None:
-        return await self._with_secrets(await self._s.get(ClientRow, client_id))
+        return await self._with_secrets(select(_CLIENT).where(_CLIENT.c.id == client_id))
 
-    async def _with_secrets(self, row: ClientRow | None) -> tuple[Client, ClientSecrets] | None:
+    async def _with_secrets(self, query: Select[Any]) -> tuple[Client, ClientSecrets] | None:
+        found = await self._rows(query)
+        row = found[0] if found else None
         client = await self._one(row)
         if client is None or row is None:
             return None
@@ -330,20 +350,20 @@ class SqlClients:
         return await self.page(ClientPage(org_id, include_invalid=include_invalid))
 
     async def page(self, page: ClientPage) -> list[Client]:
-        query = select(ClientRow).where(ClientRow.org_id == page.org_id).order_by(ClientRow.id)
+        query = select(_CLIENT).where(_CLIENT.c.org_id == page.org_id).order_by(_CLIENT.c.id)
         if not page.include_invalid:
-            query = query.where(ClientRow.is_valid)
+            query = query.where(_CLIENT.c.is_valid)
         if page.name_contains is not None:
             if _unstorable(page.name_contains):
                 return []
             query = query.where(
-                func.lower(ClientRow.name).contains(page.name_contains.lower(), autoescape=True)
+                func.lower(_CLIENT.c.name).contains(page.name_contains.lower(), autoescape=True)
             )
         if page.after_id is not None:
-            query = query.where(ClientRow.id > page.after_id)
+            query = query.where(_CLIENT.c.id > page.after_id)
         if page.limit is not None:
             query = query.limit(page.limit)
-        return await self._assemble(list(await self._s.scalars(query)))
+        return await self._assemble(await self._rows(query))
 
     async def record_use(self, uses: Mapping[int, datetime]) -> None:
         if not uses:

@@ -1,4 +1,9 @@
-"""Wiring: the process-wide runtime (database, key ring, caches) and per-request dependencies."""
+"""Wiring: the process-wide runtime (database, key ring, caches) and per-request dependencies.
+
+Every dependency is ``async def``: none blocks, and FastAPI would run a plain ``def`` one in
+its thread pool. Stores are lazy: a request's transaction begins at its first query, so a
+request that the node's caches answer opens none.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ from keyloft.web.runtime import Runtime
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
 
@@ -40,7 +45,7 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 async def _unit_of_work(rt: Runtime, *, write: bool) -> AsyncIterator[Store]:
     """One transaction per request: committed when the route returns, else rolled back;
     what it changed is announced to every node after the commit."""
-    async with rt.database.unit_of_work(write=write) as store:
+    async with rt.database.lazy_unit_of_work(write=write) as store:
         yield store
     if store.changes:
         await rt.bus.publish(store.changes)
@@ -67,12 +72,16 @@ ReadStoreDep = Annotated[Store, Depends(read_store, scope="function")]
 WriteStoreDep = Annotated[Store, Depends(write_store, scope="function")]
 
 
-def caller_address(request: Request, rt: RuntimeDep) -> str:
+def caller_address(request: Request, rt: Runtime) -> str:
     peer = request.client.host if request.client else None
     return client_ip(peer, request.headers.get("x-forwarded-for"), rt.trusted_proxies)
 
 
-AddressDep = Annotated[str, Depends(caller_address)]
+async def _caller_address(request: Request, rt: RuntimeDep) -> str:
+    return caller_address(request, rt)
+
+
+AddressDep = Annotated[str, Depends(_caller_address)]
 
 
 def _basic_credentials(value: str) -> tuple[str, str]:
@@ -89,8 +98,8 @@ def _basic_credentials(value: str) -> tuple[str, str]:
 async def current_actor(request: Request, rt: RuntimeDep, address: AddressDep) -> Actor:
     """Authenticate by Basic or access token; a token must also be allowed this call.
 
-    This runs in its own short read transaction, so that password hashing never happens
-    while the request's write transaction holds a lock.
+    This runs in its own short read transaction (begun only if the caches cannot answer), so
+    that password hashing never happens while the request's write transaction holds a lock.
     """
     headers = request.headers
     authorization = headers.get("authorization", "")
@@ -132,27 +141,44 @@ def inspector(rt: Runtime, store: Store) -> TokenInspector:
         rt.revoked,
         issuer=rt.settings.issuer,
         audience=rt.settings.token_audience,
+        verified=rt.verified_tokens,
     )
 
 
-def request_context(request: Request, address: AddressDep) -> RequestContext:
+def request_context(request: Request, address: str) -> RequestContext:
     state = request.scope.get("state") or {}
     return RequestContext(request_id=state.get("request_id"), source_ip=address)
 
 
-def client_service(
-    rt: RuntimeDep,
-    store: StoreDep,
-    context: Annotated[RequestContext, Depends(request_context)],
-) -> ClientService:
+async def _request_context(request: Request, address: AddressDep) -> RequestContext:
+    return request_context(request, address)
+
+
+def client_service(rt: Runtime, store: Store, context: RequestContext) -> ClientService:
     return ClientService(store, rt.hasher, rt.clock, context, rt.usage)
 
 
-def audit_service(store: ReadStoreDep) -> AuditService:
+async def _client_service(
+    rt: RuntimeDep,
+    store: StoreDep,
+    context: Annotated[RequestContext, Depends(_request_context)],
+) -> ClientService:
+    return client_service(rt, store, context)
+
+
+def audit_service(store: Store) -> AuditService:
     return AuditService(store)
 
 
-def token_service(rt: RuntimeDep, store: ReadStoreDep) -> TokenService:
+async def _audit_service(store: ReadStoreDep) -> AuditService:
+    return audit_service(store)
+
+
+async def token_service(rt: RuntimeDep, store: ReadStoreDep) -> TokenService:
+    return _tokens(rt, store)
+
+
+def _tokens(rt: Runtime, store: Store) -> TokenService:
     return TokenService(
         ClientStates(store, rt.cache),
         rt.hasher,
@@ -176,7 +202,7 @@ async def store_rehashed_secret(
 def _oauth(rt: Runtime, store: Store) -> OAuthService:
     return OAuthService(
         store,
-        token_service(rt, store),
+        _tokens(rt, store),
         inspector(rt, store),
         rt.key_ring,
         rt.hasher,
@@ -186,20 +212,20 @@ def _oauth(rt: Runtime, store: Store) -> OAuthService:
     )
 
 
-def oauth_service(rt: RuntimeDep, store: ReadStoreDep) -> OAuthService:
+async def oauth_service(rt: RuntimeDep, store: ReadStoreDep) -> OAuthService:
     return _oauth(rt, store)
 
 
-def revoking_oauth_service(rt: RuntimeDep, store: WriteStoreDep) -> OAuthService:
+async def revoking_oauth_service(rt: RuntimeDep, store: WriteStoreDep) -> OAuthService:
     return _oauth(rt, store)
 
 
-def check_service(rt: RuntimeDep, store: ReadStoreDep) -> CheckService:
+async def check_service(rt: RuntimeDep, store: ReadStoreDep) -> CheckService:
     return CheckService(store, inspector(rt, store))
 
 
-ClientServiceDep = Annotated[ClientService, Depends(client_service)]
-AuditServiceDep = Annotated[AuditService, Depends(audit_service)]
+ClientServiceDep = Annotated[ClientService, Depends(_client_service)]
+AuditServiceDep = Annotated[AuditService, Depends(_audit_service)]
 TokenServiceDep = Annotated[TokenService, Depends(token_service)]
 OAuthServiceDep = Annotated[OAuthService, Depends(oauth_service)]
 RevokingOAuthServiceDep = Annotated[OAuthService, Depends(revoking_oauth_service)]

@@ -16,6 +16,7 @@ from keyloft.cache.client_state import ClientStateCache
 from keyloft.cache.node import NodeCopies
 from keyloft.cache.ratelimit import MemoryLimiter, RedisLimiter
 from keyloft.cache.revocations import RevokedTokens
+from keyloft.cache.sqlite_watch import DataVersionWatch
 from keyloft.config import Settings
 from keyloft.domain.credentials import SecretHasher
 from keyloft.domain.signing import KeyRing
@@ -26,6 +27,7 @@ from keyloft.services.login_cache import LoginCache
 from keyloft.services.ports import Clock, FailureLimiter, Limit
 from keyloft.services.server_secret import require_server_secret
 from keyloft.services.usage import UsageLog
+from keyloft.services.verified_tokens import VerifiedTokens
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.web.client_ip import Network, parse_networks
@@ -50,8 +52,10 @@ class Runtime:
     guard: AttemptGuard
     trusted_proxies: tuple[Network, ...]
     redis: Redis | None = None
+    watch: DataVersionWatch | None = None
     clock: Clock = field(default_factory=SystemClock)
     usage: UsageLog = field(default_factory=UsageLog)
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     _tickers: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def refresh(self) -> None:
@@ -111,7 +115,10 @@ class Runtime:
         except Exception as exc:
             log.warning("writing the last client uses failed: %s", type(exc).__name__)
         await self.bus.stop()
+        await self.copies.close()
         await self.copies.settle()
+        if self.watch is not None:
+            self.watch.close()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -139,9 +146,10 @@ async def build_runtime(settings: Settings, *, database: Database | None = None)
             store, server_keys, previous, token_lifetime=settings.token_ttl_ceiling
         )
     redis = _redis(settings.redis_url) if settings.redis_url else None
-    # Without Redis, worker processes cannot tell each other about changes: only a lone
-    # process may trust its copies.
-    may_cache = redis is not None or settings.workers == 1
+    # Without Redis, worker processes cannot tell each other about changes: a lone process
+    # may trust its copies, and SQLite workers notice each other's commits by looking.
+    sqlite_path = settings.sqlite_path if redis is None and settings.workers > 1 else None
+    may_cache = redis is not None or settings.workers == 1 or sqlite_path is not None
     cache = ClientStateCache(ttl=settings.client_cache_seconds)
     revoked = RevokedTokens()
     runtime_box: list[Runtime] = []
@@ -150,6 +158,10 @@ async def build_runtime(settings: Settings, *, database: Database | None = None)
         await runtime_box[0].refresh()
 
     copies = NodeCopies(cache, revoked, refresh=refresh, may_cache=may_cache)
+    watch = None
+    if sqlite_path is not None:
+        watch = DataVersionWatch(sqlite_path, copies.stale)
+        cache.watch = revoked.watch = watch.check
     limiter: FailureLimiter
     bus: LocalBus
     if redis is not None:
@@ -179,6 +191,7 @@ async def build_runtime(settings: Settings, *, database: Database | None = None)
         ),
         trusted_proxies=parse_networks(settings.trusted_proxy_list()),
         redis=redis,
+        watch=watch,
     )
     runtime_box.append(runtime)
     if redis is None:

@@ -58,7 +58,7 @@ _TOKEN_PARAM_FORM = _form_body(
 async def token(
     request: Request, oauth: OAuthServiceDep, rt: RuntimeDep, address: AddressDep
 ) -> Response:
-    """Client credentials grant (RFC 6749 §4.4): an RS256 ``at+jwt`` access token (RFC 9068).
+    """Client credentials grant (RFC 6749 §4.4): a signed ``at+jwt`` access token (RFC 9068).
 
     ``scope`` (space-separated ``<Entity>:<read|write|readwrite>``) narrows the token; never
     a refresh token."""
@@ -125,6 +125,8 @@ async def metadata(rt: RuntimeDep) -> Response:
             "token_endpoint_auth_methods_supported": methods,
             "introspection_endpoint_auth_methods_supported": methods,
             "revocation_endpoint_auth_methods_supported": methods,
+            # Not registered by RFC 8414; it names the algorithms of the published keys.
+            "access_token_signing_alg_values_supported": rt.key_ring.algorithms(),
             "service_documentation": f"{issuer}/docs",
         },
         headers={"Cache-Control": "public, max-age=300"},

@@ -22,14 +22,19 @@ JWKS_SCHEMA: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["kty", "kid", "alg", "use", "n", "e"],
+                "description": "RS256: kty RSA with n and e; ES256: kty EC, crv P-256, x and "
+                "y; EdDSA: kty OKP, crv Ed25519, x.",
+                "required": ["kty", "kid", "alg", "use"],
                 "properties": {
-                    "kty": {"type": "string", "enum": ["RSA"]},
+                    "kty": {"type": "string", "enum": ["RSA", "EC", "OKP"]},
                     "kid": {"type": "string"},
-                    "alg": {"type": "string", "enum": ["RS256"]},
+                    "alg": {"type": "string", "enum": ["RS256", "ES256", "EdDSA"]},
                     "use": {"type": "string", "enum": ["sig"]},
-                    "n": {"type": "string", "description": "Modulus, base64url."},
-                    "e": {"type": "string", "description": "Exponent, base64url."},
+                    "n": {"type": "string", "description": "RSA modulus, base64url."},
+                    "e": {"type": "string", "description": "RSA exponent, base64url."},
+                    "crv": {"type": "string", "enum": ["P-256", "Ed25519"]},
+                    "x": {"type": "string", "description": "Public point or key, base64url."},
+                    "y": {"type": "string", "description": "EC y coordinate, base64url."},
                 },
             },
         }
@@ -51,7 +56,8 @@ JWKS_SCHEMA: dict[str, Any] = {
 async def generate_token(
     body: TokenRequest, tokens: TokenServiceDep, rt: RuntimeDep, address: AddressDep
 ) -> Response:
-    """Trade a client key and secret for a signed access token (RS256 JWT)."""
+    """Trade a client key and secret for a signed access token (a JWT signed with the
+    deployment's algorithm: RS256, ES256 or EdDSA)."""
     issued = await tokens.mint(body.key, body.secret, address=address)
     if issued.rehash is not None:
         await store_rehashed_secret(rt, issued.client.id, issued.rehash, replacing=issued.replaces)
