@@ -19,8 +19,7 @@ from keyloft.services.keys import PUBLISH_LEEWAY
 from keyloft.services.verified_tokens import VerifiedToken, VerifiedTokens
 from keyloft.web.runtime import Runtime
 from tests.api.test_key_rotation import ring_at, rotate
-from tests.api.test_oauth2_revoke import basic, oauth_token
-from tests.conftest import ISSUER, OrgFixture, create_client, mint
+from tests.conftest import ISSUER, OrgFixture, client_basic, create_client, mint, oauth_token
 
 CHECK = "/v3/oauth/check"
 CLIENTS = "/v3/integrations/clients"
@@ -77,7 +76,11 @@ async def test_a_revoked_token_is_refused_even_when_cached(
 ) -> None:
     token = await token_of(http, client, kind)
     await allowed_twice(http, runtime, token, cached)
-    answer = await http.post("/oauth2/revoke", data={"token": token}, headers=basic(client))
+    answer = await http.post(
+        "/oauth2/revoke",
+        data={"token": token},
+        headers=client_basic(client["clientKey"], client["clientSecret"]),
+    )
     assert answer.status_code == 200
     assert await decision(http, token) == (False, "invalid_token")
     assert await api_status(http, token) == 401
