@@ -76,8 +76,12 @@ from typing import Any
 import httpx
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from tests.conftest import DEFAULT_POSTGRES, _postgres_admin  # noqa: E402
+from tests.integration.nodes import keyloft  # noqa: E402
+
 LUA = HERE / "wrk_figure.lua"
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379"
 BULK_ABOVE = 1000
 SCOPES = [
@@ -201,21 +205,6 @@ def ensure_wrk() -> str:
     )
 
 
-def keyloft(env: dict[str, str], *args: str, stdin: str | None = None) -> Any:
-    done = subprocess.run(  # noqa: S603 (our own commands)
-        [sys.executable, "-m", "keyloft", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"keyloft {' '.join(args)} failed: {done.stderr.strip()}")
-    return json.loads(done.stdout) if "--json" in args else done.stdout
-
-
 def basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
@@ -230,25 +219,6 @@ class Store:
     env: dict[str, str]
     postgres_url: str | None = None
     cleanup: Callable[[], None] = lambda: None
-
-
-async def _postgres_admin(url: str, statement: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    connection = await asyncpg.connect(
-        host=parsed.host,
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        database=parsed.database,
-        timeout=5,
-    )
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 @contextlib.contextmanager

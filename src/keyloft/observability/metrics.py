@@ -23,6 +23,8 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
 
+from keyloft.storage.engine import PoolUsage
+
 TOKEN_ENDPOINTS = ("v3", "oauth2")
 REFUSAL_REASONS = (
     "invalid_client",
@@ -34,14 +36,8 @@ REFUSAL_REASONS = (
     "server_error",
 )
 AUTH_FAILURE_KINDS = ("client", "login", "token")
+NODE_REFRESH_SECONDS = 1.0
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-@dataclass(frozen=True, slots=True)
-class PoolUsage:
-    size: int
-    checked_out: int
-    overflow: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +125,7 @@ class Metrics:
         for result in ("hit", "miss"):
             self.cache_lookups.labels(result)
         self._seen_hits = 0
+        self._node_at = float("-inf")
         self._seen_misses = 0
 
     @property
@@ -147,6 +144,13 @@ class Metrics:
 
     def auth_failure(self, kind: str) -> None:
         self.auth_failures.labels(kind).inc()
+
+    def node_due(self, now: float) -> bool:
+        """True at most once per ``NODE_REFRESH_SECONDS``: time to call ``node`` again."""
+        if now - self._node_at < NODE_REFRESH_SECONDS:
+            return False
+        self._node_at = now
+        return True
 
     def node(self, state: NodeState) -> None:
         """Bring the cache and pool series up to ``state`` (counters move by the difference)."""

@@ -127,8 +127,7 @@ class ClientService:
         return await self._store.principals.list_in_org(actor.org_id, PrincipalKind.TILL)
 
     async def list(self, actor: Actor, *, include_invalid: bool) -> list[Client]:
-        found = await self._store.clients.list(actor.org_id, include_invalid=include_invalid)
-        return [self._latest_use(client) for client in found]
+        return (await self.page(actor, include_invalid=include_invalid)).clients
 
     async def page(
         self,

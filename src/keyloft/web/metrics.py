@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import inspect
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,8 +133,9 @@ def record(metrics: Metrics, scope: Scope, route: str, status: int, seconds: flo
             metrics.token_issued(endpoint)
         else:
             metrics.token_refused(endpoint, refusal_reason(error_type, status))
-    if metrics.multiprocess:
-        # A scrape reaches one worker: each keeps its own share of the gauges current.
+    if metrics.multiprocess and metrics.node_due(time.monotonic()):
+        # A scrape reaches one worker: each keeps its own share of the gauges current (to
+        # the second: reading the cache and pool on every request would cost the hot paths).
         state = node_state(scope.get("app"))
         if state is not None:
             metrics.node(state)
