@@ -12,6 +12,8 @@ from fastapi.openapi.utils import get_openapi
 from keyloft import __version__
 from keyloft.config import Settings
 from keyloft.web import console, errors, metrics
+from keyloft.web.hot_paths import HotPaths
+from keyloft.web.json_body import document_bodies
 from keyloft.web.middleware import RequestContextMiddleware
 from keyloft.web.routes import audit, check, health, integrations, oauth2, tokens
 from keyloft.web.runtime import Runtime, build_runtime
@@ -67,6 +69,18 @@ def create_app(
         app.include_router(metrics.router)
     metrics.observe_errors(app)
     app.add_middleware(
+        HotPaths,
+        owner=app,
+        routers=(tokens.router, oauth2.router, check.router),
+        endpoints=(
+            tokens.generate_token,
+            oauth2.token,
+            oauth2.introspect,
+            check.check,
+            check.check_forwarded,
+        ),
+    )
+    app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         observability=observability,
@@ -81,6 +95,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
+    document_bodies(schema)
     schema.setdefault("components", {})["securitySchemes"] = {
         "basic": {"type": "http", "scheme": "basic", "description": "Admin user or Till."},
         "capToken": {"type": "apiKey", "in": "header", "name": "X-CAP-API-OAUTH-TOKEN"},

@@ -33,16 +33,20 @@ from keyloft.web.runtime import Runtime
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-async def runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
+
+
+async def runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
 @asynccontextmanager
-async def _unit_of_work(rt: Runtime, *, write: bool) -> AsyncIterator[Store]:
+async def unit_of_work(rt: Runtime, *, write: bool) -> AsyncIterator[Store]:
     """One transaction per request: committed when the route returns, else rolled back;
     what it changed is announced to every node after the commit."""
     async with rt.database.lazy_unit_of_work(write=write) as store:
@@ -53,17 +57,17 @@ async def _unit_of_work(rt: Runtime, *, write: bool) -> AsyncIterator[Store]:
 
 async def method_store(request: Request, rt: RuntimeDep) -> AsyncIterator[Store]:
     """A write transaction for changing methods, a read transaction otherwise."""
-    async with _unit_of_work(rt, write=request.method not in SAFE_METHODS) as store:
+    async with unit_of_work(rt, write=request.method not in SAFE_METHODS) as store:
         yield store
 
 
 async def read_store(rt: RuntimeDep) -> AsyncIterator[Store]:
-    async with _unit_of_work(rt, write=False) as store:
+    async with unit_of_work(rt, write=False) as store:
         yield store
 
 
 async def write_store(rt: RuntimeDep) -> AsyncIterator[Store]:
-    async with _unit_of_work(rt, write=True) as store:
+    async with unit_of_work(rt, write=True) as store:
         yield store
 
 
@@ -115,7 +119,7 @@ async def current_actor(request: Request, rt: RuntimeDep, address: AddressDep) -
     elif token is not None and scheme == "basic":
         raise ValidationFailed("Use either Basic or a token, not both.", field="Authorization")
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    async with _unit_of_work(rt, write=False) as store:
+    async with unit_of_work(rt, write=False) as store:
         auth = AuthService(store, inspector(rt, store), rt.logins, rt.guard)
         if token is not None:
             return await auth.token(
@@ -174,11 +178,7 @@ async def _audit_service(store: ReadStoreDep) -> AuditService:
     return audit_service(store)
 
 
-async def token_service(rt: RuntimeDep, store: ReadStoreDep) -> TokenService:
-    return _tokens(rt, store)
-
-
-def _tokens(rt: Runtime, store: Store) -> TokenService:
+def token_service(rt: Runtime, store: Store) -> TokenService:
     return TokenService(
         ClientStates(store, rt.cache),
         rt.hasher,
@@ -195,14 +195,14 @@ async def store_rehashed_secret(
 ) -> None:
     """Persist a secret re-hashed under the current server secret (during a rotation); with
     ``replacing``, only while that hash is still stored (a client-secret rotation wins)."""
-    async with _unit_of_work(rt, write=True) as store:
+    async with unit_of_work(rt, write=True) as store:
         await store.clients.set_secret_hash(client_id, secret_hash, replacing=replacing)
 
 
-def _oauth(rt: Runtime, store: Store) -> OAuthService:
+def oauth_service(rt: Runtime, store: Store) -> OAuthService:
     return OAuthService(
         store,
-        _tokens(rt, store),
+        token_service(rt, store),
         inspector(rt, store),
         rt.key_ring,
         rt.hasher,
@@ -212,21 +212,14 @@ def _oauth(rt: Runtime, store: Store) -> OAuthService:
     )
 
 
-async def oauth_service(rt: RuntimeDep, store: ReadStoreDep) -> OAuthService:
-    return _oauth(rt, store)
-
-
 async def revoking_oauth_service(rt: RuntimeDep, store: WriteStoreDep) -> OAuthService:
-    return _oauth(rt, store)
+    return oauth_service(rt, store)
 
 
-async def check_service(rt: RuntimeDep, store: ReadStoreDep) -> CheckService:
+def check_service(rt: Runtime, store: Store) -> CheckService:
     return CheckService(store, inspector(rt, store))
 
 
 ClientServiceDep = Annotated[ClientService, Depends(_client_service)]
 AuditServiceDep = Annotated[AuditService, Depends(_audit_service)]
-TokenServiceDep = Annotated[TokenService, Depends(token_service)]
-OAuthServiceDep = Annotated[OAuthService, Depends(oauth_service)]
 RevokingOAuthServiceDep = Annotated[OAuthService, Depends(revoking_oauth_service)]
-CheckServiceDep = Annotated[CheckService, Depends(check_service)]

@@ -9,14 +9,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from keyloft.web.json_body import is_json
+
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-def is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
 
 
 class JsonRoute(APIRoute):

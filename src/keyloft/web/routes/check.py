@@ -14,7 +14,8 @@ from starlette.responses import Response
 
 from keyloft.services.check import CheckResult
 from keyloft.web import envelope
-from keyloft.web.deps import CheckServiceDep
+from keyloft.web.deps import check_service, runtime_of, unit_of_work
+from keyloft.web.json_body import openapi_body, read_json
 from keyloft.web.json_route import JsonRoute
 from keyloft.web.schemas import CheckEnvelope, CheckRequest, ErrorEnvelope
 
@@ -50,21 +51,26 @@ def _identity(result: CheckResult) -> dict[str, str]:
         200: {"model": CheckEnvelope},
         **{status: {"model": ErrorEnvelope} for status in (400, 413, 415)},
     },
+    openapi_extra=openapi_body(CheckRequest),
 )
-async def check(body: CheckRequest, request: Request, checks: CheckServiceDep) -> Response:
+async def check(request: Request) -> Response:
     """Decide ``method path`` for ``token``; a refused call is still a 200 answer."""
-    result = await checks.check(
-        body.token,
-        body.method.upper(),
-        body.path,
-        till_type=request.headers.get(TILL_TYPE),
-        till_code=request.headers.get(TILL_CODE),
-    )
+    body = await read_json(request, CheckRequest)
+    rt = runtime_of(request)
+    headers = request.headers
+    async with unit_of_work(rt, write=False) as store:
+        result = await check_service(rt, store).check(
+            body.token,
+            body.method.upper(),
+            body.path,
+            till_type=headers.get(TILL_TYPE),
+            till_code=headers.get(TILL_CODE),
+        )
     return envelope.ok(_data(result), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/check", responses={401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}})
-async def check_forwarded(request: Request, checks: CheckServiceDep) -> Response:
+async def check_forwarded(request: Request) -> Response:
     """For gateways' sub-requests: the decision is the status code."""
     headers = request.headers
     token = headers.get("x-cap-api-oauth-token")
@@ -79,13 +85,15 @@ async def check_forwarded(request: Request, checks: CheckServiceDep) -> Response
     elif not method or not path:
         result = CheckResult(False, "missing_original_request")
     else:
-        result = await checks.check(
-            token,
-            method.upper(),
-            path,
-            till_type=headers.get(TILL_TYPE),
-            till_code=headers.get(TILL_CODE),
-        )
+        rt = runtime_of(request)
+        async with unit_of_work(rt, write=False) as store:
+            result = await check_service(rt, store).check(
+                token,
+                method.upper(),
+                path,
+                till_type=headers.get(TILL_TYPE),
+                till_code=headers.get(TILL_CODE),
+            )
     if result.allowed:
         return Response(status_code=200, headers=_identity(result))
     status = 401 if result.reason in ("invalid_token", "ambiguous_token") else 403

@@ -11,10 +11,13 @@ from starlette.responses import JSONResponse, Response
 from keyloft.domain.oauth import InvalidRequest, UnsupportedGrantType
 from keyloft.web.deps import (
     AddressDep,
-    OAuthServiceDep,
     RevokingOAuthServiceDep,
     RuntimeDep,
+    caller_address,
+    oauth_service,
+    runtime_of,
     store_rehashed_secret,
+    unit_of_work,
 )
 from keyloft.web.oauth_request import FORM, client_credentials, read_form
 
@@ -55,9 +58,7 @@ _TOKEN_PARAM_FORM = _form_body(
 
 
 @router.post("/oauth2/token", openapi_extra=_TOKEN_FORM)
-async def token(
-    request: Request, oauth: OAuthServiceDep, rt: RuntimeDep, address: AddressDep
-) -> Response:
+async def token(request: Request) -> Response:
     """Client credentials grant (RFC 6749 §4.4): a signed ``at+jwt`` access token (RFC 9068).
 
     ``scope`` (space-separated ``<Entity>:<read|write|readwrite>``) narrows the token; never
@@ -69,9 +70,12 @@ async def token(
     if grant_type != GRANT:
         raise UnsupportedGrantType(f"Only {GRANT} is supported.")
     credentials = client_credentials(request, form)
-    issued = await oauth.client_credentials(
-        credentials.client_id, credentials.secret, form.get("scope"), address=address
-    )
+    rt = runtime_of(request)
+    address = caller_address(request, rt)
+    async with unit_of_work(rt, write=False) as store:
+        issued = await oauth_service(rt, store).client_credentials(
+            credentials.client_id, credentials.secret, form.get("scope"), address=address
+        )
     if issued.rehash is not None:
         await store_rehashed_secret(rt, issued.client_id, issued.rehash, replacing=issued.replaces)
     return JSONResponse(
@@ -86,14 +90,21 @@ async def token(
 
 
 @router.post("/oauth2/introspect", openapi_extra=_TOKEN_PARAM_FORM)
-async def introspect(request: Request, oauth: OAuthServiceDep, address: AddressDep) -> Response:
+async def introspect(request: Request) -> Response:
     """Token introspection (RFC 7662) of the calling client's own tokens."""
     form = await read_form(request)
     credentials = client_credentials(request, form)
-    caller, _ = await oauth.authenticate(credentials.client_id, credentials.secret, address=address)
-    if not form.get("token"):
-        raise InvalidRequest("token is required.")
-    return JSONResponse(await oauth.introspect(caller, form["token"]), headers=NO_STORE)
+    rt = runtime_of(request)
+    address = caller_address(request, rt)
+    async with unit_of_work(rt, write=False) as store:
+        oauth = oauth_service(rt, store)
+        caller, _ = await oauth.authenticate(
+            credentials.client_id, credentials.secret, address=address
+        )
+        if not form.get("token"):
+            raise InvalidRequest("token is required.")
+        answer = await oauth.introspect(caller, form["token"])
+    return JSONResponse(answer, headers=NO_STORE)
 
 
 @router.post("/oauth2/revoke", openapi_extra=_TOKEN_PARAM_FORM)

@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from keyloft.web import envelope
-from keyloft.web.deps import AddressDep, RuntimeDep, TokenServiceDep, store_rehashed_secret
+from keyloft.web.deps import (
+    RuntimeDep,
+    caller_address,
+    runtime_of,
+    store_rehashed_secret,
+    token_service,
+    unit_of_work,
+)
+from keyloft.web.json_body import openapi_body, read_json
 from keyloft.web.json_route import JsonRoute
 from keyloft.web.schemas import ErrorEnvelope, TokenEnvelope, TokenRequest
 
@@ -52,13 +61,16 @@ JWKS_SCHEMA: dict[str, Any] = {
         413: {"model": ErrorEnvelope},
         415: {"model": ErrorEnvelope},
     },
+    openapi_extra=openapi_body(TokenRequest),
 )
-async def generate_token(
-    body: TokenRequest, tokens: TokenServiceDep, rt: RuntimeDep, address: AddressDep
-) -> Response:
+async def generate_token(request: Request) -> Response:
     """Trade a client key and secret for a signed access token (a JWT signed with the
     deployment's algorithm: RS256, ES256 or EdDSA)."""
-    issued = await tokens.mint(body.key, body.secret, address=address)
+    body = await read_json(request, TokenRequest)
+    rt = runtime_of(request)
+    address = caller_address(request, rt)
+    async with unit_of_work(rt, write=False) as store:
+        issued = await token_service(rt, store).mint(body.key, body.secret, address=address)
     if issued.rehash is not None:
         await store_rehashed_secret(rt, issued.client.id, issued.rehash, replacing=issued.replaces)
     return envelope.ok(

@@ -1,0 +1,291 @@
+"""The hot endpoints' direct lane answers exactly what the router answers, without the router.
+
+Each request below is sent twice: through the app as it runs (the lane takes it) and with the
+lane emptied (the router takes it). Error answers must match byte for byte; token answers
+differ only in the token itself (its id and times), so their shape and validity are compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from keyloft.domain.errors import InvalidClientCredentials
+from keyloft.web.hot_paths import HotPaths
+from tests.conftest import BASE_URL, OrgFixture, client_basic, create_client, mint
+
+Case = Callable[[dict[str, Any], str], dict[str, Any]]
+JSON = {"Content-Type": "application/json"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+ALLOWED = {"method": "GET", "path": "/v3/targetGroups/7"}
+
+
+def _token_body(c: dict[str, Any], _: str) -> dict[str, Any]:
+    return {"json": {"key": c["clientKey"], "secret": c["clientSecret"]}}
+
+
+CASES: dict[str, tuple[str, str, Case]] = {
+    "v3 token": ("POST", "/v3/oauth/token/generate", _token_body),
+    "v3 token, wrong secret": (
+        "POST",
+        "/v3/oauth/token/generate",
+        lambda c, _: {"json": {"key": c["clientKey"], "secret": "not-the-secret"}},
+    ),
+    "v3 token, no secret": (
+        "POST",
+        "/v3/oauth/token/generate",
+        lambda c, _: {"json": {"key": c["clientKey"]}},
+    ),
+    "v3 token, secret not a string": (
+        "POST",
+        "/v3/oauth/token/generate",
+        lambda c, _: {"json": {"key": c["clientKey"], "secret": 7}},
+    ),
+    "v3 token, not JSON": (
+        "POST",
+        "/v3/oauth/token/generate",
+        lambda c, _: {"content": b"key=a&secret=b", "headers": FORM},
+    ),
+    "v3 token, broken JSON": (
+        "POST",
+        "/v3/oauth/token/generate",
+        lambda c, _: {"content": b'{"key": ', "headers": JSON},
+    ),
+    "v3 token, empty body": (
+        "POST",
+        "/v3/oauth/token/generate",
+        lambda c, _: {"content": b"", "headers": JSON},
+    ),
+    "v3 token, array body": (
+        "POST",
+        "/v3/oauth/token/generate",
+        lambda c, _: {"content": b"[1, 2]", "headers": JSON},
+    ),
+    "oauth token": (
+        "POST",
+        "/oauth2/token",
+        lambda c, _: {
+            "data": {"grant_type": "client_credentials"},
+            "headers": client_basic(c["clientKey"], c["clientSecret"]),
+        },
+    ),
+    "oauth token, other grant": (
+        "POST",
+        "/oauth2/token",
+        lambda c, _: {
+            "data": {"grant_type": "password"},
+            "headers": client_basic(c["clientKey"], c["clientSecret"]),
+        },
+    ),
+    "oauth token, no client authentication": (
+        "POST",
+        "/oauth2/token",
+        lambda c, _: {"data": {"grant_type": "client_credentials"}},
+    ),
+    "oauth token, wrong secret": (
+        "POST",
+        "/oauth2/token",
+        lambda c, _: {
+            "data": {"grant_type": "client_credentials"},
+            "headers": client_basic(c["clientKey"], "wrong"),
+        },
+    ),
+    "introspection": (
+        "POST",
+        "/oauth2/introspect",
+        lambda c, token: {
+            "data": {"token": token},
+            "headers": client_basic(c["clientKey"], c["clientSecret"]),
+        },
+    ),
+    "introspection, no token": (
+        "POST",
+        "/oauth2/introspect",
+        lambda c, _: {"data": {}, "headers": client_basic(c["clientKey"], c["clientSecret"])},
+    ),
+    "check, allowed": ("POST", "/v3/oauth/check", lambda c, t: {"json": {"token": t, **ALLOWED}}),
+    "check, refused": (
+        "POST",
+        "/v3/oauth/check",
+        lambda c, t: {"json": {"token": t, "method": "DELETE", "path": "/v3/nothing/here"}},
+    ),
+    "check, forged token": (
+        "POST",
+        "/v3/oauth/check",
+        lambda c, t: {"json": {"token": t[:-4] + "AAAA", **ALLOWED}},
+    ),
+    "check, method too long": (
+        "POST",
+        "/v3/oauth/check",
+        lambda c, t: {"json": {"token": t, "method": "G" * 17, "path": "/v3/x"}},
+    ),
+    "forward-auth, allowed": (
+        "GET",
+        "/v3/oauth/check",
+        lambda c, t: {
+            "headers": {
+                "Authorization": f"Bearer {t}",
+                "X-Original-Method": "GET",
+                "X-Original-URI": "/v3/targetGroups/7",
+            }
+        },
+    ),
+    "forward-auth, no token": (
+        "GET",
+        "/v3/oauth/check",
+        lambda c, t: {"headers": {"X-Original-Method": "GET", "X-Original-URI": "/v3/x"}},
+    ),
+}
+TOKEN_ANSWERS = {"v3 token", "oauth token"}
+PER_REQUEST = {"x-request-id", "content-length"}
+
+
+@pytest.fixture
+async def client(http: httpx.AsyncClient, org: OrgFixture) -> dict[str, Any]:
+    return await create_client(http, org)
+
+
+def _headers(answer: httpx.Response) -> dict[str, str]:
+    return {k: v for k, v in answer.headers.items() if k not in PER_REQUEST}
+
+
+def _token_of(answer: httpx.Response) -> str:
+    body = answer.json()
+    token = body["data"]["accessToken"] if "data" in body else body["access_token"]
+    assert isinstance(token, str)
+    return token
+
+
+def _shape(answer: httpx.Response) -> Any:
+    body = answer.json()
+    if "data" in body:
+        return {**body, "data": {**body["data"], "accessToken": "…"}}
+    return {**body, "access_token": "…"}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_the_lane_answers_as_the_router(
+    http: httpx.AsyncClient,
+    app: FastAPI,
+    client: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+) -> None:
+    method, path, build = CASES[case]
+    token = await mint(http, client["clientKey"], client["clientSecret"])
+    by_lane = await http.request(method, path, **build(client, token))
+    monkeypatch.setattr(HotPaths, "routes", lambda self: {})
+    by_router = await http.request(method, path, **build(client, token))
+
+    assert by_lane.status_code == by_router.status_code
+    assert _headers(by_lane) == _headers(by_router)
+    assert "x-request-id" in by_lane.headers
+    if case in TOKEN_ANSWERS:
+        assert by_lane.status_code == 200, by_lane.text
+        assert _shape(by_lane) == _shape(by_router)
+        for answer in (by_lane, by_router):
+            decided = await http.post(
+                "/v3/oauth/check", json={"token": _token_of(answer), **ALLOWED}
+            )
+            assert decided.json()["data"]["allowed"] is True
+    else:
+        assert by_lane.content == by_router.content
+
+
+async def test_the_lane_never_reaches_the_router(
+    app: FastAPI, client: dict[str, Any], http: httpx.AsyncClient
+) -> None:
+    reached: list[str] = []
+
+    async def router(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.append(scope["path"])
+        await Response(status_code=599)(scope, receive, send)
+
+    configured = _lane(app)
+    lane = HotPaths(router, owner=app, routers=configured.routers, endpoints=configured.endpoints)
+    transport = httpx.ASGITransport(app=lane)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as direct:
+        token_answer = await direct.post(
+            "/v3/oauth/token/generate",
+            json={"key": client["clientKey"], "secret": client["clientSecret"]},
+        )
+        refused = await direct.post("/v3/oauth/token/generate", json={"key": "x", "secret": "y"})
+        decided = await direct.post(
+            "/v3/oauth/check", json={"token": _token_of(token_answer), **ALLOWED}
+        )
+        other = await direct.get("/v3/integrations/scopes")
+        slash = await direct.post("/v3/oauth/check/", json={})
+        wrong_method = await direct.put("/v3/oauth/check", json={})
+
+    assert token_answer.status_code == 200
+    assert refused.status_code == 401
+    assert refused.json()["errors"][0]["code"] == InvalidClientCredentials.code
+    assert decided.json()["data"]["allowed"] is True
+    assert (other.status_code, slash.status_code, wrong_method.status_code) == (599, 599, 599)
+    assert reached == ["/v3/integrations/scopes", "/v3/oauth/check/", "/v3/oauth/check"]
+
+
+def _lane(app: FastAPI) -> HotPaths:
+    stack: Any = app.user_middleware
+    for middleware in stack:
+        if middleware.cls is HotPaths:
+            return HotPaths(lambda *a: None, **middleware.kwargs)  # type: ignore[arg-type]
+    raise AssertionError("the app has no direct lane")
+
+
+async def _ok(request: Request) -> Response:
+    return Response(b"ok")
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send) -> None:
+    await Response(status_code=404)(scope, receive, send)
+
+
+def _app_with(router: APIRouter) -> FastAPI:
+    app = FastAPI()
+    app.include_router(router)
+    return app
+
+
+async def _first_request(lane: HotPaths) -> None:
+    scope = {"type": "http", "method": "POST", "path": "/x", "headers": []}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    await lane(scope, receive, send)
+
+
+async def test_an_endpoint_with_dependencies_is_refused() -> None:
+    router = APIRouter()
+
+    async def needs(request: Request, n: int = Depends(lambda: 1)) -> Response:
+        return Response(str(n))
+
+    router.add_api_route("/x", needs, methods=["POST"])
+    lane = HotPaths(_answer, owner=_app_with(router), routers=[router], endpoints=[needs])
+    with pytest.raises(RuntimeError, match="must take only the request"):
+        await _first_request(lane)
+
+
+async def test_an_endpoint_the_app_does_not_route_is_refused() -> None:
+    router = APIRouter()
+    router.add_api_route("/x", _ok, methods=["POST"])
+    elsewhere = APIRouter(prefix="/elsewhere")
+    elsewhere.add_api_route("/y", _ok, methods=["POST"])
+    lane = HotPaths(_answer, owner=_app_with(elsewhere), routers=[router], endpoints=[_ok])
+    with pytest.raises(RuntimeError, match="not routed at /x"):
+        await _first_request(lane)
+    missing = HotPaths(_answer, owner=_app_with(router), routers=[], endpoints=[_ok])
+    with pytest.raises(RuntimeError, match="not in the given routers: _ok"):
+        await _first_request(missing)
