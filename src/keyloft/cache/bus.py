@@ -1,6 +1,7 @@
 """The invalidation bus: after a change commits, every node drops what it made stale.
 
-Changes are clients, orgs' scope entities, revoked tokens and signing keys. Without Redis the
+Changes are clients, orgs' scope entities, revoked tokens and signing keys; the failed-attempt
+guard's blocked subjects travel the same way (``ratelimit.RedisLimiter``). Without Redis the
 bus is local to the process. With Redis each node publishes committed changes on a channel and
 listens on it; while the subscription is down the node cannot know what changed elsewhere,
 so its subscriber stops trusting its copies (answers come from the store) until the bus is
@@ -36,6 +37,7 @@ def encode(changes: Changes) -> str:
     parts += [f"o{org_id}" for org_id in sorted(changes.orgs)]
     parts += [f"r{jti}:{int(expires) + 1}" for jti, expires in changes.revoked.items()]
     parts += ["k"] if changes.keys else []
+    parts += [f"b{digest}:{int(until) + 1}" for digest, until in changes.blocked.items()]
     return ",".join(parts)
 
 
@@ -54,6 +56,10 @@ def decode(data: object) -> Changes:
                 changes.revoked[jti] = float(expires)
         elif part == "k":
             changes.keys = True
+        elif kind == "b" and ":" in rest:
+            digest, _, until = rest.partition(":")
+            if digest.isalnum() and until.isdigit():
+                changes.blocked[digest] = float(until)
     return changes
 
 

@@ -1,8 +1,10 @@
 """Everything a node keeps copies of, as one subscriber of the invalidation bus.
 
-The client cache and the revoked-token list follow each committed change. When the bus stops
-vouching for them they are distrusted at once (answers come from the store); when it is back,
-the node refreshes from the store first and only then trusts its copies again. Where no bus
+The client cache and the revoked-token list follow each committed change; the failed-attempt
+guard's copy of blocked subjects (with Redis) follows the marks announced on the bus. When the
+bus stops vouching for them they are distrusted at once (answers come from the store, and the
+guard asks Redis); when it is back, the node refreshes from the store first and only then
+trusts its copies again. Where no bus
 exists but changes can be noticed (``stale``, from a SQLite worker's data-version watch), the
 client cache is dropped at once and the revoked list is reloaded before it is trusted again.
 """
@@ -15,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from keyloft.cache.client_state import ClientStateCache
+from keyloft.cache.ratelimit import RedisLimiter
 from keyloft.cache.revocations import RevokedTokens
 from keyloft.services.ports import Changes
 
@@ -30,11 +33,13 @@ class NodeCopies:
         *,
         refresh: Callable[[], Awaitable[None]],
         may_cache: bool = True,
+        limiter: RedisLimiter | None = None,
     ) -> None:
         """``refresh`` reloads revocations and signing keys from the store; ``may_cache`` is
         False where no bus can tell this process about other processes' changes."""
         self.cache = cache
         self.revoked = revoked
+        self.limiter = limiter
         self._refresh = refresh
         self._may_cache = may_cache
         self._pending: set[asyncio.Task[None]] = set()
@@ -47,8 +52,12 @@ class NodeCopies:
             self.revoked.add(jti, expires)
         if changes.keys:
             self._schedule(trust_after=None)
+        if changes.blocked and self.limiter is not None:
+            self.limiter.block(changes.blocked)
 
     def trusted(self, trusted: bool) -> None:
+        if self.limiter is not None:
+            self.limiter.trusted(trusted)
         self.cache.trusted(trusted and self._may_cache)
         self.revoked.enabled = False
         if trusted:
@@ -86,6 +95,8 @@ class NodeCopies:
 
     async def close(self) -> None:
         """Stop a reload still waiting for the store (shutdown)."""
+        if self.limiter is not None:
+            await self.limiter.close()
         if self._reloading is not None:
             self._reloading.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -51,9 +51,12 @@ class Changes:
     orgs: set[int] = field(default_factory=set)
     revoked: dict[str, float] = field(default_factory=dict)  # jti -> expiry (epoch seconds)
     keys: bool = False  # the signing keys changed
+    # Failed-attempt subjects (their digest) that reached their limit -> end of the block
+    # (epoch seconds). Not a change of the store: a mark every node's guard should know.
+    blocked: dict[str, float] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.clients or self.orgs or self.revoked or self.keys)
+        return bool(self.clients or self.orgs or self.revoked or self.keys or self.blocked)
 
 
 @dataclass(frozen=True, slots=True)

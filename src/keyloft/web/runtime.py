@@ -24,7 +24,7 @@ from keyloft.services.clock import SystemClock
 from keyloft.services.guard import AttemptGuard
 from keyloft.services.keys import ServerKeys, load_key_ring
 from keyloft.services.login_cache import LoginCache
-from keyloft.services.ports import Clock, FailureLimiter, Limit
+from keyloft.services.ports import Changes, Clock, FailureLimiter, Limit
 from keyloft.services.server_secret import require_server_secret
 from keyloft.services.usage import UsageLog
 from keyloft.services.verified_tokens import VerifiedTokens
@@ -157,15 +157,20 @@ async def build_runtime(settings: Settings, *, database: Database | None = None)
     async def refresh() -> None:
         await runtime_box[0].refresh()
 
-    copies = NodeCopies(cache, revoked, refresh=refresh, may_cache=may_cache)
+    shared_limiter = RedisLimiter(redis) if redis is not None else None
+    copies = NodeCopies(
+        cache, revoked, refresh=refresh, may_cache=may_cache, limiter=shared_limiter
+    )
     watch = None
     if sqlite_path is not None:
         watch = DataVersionWatch(sqlite_path, copies.stale)
         cache.watch = revoked.watch = watch.check
     limiter: FailureLimiter
     bus: LocalBus
-    if redis is not None:
-        bus, limiter = RedisBus(copies, redis), RedisLimiter(redis)
+    if redis is not None and shared_limiter is not None:
+        bus = RedisBus(copies, redis)
+        limiter = shared_limiter
+        shared_limiter.announce = lambda marks: bus.publish(Changes(blocked=marks))
     else:
         bus, limiter = LocalBus(copies), MemoryLimiter()
         cache.enabled = may_cache
