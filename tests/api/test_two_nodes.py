@@ -34,10 +34,11 @@ async def nodes(settings: Settings, database: Database) -> AsyncIterator[Nodes]:
     runtimes: list[Runtime] = []
     clients: list[httpx.AsyncClient] = []
     try:
+        # Without Redis, a deployment of several processes says so (as `keyloft serve
+        # --workers` does): none of them may then trust copies it cannot keep fresh.
+        shared = settings.model_copy(update={"workers": 2})
         for _ in range(2):
-            rt = await build_runtime(
-                settings, database=Database(create_engine(settings.database_url))
-            )
+            rt = await build_runtime(shared, database=Database(create_engine(shared.database_url)))
             runtimes.append(rt)
             transport = httpx.ASGITransport(app=create_app(runtime=rt))
             clients.append(httpx.AsyncClient(transport=transport, base_url=BASE_URL))

@@ -18,9 +18,10 @@ def test_every_kind_of_change_round_trips() -> None:
     assert received.clients == {1, 3}
     assert received.orgs == {7}
     assert received.keys is True
-    # Times are rounded up to the next second: a mark never ends earlier than it was made.
+    # A revocation is kept to the next second (never shorter); a block to the millisecond
+    # below (never longer than the window its wait is counted in).
     assert received.revoked == {"abc-DEF_1": 1_900_000_001.0}
-    assert received.blocked == {"0f" * 20: 1_900_000_101.0}
+    assert received.blocked == {"0f" * 20: 1_900_000_100.2}
 
 
 def test_parts_that_do_not_parse_are_dropped() -> None:

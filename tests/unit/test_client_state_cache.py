@@ -1,13 +1,16 @@
-"""The per-node client cache: hits, expiry, invalidation races, bounds, bypass."""
+"""The per-node client cache and its org lists: hits, expiry, invalidation races, bounds,
+bypass."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from keyloft.cache.client_state import ClientStateCache
+from keyloft.cache.client_state import LARGEST_LISTED_ORG, ClientStateCache
 from keyloft.domain.actors import Principal, PrincipalKind
 from keyloft.domain.clients import Client
-from keyloft.services.ports import ClientState
+from keyloft.domain.orgs import Org
+from keyloft.services.ports import Changes, ClientState
 
 
 class FakeClock:
@@ -84,3 +87,71 @@ def test_size_is_bounded() -> None:
     assert len(cache) == 5
     assert cache.by_id(0) is None
     assert cache.by_id(19) is not None
+
+
+ORG = Org(1, "Acme", "Asia/Kolkata", max_clients=50, max_token_ttl=3600)
+
+
+def listed(org_id: int, *ids: int) -> tuple[Client, ...]:
+    return tuple(replace(state(n).client, org_id=org_id) for n in ids)
+
+
+def test_an_org_list_is_held_until_one_of_its_clients_changes() -> None:
+    clock = FakeClock()
+    cache = ClientStateCache(ttl=10, monotonic=clock)
+    other = replace(ORG, id=2)
+    cache.put_org_clients(ORG, listed(1, 1, 2, 3), read_at=cache.generation())
+    cache.put_org_clients(other, listed(2, 8), read_at=cache.generation())
+    held = cache.org_clients(1)
+    assert held is not None
+    assert held[0] == ORG
+    assert [c.id for c in held[1]] == [1, 2, 3]
+
+    cache.invalidate(2)  # a client of org 1 changed
+    assert cache.org_clients(1) is None
+    assert cache.org_clients(2) is not None
+    clock.now += 11
+    assert cache.org_clients(2) is None  # the backstop expiry
+
+
+def test_a_client_no_list_holds_drops_every_list() -> None:
+    cache = ClientStateCache()
+    cache.put_org_clients(ORG, listed(1, 1), read_at=cache.generation())
+    cache.invalidate(99)  # e.g. just created: which org's list it joins is not known here
+    assert cache.org_clients(1) is None
+
+
+def test_org_changes_races_bypass_and_bounds_apply_to_lists() -> None:
+    cache = ClientStateCache(max_entries=5)
+    cache.put_org_clients(ORG, listed(1, 1, 2), read_at=cache.generation())
+    cache.apply(Changes(orgs={1}))
+    assert cache.org_clients(1) is None
+
+    read_at = cache.generation()
+    cache.invalidate(7)  # arrives while the list is read
+    cache.put_org_clients(ORG, listed(1, 1, 2), read_at=read_at)
+    assert cache.org_clients(1) is None
+
+    cache.put_org_clients(ORG, listed(1, *range(1, 7)), read_at=cache.generation())
+    assert cache.org_clients(1) is None  # six clients: over the bound of five
+
+    for org_id in (1, 2, 3):
+        org = replace(ORG, id=org_id)
+        cache.put_org_clients(
+            org, listed(org_id, org_id * 10, org_id * 10 + 1), read_at=cache.generation()
+        )
+    assert cache.org_clients(1) is None  # the oldest list made room
+    assert cache.org_clients(3) is not None
+
+    cache.trusted(False)
+    assert cache.org_clients(3) is None
+    cache.put_org_clients(ORG, listed(1, 1), read_at=cache.generation())
+    cache.trusted(True)
+    assert cache.org_clients(1) is None
+
+
+def test_a_large_org_is_never_held() -> None:
+    cache = ClientStateCache(max_entries=50_000)
+    many = listed(1, *range(LARGEST_LISTED_ORG + 1))
+    cache.put_org_clients(ORG, many, read_at=cache.generation())
+    assert cache.org_clients(1) is None

@@ -37,7 +37,9 @@ def encode(changes: Changes) -> str:
     parts += [f"o{org_id}" for org_id in sorted(changes.orgs)]
     parts += [f"r{jti}:{int(expires) + 1}" for jti, expires in changes.revoked.items()]
     parts += ["k"] if changes.keys else []
-    parts += [f"b{digest}:{int(until) + 1}" for digest, until in changes.blocked.items()]
+    # In milliseconds, rounded down: a mark may end a moment before the counter's window,
+    # never after it (a wait is never announced longer than the window).
+    parts += [f"b{digest}:{int(until * 1000)}" for digest, until in changes.blocked.items()]
     return ",".join(parts)
 
 
@@ -59,7 +61,7 @@ def decode(data: object) -> Changes:
         elif kind == "b" and ":" in rest:
             digest, _, until = rest.partition(":")
             if digest.isalnum() and until.isdigit():
-                changes.blocked[digest] = float(until)
+                changes.blocked[digest] = int(until) / 1000
     return changes
 
 

@@ -1,6 +1,8 @@
-"""A per-node cache of what the hot paths need about a client: the client and its secret hash.
+"""A per-node cache of what the hot paths need about a client: the client and its secret hash;
+and of each small org's client list (every client, deleted ones too, in creation order).
 
-Token minting and token-authenticated calls read it instead of the store. Every change to a
+Token minting, token-authenticated calls and the management API's reads use it instead of
+the store. Every change to a
 client is announced on the invalidation bus after commit and drops the entry on every node;
 entries also expire after ``ttl`` seconds as a backstop. While the bus cannot vouch for
 freshness (Redis unreachable) the cache is bypassed, so answers come from the store. Where
@@ -14,7 +16,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from keyloft.domain.clients import Client
+from keyloft.domain.orgs import Org
 from keyloft.services.ports import Changes, ClientState
+
+LARGEST_LISTED_ORG = 1_000  # clients; larger orgs' lists are always read from the store
 
 
 class ClientStateCache:
@@ -32,6 +38,9 @@ class ClientStateCache:
         self._now = monotonic
         self._by_key: OrderedDict[str, tuple[float, ClientState]] = OrderedDict()
         self._key_of_id: dict[int, str] = {}
+        self._lists: OrderedDict[int, tuple[float, Org, tuple[Client, ...]]] = OrderedDict()
+        self._listed: dict[int, int] = {}  # client id -> org id, for the lists held
+        self._listed_count = 0
         self._generation = 0
         self.enabled = True
         self.watch: Callable[[], None] | None = None
@@ -75,11 +84,45 @@ class ClientStateCache:
             _, (_, evicted) = self._by_key.popitem(last=False)
             self._key_of_id.pop(evicted.client.id, None)
 
+    def org_clients(self, org_id: int) -> tuple[Org, tuple[Client, ...]] | None:
+        """The org and every client of it (deleted ones too) in creation order, if held."""
+        if not self.enabled:
+            return None
+        if self.watch is not None:
+            self.watch()
+        entry = self._lists.get(org_id)
+        if entry is None or entry[0] < self._now():
+            return None
+        return entry[1], entry[2]
+
+    def put_org_clients(self, org: Org, clients: tuple[Client, ...], *, read_at: int) -> None:
+        if not self.enabled or read_at != self._generation or len(clients) > LARGEST_LISTED_ORG:
+            return
+        self._drop_list(org.id)
+        self._lists[org.id] = (self._now() + self._ttl, org, clients)
+        for client in clients:
+            self._listed[client.id] = org.id
+        self._listed_count += len(clients)
+        while self._listed_count > self._max:
+            self._drop_list(next(iter(self._lists)))
+
+    def _drop_list(self, org_id: int) -> None:
+        entry = self._lists.pop(org_id, None)
+        if entry is not None:
+            for client in entry[2]:
+                self._listed.pop(client.id, None)
+            self._listed_count -= len(entry[2])
+
     def invalidate(self, client_id: int) -> None:
         self._generation += 1
         key = self._key_of_id.pop(client_id, None)
         if key is not None:
             self._by_key.pop(key, None)
+        org_id = self._listed.get(client_id)
+        if org_id is not None:
+            self._drop_list(org_id)
+        else:  # a client no list holds, such as a new one: its org's list is unknown here
+            self._clear_lists()
 
     def invalidate_org(self, org_id: int) -> None:
         """Drop every client of ``org_id`` (its scope entities changed)."""
@@ -88,11 +131,18 @@ class ClientStateCache:
             if cached.client.org_id == org_id:
                 del self._by_key[key]
                 self._key_of_id.pop(cached.client.id, None)
+        self._drop_list(org_id)
 
     def clear(self) -> None:
         self._generation += 1
         self._by_key.clear()
         self._key_of_id.clear()
+        self._clear_lists()
+
+    def _clear_lists(self) -> None:
+        self._lists.clear()
+        self._listed.clear()
+        self._listed_count = 0
 
     def apply(self, changes: Changes) -> None:
         for client_id in changes.clients:

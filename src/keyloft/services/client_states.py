@@ -45,6 +45,7 @@ class ClientStates:
             till,
             previous_secret_hash=secrets.previous,
             previous_secret_expires_at=secrets.previous_expires_at,
+            org=await self._store.orgs.get(client.org_id),
         )
         self._cache.put(state, read_at=read_at)
         return state

@@ -31,8 +31,9 @@ from keyloft.domain.errors import (
 )
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, ScopeEntity, grants_cover
+from keyloft.services.client_states import ClientStates
 from keyloft.services.cursor import decode_cursor, encode_cursor
-from keyloft.services.ports import ClientPage, ClientSecrets, Clock, Store
+from keyloft.services.ports import ClientCache, ClientPage, ClientSecrets, Clock, Store
 from keyloft.services.usage import UsageLog
 
 # Ids are stored as signed 64-bit integers; a larger number names nothing and must not reach
@@ -78,16 +79,18 @@ class ClientService:
         clock: Clock,
         context: RequestContext | None = None,
         usage: UsageLog | None = None,
+        cache: ClientCache | None = None,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
         self._context = context or RequestContext()
         self._usage = usage
+        self._cache = cache
 
     def _latest_use(self, client: Client) -> Client:
         """The client with this node's uses not yet written counted in."""
-        noted = self._usage.pending(client.id) if self._usage is not None else None
+        noted = self._usage.latest(client.id) if self._usage is not None else None
         if noted is None or (client.last_used_on is not None and client.last_used_on >= noted):
             return client
         return replace(client, last_used_on=noted)
@@ -114,6 +117,9 @@ class ClientService:
         )
 
     async def org(self, actor: Actor) -> Org:
+        held = self._cache.org_clients(actor.org_id) if self._cache is not None else None
+        if held is not None:
+            return held[0]
         org = await self._store.orgs.get(actor.org_id)
         if org is None:  # the org row outlives its principals; this is a broken store
             raise AccessDenied()
@@ -146,6 +152,11 @@ class ClientService:
         if name is not None and not 1 <= len(name) <= MAX_NAME:
             raise ValidationFailed(f"name must be 1 to {MAX_NAME} characters.", field="name")
         paged = limit is not None or cursor is not None
+        if not paged and name is None and self._cache is not None:
+            _, every = await self._org_clients(actor)
+            return ClientList(
+                [self._latest_use(c) for c in every if include_invalid or c.is_valid], None
+            )
         size = (limit or DEFAULT_PAGE) if paged else None
         found = await self._store.clients.page(
             ClientPage(
@@ -162,11 +173,35 @@ class ClientService:
         found = found[:size]
         return ClientList(found, encode_cursor(_CURSOR_KIND, found[-1].id))
 
+    async def _org_clients(self, actor: Actor) -> tuple[Org, tuple[Client, ...]]:
+        """The org and all its clients, from the node's cache when it holds them."""
+        assert self._cache is not None
+        held = self._cache.org_clients(actor.org_id)
+        if held is not None:
+            return held
+        read_at = self._cache.generation()
+        org = await self.org(actor)
+        every = tuple(await self._store.clients.list(org.id, include_invalid=True))
+        self._cache.put_org_clients(org, every, read_at=read_at)
+        return org, every
+
     async def get(self, actor: Actor, client_key: str) -> Client:
         client = await self._store.clients.get(actor.org_id, client_key)
         if client is None:
             raise ClientNotFound()
         return self._latest_use(client)
+
+    async def read(self, actor: Actor, client_key: str) -> tuple[Client, Org]:
+        """A client and its org, for answering a read: from the node's client cache when it
+        holds them (as fresh as the token path's copy), else from the store. Not for changes,
+        which read the client in their own transaction (``get``)."""
+        if self._cache is None:
+            return await self.get(actor, client_key), await self.org(actor)
+        state = await ClientStates(self._store, self._cache).by_key(client_key)
+        if state is None or state.client.org_id != actor.org_id:
+            raise ClientNotFound()
+        org = state.org if state.org is not None else await self.org(actor)
+        return self._latest_use(state.client), org
 
     async def create(self, actor: Actor, request: ClientRequest) -> tuple[Client, str]:
         """Returns the client and its secret, which is never available again."""

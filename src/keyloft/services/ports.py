@@ -69,6 +69,7 @@ class ClientState:
     default_till: Principal | None
     previous_secret_hash: str | None = None
     previous_secret_expires_at: datetime | None = None
+    org: Org | None = None  # for rendering the client (its zone) without reading the org
 
     @property
     def secrets(self) -> ClientSecrets:
@@ -268,6 +269,8 @@ class ClientCache(Protocol):
     def by_key(self, client_key: str) -> ClientState | None: ...
     def by_id(self, client_id: int) -> ClientState | None: ...
     def put(self, state: ClientState, *, read_at: int) -> None: ...
+    def org_clients(self, org_id: int) -> tuple[Org, tuple[Client, ...]] | None: ...
+    def put_org_clients(self, org: Org, clients: tuple[Client, ...], *, read_at: int) -> None: ...
 
 
 class FailureLimiter(Protocol):

@@ -301,6 +301,8 @@ class SqlClients:
         await self._s.flush()
         self._add_grants(row.id, org_id, grants)
         await self._s.flush()
+        # Announced like any change: nodes holding the org's client list drop it.
+        self._changes.clients.add(row.id)
         client = await self._one(row)
         assert client is not None
         return client

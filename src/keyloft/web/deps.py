@@ -55,37 +55,9 @@ async def unit_of_work(rt: Runtime, *, write: bool) -> AsyncIterator[Store]:
         await rt.bus.publish(store.changes)
 
 
-async def method_store(request: Request, rt: RuntimeDep) -> AsyncIterator[Store]:
-    """A write transaction for changing methods, a read transaction otherwise."""
-    async with unit_of_work(rt, write=request.method not in SAFE_METHODS) as store:
-        yield store
-
-
-async def read_store(rt: RuntimeDep) -> AsyncIterator[Store]:
-    async with unit_of_work(rt, write=False) as store:
-        yield store
-
-
-async def write_store(rt: RuntimeDep) -> AsyncIterator[Store]:
-    async with unit_of_work(rt, write=True) as store:
-        yield store
-
-
-StoreDep = Annotated[Store, Depends(method_store, scope="function")]
-ReadStoreDep = Annotated[Store, Depends(read_store, scope="function")]
-WriteStoreDep = Annotated[Store, Depends(write_store, scope="function")]
-
-
 def caller_address(request: Request, rt: Runtime) -> str:
     peer = request.client.host if request.client else None
     return client_ip(peer, request.headers.get("x-forwarded-for"), rt.trusted_proxies)
-
-
-async def _caller_address(request: Request, rt: RuntimeDep) -> str:
-    return caller_address(request, rt)
-
-
-AddressDep = Annotated[str, Depends(_caller_address)]
 
 
 def _basic_credentials(value: str) -> tuple[str, str]:
@@ -99,12 +71,13 @@ def _basic_credentials(value: str) -> tuple[str, str]:
     return username, password
 
 
-async def current_actor(request: Request, rt: RuntimeDep, address: AddressDep) -> Actor:
+async def current_actor(request: Request) -> Actor:
     """Authenticate by Basic or access token; a token must also be allowed this call.
 
     This runs in its own short read transaction (begun only if the caches cannot answer), so
     that password hashing never happens while the request's write transaction holds a lock.
     """
+    rt = runtime_of(request)
     headers = request.headers
     authorization = headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
@@ -130,6 +103,7 @@ async def current_actor(request: Request, rt: RuntimeDep, address: AddressDep) -
                 till_code=headers.get("x-cap-api-attribution-entity-code"),
             )
         if scheme == "basic":
+            address = caller_address(request, rt)
             return await auth.basic(*_basic_credentials(value), address=address)
     raise Unauthenticated()
 
@@ -154,28 +128,29 @@ def request_context(request: Request, address: str) -> RequestContext:
     return RequestContext(request_id=state.get("request_id"), source_ip=address)
 
 
-async def _request_context(request: Request, address: AddressDep) -> RequestContext:
-    return request_context(request, address)
-
-
 def client_service(rt: Runtime, store: Store, context: RequestContext) -> ClientService:
-    return ClientService(store, rt.hasher, rt.clock, context, rt.usage)
+    return ClientService(store, rt.hasher, rt.clock, context, rt.usage, rt.cache)
 
 
-async def _client_service(
-    rt: RuntimeDep,
-    store: StoreDep,
-    context: Annotated[RequestContext, Depends(_request_context)],
-) -> ClientService:
-    return client_service(rt, store, context)
+# Each dependency below takes only the request: FastAPI resolves a dependency graph per
+# request, and a deep one (runtime, address, store, context...) costs more than the call.
+
+
+async def _client_service(request: Request) -> AsyncIterator[ClientService]:
+    """In a write transaction for changing methods, a read transaction otherwise."""
+    rt = runtime_of(request)
+    context = request_context(request, caller_address(request, rt))
+    async with unit_of_work(rt, write=request.method not in SAFE_METHODS) as store:
+        yield client_service(rt, store, context)
 
 
 def audit_service(store: Store) -> AuditService:
     return AuditService(store)
 
 
-async def _audit_service(store: ReadStoreDep) -> AuditService:
-    return audit_service(store)
+async def _audit_service(request: Request) -> AsyncIterator[AuditService]:
+    async with unit_of_work(runtime_of(request), write=False) as store:
+        yield audit_service(store)
 
 
 def token_service(rt: Runtime, store: Store) -> TokenService:
@@ -212,14 +187,17 @@ def oauth_service(rt: Runtime, store: Store) -> OAuthService:
     )
 
 
-async def revoking_oauth_service(rt: RuntimeDep, store: WriteStoreDep) -> OAuthService:
-    return oauth_service(rt, store)
+async def revoking_oauth_service(request: Request) -> AsyncIterator[OAuthService]:
+    rt = runtime_of(request)
+    async with unit_of_work(rt, write=True) as store:
+        yield oauth_service(rt, store)
 
 
 def check_service(rt: Runtime, store: Store) -> CheckService:
     return CheckService(store, inspector(rt, store))
 
 
-ClientServiceDep = Annotated[ClientService, Depends(_client_service)]
-AuditServiceDep = Annotated[AuditService, Depends(_audit_service)]
-RevokingOAuthServiceDep = Annotated[OAuthService, Depends(revoking_oauth_service)]
+# scope="function": the transaction commits when the route returns, before the answer is sent.
+ClientServiceDep = Annotated[ClientService, Depends(_client_service, scope="function")]
+AuditServiceDep = Annotated[AuditService, Depends(_audit_service, scope="function")]
+RevokingOAuthServiceDep = Annotated[OAuthService, Depends(revoking_oauth_service, scope="function")]

@@ -146,9 +146,10 @@ async def build_runtime(settings: Settings, *, database: Database | None = None)
             store, server_keys, previous, token_lifetime=settings.token_ttl_ceiling
         )
     redis = _redis(settings.redis_url) if settings.redis_url else None
-    # Without Redis, worker processes cannot tell each other about changes: a lone process
-    # may trust its copies, and SQLite workers notice each other's commits by looking.
-    sqlite_path = settings.sqlite_path if redis is None and settings.workers > 1 else None
+    # Without Redis, processes cannot tell each other about changes. On SQLite each notices
+    # any other process's commits by looking (other workers, the command line); on PostgreSQL
+    # a lone process trusts its copies and several run without the client cache.
+    sqlite_path = settings.sqlite_path if redis is None else None
     may_cache = redis is not None or settings.workers == 1 or sqlite_path is not None
     cache = ClientStateCache(ttl=settings.client_cache_seconds)
     revoked = RevokedTokens()

@@ -1,7 +1,14 @@
-"""Domain objects rendered in the v3 wire format, key order as in the contract's samples."""
+"""Domain objects rendered in the v3 wire format, key order as in the contract's samples.
+
+Client lists are rendered client by client into JSON and the pieces remembered per process,
+keyed by the whole client (every field, last use included) and the org's zone: an unchanged
+client is rendered once, not on every list call, and any change makes a new key.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 from keyloft.domain.actors import Principal
@@ -9,6 +16,7 @@ from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import ScopeEntity
 from keyloft.domain.timefmt import format_v3
+from keyloft.web.envelope import dump
 
 
 def actor_view(principal: Principal) -> dict[str, Any]:
@@ -63,6 +71,29 @@ def client_view(
     used = client.last_used_on
     view["lastUsedOn"] = format_v3(used, org.timezone) if used is not None else None
     return view
+
+
+class RenderedClients:
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self._max = max_entries
+        self._json: OrderedDict[tuple[Client, str, bool], bytes] = OrderedDict()
+
+    def json_list(self, clients: Iterable[Client], org: Org, *, scopes: bool) -> bytes:
+        """The JSON array of ``client_view`` of each client, byte for byte."""
+        memo = self._json
+        pieces = []
+        for client in clients:
+            key = (client, org.timezone, scopes)
+            piece = memo.get(key)
+            if piece is None:
+                piece = memo[key] = dump(client_view(client, org, scopes=scopes))
+                if len(memo) > self._max:
+                    memo.popitem(last=False)
+            pieces.append(piece)
+        return b"[" + b",".join(pieces) + b"]"
+
+
+rendered_clients = RenderedClients()
 
 
 def scope_entity_view(entity: ScopeEntity) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from keyloft.web.schemas import (
     ScopesEnvelope,
     SecretRotation,
 )
-from keyloft.web.views import client_view, scope_entity_view
+from keyloft.web.views import client_view, rendered_clients, scope_entity_view
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope} for status in (400, 401, 403, 404, 409, 412, 413, 415)
@@ -91,18 +91,18 @@ async def list_clients(
     """The org's API clients in creation order, without secrets or scopes. With ``limit`` or
     ``cursor`` the answer is one page, and ``page.nextCursor`` (also a ``Link: rel="next"``
     header) fetches the next one; without them it is the whole list, as it always was."""
-    org = await clients.org(actor)
     found = await clients.page(
         actor, include_invalid=includeInvalid, name=name, cursor=cursor, limit=limit
     )
-    data = [client_view(client, org, scopes=False) for client in found.clients]
+    org = await clients.org(actor)  # after the page, which may have brought it to the cache
+    data = rendered_clients.json_list(found.clients, org, scopes=False)
     if limit is None and cursor is None:
-        return envelope.ok(data)
+        return envelope.ok_json(data)
     headers: dict[str, str] = {}
     if found.next_cursor is not None:
         following = request.url.include_query_params(cursor=found.next_cursor)
         headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
-    return envelope.ok(
+    return envelope.ok_json(
         data,
         headers=headers,
         extra={"page": {"nextCursor": found.next_cursor, "limit": limit or DEFAULT_PAGE}},
@@ -112,8 +112,7 @@ async def list_clients(
 @router.get("/clients/{clientKey}", responses={200: {"model": ClientDetailEnvelope}, **ERRORS})
 async def get_client(clientKey: str, actor: ActorDep, clients: ClientServiceDep) -> Response:
     """One client with its scopes; deleted clients stay readable."""
-    client = await clients.get(actor, clientKey)
-    org = await clients.org(actor)
+    client, org = await clients.read(actor, clientKey)
     return envelope.ok(client_view(client, org, scopes=True), headers={"ETag": etag(client)})
 
 

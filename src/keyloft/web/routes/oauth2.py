@@ -10,7 +10,6 @@ from starlette.responses import JSONResponse, Response
 
 from keyloft.domain.oauth import InvalidRequest, UnsupportedGrantType
 from keyloft.web.deps import (
-    AddressDep,
     RevokingOAuthServiceDep,
     RuntimeDep,
     caller_address,
@@ -108,10 +107,11 @@ async def introspect(request: Request) -> Response:
 
 
 @router.post("/oauth2/revoke", openapi_extra=_TOKEN_PARAM_FORM)
-async def revoke(request: Request, oauth: RevokingOAuthServiceDep, address: AddressDep) -> Response:
+async def revoke(request: Request, oauth: RevokingOAuthServiceDep) -> Response:
     """Token revocation (RFC 7009): 200 whether or not there was anything to revoke."""
     form = await read_form(request)
     credentials = client_credentials(request, form)
+    address = caller_address(request, runtime_of(request))
     caller, _ = await oauth.authenticate(credentials.client_id, credentials.secret, address=address)
     if "token" not in form:
         raise InvalidRequest("token is required.")
