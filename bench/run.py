@@ -24,6 +24,10 @@ What it does, in a temporary directory (removed at the end, `--keep` keeps it):
    run's req/s. A status of 400 or more or a socket error during a run marks it INVALID.
 6. Prints each worker's resident memory (VmRSS) before and after the load.
 
+With `--hold` it stops after step 4: it serves the seeded store with `--workers W` until
+interrupted and prints the `OURS_*` settings with which the peers' harness (its `ours`
+target) measures Keyloft beside oidc-provider in one run; docs/performance.md shows how.
+
 Figures (requests go round robin over up to `--spread` clients, and their tokens):
 
     token_v3         POST /v3/oauth/token/generate, JSON {"key","secret"}
@@ -738,6 +742,32 @@ def run_keyloft(
         server.stop()
 
 
+def hold(env: dict[str, str], seed: Seed, workers: int, workdir: Path) -> None:
+    """Serve the seeded store until interrupted, for a load generator run from elsewhere."""
+    server = Server.start(
+        "keyloft-held",
+        [sys.executable, "-m", "keyloft", "serve", "--workers", str(workers)],
+        env,
+        workdir,
+    )
+    server.expected_workers = workers
+    try:
+        server.wait("/health/ready")
+        key, secret = seed.clients[0]
+        print(f"\nserving {server.url} with {workers} workers; for the peers' harness:")
+        print(f"  OURS_URL={server.url} OURS_CLIENT_ID={key} OURS_CLIENT_SECRET={secret}")
+        print("interrupt (Ctrl-C or SIGTERM) to stop", flush=True)
+        stop = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
+        finally:
+            signal.signal(signal.SIGTERM, stop)
+    finally:
+        server.stop()
+
+
 def print_rss(label: str, before: dict[int, float], after: dict[int, float]) -> None:
     cells = ", ".join(
         f"pid {pid}: {before.get(pid, 0):.0f} -> {mib:.0f} MiB"
@@ -788,6 +818,12 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument("--seed-timeout", type=float, default=900, help="bulk seeding, s")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="seed, start the server and keep it up (printing what the peers' harness needs) "
+        "until interrupted, instead of measuring",
+    )
     options = parser.parse_args()
     if (options.clients > BULK_ABOVE or options.compare_scale) and options.store != "postgres":
         parser.error("more than 1,000 clients and --compare-scale need --store postgres")
@@ -860,6 +896,9 @@ def main() -> None:
             finally:
                 server.stop()
             driven = seed.clients[: options.spread]
+            if options.hold:
+                hold(store.env, seed, options.workers, workdir)
+                return
             results: list[Result] = []
             if options.compare_scale or options.clients <= BULK_ABOVE:
                 results, before, after = run_keyloft(

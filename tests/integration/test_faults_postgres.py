@@ -124,7 +124,13 @@ async def requests_needing_the_store(
             TOKEN,
             json={"key": unminted["clientKey"], "secret": unminted["clientSecret"]},
         ),
-        "token call": await timed(http, "GET", CLIENTS, headers={"X-CAP-API-OAUTH-TOKEN": token}),
+        "token call": await timed(
+            http,
+            "GET",
+            CLIENTS,
+            params={"name": "before"},  # a filtered list is always read from the store
+            headers={"X-CAP-API-OAUTH-TOKEN": token},
+        ),
         "basic get": await timed(
             http, "GET", f"{CLIENTS}/{unminted['clientKey']}", headers=org.auth
         ),
@@ -150,6 +156,10 @@ async def _outage_and_recovery(node: ProxiedNode, database: Database, *, stall: 
     outcomes = await requests_needing_the_store(http, org, unminted, token, "during")
     for what, outcome in outcomes.items():
         assert_store_unavailable(outcome, what)
+    # What the node holds is still answered: the token's own client list, read before.
+    held = await http.get(CLIENTS, headers={"X-CAP-API-OAUTH-TOKEN": token})
+    assert held.status_code == 200, held.text
+    assert held.json() == used.json()
     ready = await timed(http, "GET", "/health/ready")
     assert ready.response.status_code == 503
     assert ready.response.json()["store"] == "down"

@@ -54,3 +54,35 @@ async def test_cache_is_off_while_redis_is_down_and_back_after(
     finally:
         await bus.stop()
         await client.aclose()
+
+
+class Counting:
+    """A subscriber that only counts what it is told."""
+
+    def __init__(self) -> None:
+        self.applied: list[Changes] = []
+
+    def apply(self, changes: Changes) -> None:
+        self.applied.append(changes)
+
+    def trusted(self, trusted: bool) -> None:
+        return None
+
+
+async def test_a_node_applies_its_own_change_once_and_others_once(redis: Redis) -> None:
+    mine, theirs = Counting(), Counting()
+    bus_a, bus_b = RedisBus(mine, redis), RedisBus(theirs, redis)
+    await bus_a.start()
+    await bus_b.start()
+    try:
+        assert await bus_a.wait_subscribed(5)
+        assert await bus_b.wait_subscribed(5)
+        await bus_a.publish(Changes(clients={41}))
+        await eventually(lambda: len(theirs.applied) == 1, within=1.0)
+        await bus_b.publish(Changes(clients={42}))  # a later message, seen after any echo
+        await eventually(lambda: len(mine.applied) == 2, within=1.0)
+        assert [c.clients for c in mine.applied] == [{41}, {42}]
+        assert [c.clients for c in theirs.applied] == [{41}, {42}]
+    finally:
+        await bus_a.stop()
+        await bus_b.stop()

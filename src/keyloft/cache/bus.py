@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Protocol
 
@@ -65,6 +66,12 @@ def decode(data: object) -> Changes:
     return changes
 
 
+def _signed_by(data: object, signature: str) -> bool:
+    if isinstance(data, bytes):
+        return data.startswith(signature.encode())
+    return str(data).startswith(signature)
+
+
 class LocalBus:
     """Invalidation within one process."""
 
@@ -103,6 +110,7 @@ class RedisBus(LocalBus):
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._on_health = on_health
+        self._signature = f"n{secrets.token_hex(8)},"
         subscriber.trusted(False)
 
     @property
@@ -129,7 +137,8 @@ class RedisBus(LocalBus):
         if not changes:
             return
         try:
-            await self._redis.publish(CHANNEL, encode(changes))
+            # Signed with this node's id: it applied the changes already, and skips its echo.
+            await self._redis.publish(CHANNEL, self._signature + encode(changes))
         except (RedisError, OSError) as exc:
             # Other nodes' subscriptions are down too, so they bypass their caches.
             log.warning("invalidation not published (%s)", type(exc).__name__)
@@ -156,7 +165,9 @@ class RedisBus(LocalBus):
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message.get("type") == "message":
-                        self.subscriber.apply(decode(message.get("data")))
+                        data = message.get("data")
+                        if not _signed_by(data, self._signature):
+                            self.subscriber.apply(decode(data))
             except asyncio.CancelledError:
                 self._set_health(False)
                 raise

@@ -66,7 +66,9 @@ class DataVersionWatch:
             self._on_change()
 
     def close(self) -> None:
-        """Stop looking (shutdown): later checks do nothing."""
+        """Stop looking (shutdown): later checks do nothing. Closing twice is harmless."""
+        if self._next == math.inf:
+            return
         self._next = math.inf
         self._cursor.close()
         self._connection.close()

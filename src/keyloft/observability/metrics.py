@@ -4,7 +4,8 @@ Each app gets its own registry, so two apps in one process (tests, benches) neve
 counts. Under several worker processes (``keyloft serve --workers N``) prometheus_client's
 multiprocess mode is used: every worker writes its values to files in a shared directory, and
 whichever worker answers a scrape reports the sum over all of them. Gauges that describe a
-worker's own state (pool, cache size) are then refreshed after each of its requests.
+worker's own state (pool, cache size) are then refreshed by its requests at most once a
+second, and when it answers a scrape.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -124,6 +126,7 @@ class Metrics:
             self.auth_failures.labels(kind)
         for result in ("hit", "miss"):
             self.cache_lookups.labels(result)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._seen_hits = 0
         self._node_at = float("-inf")
         self._seen_misses = 0
@@ -132,18 +135,27 @@ class Metrics:
     def multiprocess(self) -> bool:
         return self.multiprocess_dir is not None
 
+    def _child(self, metric: Any, *values: str) -> Any:
+        # ``labels`` validates and locks on every call; the series themselves are few (route
+        # templates, statuses, fixed reasons), so each is looked up once per process.
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.duration.labels(method, route).observe(seconds)
+        self._child(self.requests, method, route, str(status)).inc()
+        self._child(self.duration, method, route).observe(seconds)
 
     def token_issued(self, endpoint: str) -> None:
-        self.tokens_issued.labels(endpoint).inc()
+        self._child(self.tokens_issued, endpoint).inc()
 
     def token_refused(self, endpoint: str, reason: str) -> None:
-        self.tokens_refused.labels(endpoint, reason).inc()
+        self._child(self.tokens_refused, endpoint, reason).inc()
 
     def auth_failure(self, kind: str) -> None:
-        self.auth_failures.labels(kind).inc()
+        self._child(self.auth_failures, kind).inc()
 
     def node_due(self, now: float) -> bool:
         """True at most once per ``NODE_REFRESH_SECONDS``: time to call ``node`` again."""

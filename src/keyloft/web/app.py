@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyloft import __version__
 from keyloft.config import Settings
@@ -26,12 +27,33 @@ Authenticate management calls with HTTP Basic (admin username or Till code; the 
 its md5 hex) or with an access token in `X-CAP-API-OAUTH-TOKEN` / `Authorization: Bearer`."""
 
 
+class KeyloftApp(FastAPI):
+    """FastAPI with Keyloft's own outermost layers in front of the framework's stack: the
+    request context (ids, body cap, metrics, access log) and then the direct lane, so that
+    the hot endpoints pass through no framework middleware at all; every other request goes
+    on through the framework (its error, body-limit and telemetry middleware, exception
+    handlers, router) as usual."""
+
+    front: ASGIApp | None = None
+    lane: HotPaths | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is not None and scope["type"] == "http":
+            scope["app"] = self
+            await self.front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     runtime: Runtime | None = None,
     observability: metrics.Observability | None = None,
-) -> FastAPI:
+) -> KeyloftApp:
     """Build the app; without ``runtime`` it is built at start-up and closed at shutdown.
     ``observability`` (metrics and tracer) is built from the settings unless given."""
     settings = settings or (runtime.settings if runtime else Settings())
@@ -48,7 +70,7 @@ def create_app(
                 await app.state.runtime.close()
             observability.close()
 
-    app = FastAPI(
+    app = KeyloftApp(
         title="Keyloft",
         version=__version__,
         description=DESCRIPTION,
@@ -68,8 +90,8 @@ def create_app(
     if observability.metrics is not None:
         app.include_router(metrics.router)
     metrics.observe_errors(app)
-    app.add_middleware(
-        HotPaths,
+    app.lane = HotPaths(
+        app.framework,
         owner=app,
         routers=(tokens.router, oauth2.router, check.router),
         endpoints=(
@@ -80,10 +102,8 @@ def create_app(
             check.check_forwarded,
         ),
     )
-    app.add_middleware(
-        RequestContextMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        observability=observability,
+    app.front = RequestContextMiddleware(
+        app.lane, max_body_bytes=settings.max_body_bytes, observability=observability
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
