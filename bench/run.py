@@ -755,7 +755,12 @@ def hold(env: dict[str, str], seed: Seed, workers: int, workdir: Path) -> None:
         server.wait("/health/ready")
         key, secret = seed.clients[0]
         print(f"\nserving {server.url} with {workers} workers; for the peers' harness:")
-        print(f"  OURS_URL={server.url} OURS_CLIENT_ID={key} OURS_CLIENT_SECRET={secret}")
+        # The endpoints are given: discovery names them under the seeded store's issuer.
+        print(
+            f"  OURS_URL={server.url} OURS_TOKEN_EP={server.url}/oauth2/token "
+            f"OURS_INTROSPECT_EP={server.url}/oauth2/introspect "
+            f"OURS_CLIENT_ID={key} OURS_CLIENT_SECRET={secret}"
+        )
         print("interrupt (Ctrl-C or SIGTERM) to stop", flush=True)
         stop = signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
