@@ -708,6 +708,17 @@ def hello_ceilings(wrk: str, workers: int, o: Options, workdir: Path) -> list[Re
         server.stop()
 
 
+def start_keyloft(label: str, env: dict[str, str], workers: int, workdir: Path) -> Server:
+    server = Server.start(
+        label,
+        [sys.executable, "-m", "keyloft", "serve", "--workers", str(workers)],
+        env,
+        workdir,
+    )
+    server.expected_workers = workers
+    return server
+
+
 def run_keyloft(
     wrk: str,
     env: dict[str, str],
@@ -720,13 +731,7 @@ def run_keyloft(
     label: str,
     profile: set[str] | None = None,
 ) -> tuple[list[Result], dict[int, float], dict[int, float]]:
-    server = Server.start(
-        f"keyloft-{label}",
-        [sys.executable, "-m", "keyloft", "serve", "--workers", str(workers)],
-        env,
-        workdir,
-    )
-    server.expected_workers = workers
+    server = start_keyloft(f"keyloft-{label}", env, workers, workdir)
     try:
         server.wait("/health/ready")
         driven = mint_tokens(server.url, driven_clients)
@@ -744,13 +749,7 @@ def run_keyloft(
 
 def hold(env: dict[str, str], seed: Seed, workers: int, workdir: Path) -> None:
     """Serve the seeded store until interrupted, for a load generator run from elsewhere."""
-    server = Server.start(
-        "keyloft-held",
-        [sys.executable, "-m", "keyloft", "serve", "--workers", str(workers)],
-        env,
-        workdir,
-    )
-    server.expected_workers = workers
+    server = start_keyloft("keyloft-held", env, workers, workdir)
     try:
         server.wait("/health/ready")
         key, secret = seed.clients[0]

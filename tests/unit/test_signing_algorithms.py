@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,8 +24,9 @@ from keyloft.domain.signing import (
     generate_signing_key,
     load_signing_key,
 )
+from tests.unit.test_signing import ISSUER, _b64
+from tests.unit.test_signing import _claims as plain_claims
 
-ISSUER = "http://issuer.test"
 AUDIENCE = "http://issuer.test"
 PAST = datetime.now(UTC) - timedelta(days=1)
 
@@ -43,21 +43,8 @@ def keys(signing_key: SigningKey) -> dict[str, SigningKey]:
 
 
 def _claims(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": ISSUER,
-        "sub": "client-key",
-        "iat": now,
-        "exp": now + 300,
-        "jti": "jti-1",
-        "scopes": [{"entityId": 1, "entity": "Ü", "permission": "READ", "resources": []}],
-    }
-    claims.update(overrides)
-    return claims
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    scopes = [{"entityId": 1, "entity": "Ü", "permission": "READ", "resources": []}]
+    return plain_claims(**{"scopes": scopes, **overrides})
 
 
 def _reason(ring: KeyRing, token: str, **kwargs: Any) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import math
@@ -38,7 +39,10 @@ BLOCKED = "keyloft:blocked:"
 MAX_MARKS = 100_000
 
 
+@functools.lru_cache(maxsize=4096)
 def _digest(subject: str) -> str:
+    # Remembered: the same client keys and addresses come back on every attempt, and each
+    # attempt asks about its subjects in the copy of the marks and in the process counts.
     return hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 

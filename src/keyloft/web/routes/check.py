@@ -34,6 +34,20 @@ def _data(result: CheckResult) -> dict[str, object]:
     }
 
 
+async def _decide(request: Request, token: str, method: str, path: str) -> CheckResult:
+    """The decision, with the Till the caller names in the attribution headers."""
+    rt = runtime_of(request)
+    headers = request.headers
+    async with unit_of_work(rt, write=False) as store:
+        return await check_service(rt, store).check(
+            token,
+            method.upper(),
+            path,
+            till_type=headers.get(TILL_TYPE),
+            till_code=headers.get(TILL_CODE),
+        )
+
+
 def _identity(result: CheckResult) -> dict[str, str]:
     headers = {"X-Keyloft-Decision": result.reason, "Cache-Control": "no-store"}
     if result.client_key is not None:
@@ -56,16 +70,7 @@ def _identity(result: CheckResult) -> dict[str, str]:
 async def check(request: Request) -> Response:
     """Decide ``method path`` for ``token``; a refused call is still a 200 answer."""
     body = await read_json(request, CheckRequest)
-    rt = runtime_of(request)
-    headers = request.headers
-    async with unit_of_work(rt, write=False) as store:
-        result = await check_service(rt, store).check(
-            body.token,
-            body.method.upper(),
-            body.path,
-            till_type=headers.get(TILL_TYPE),
-            till_code=headers.get(TILL_CODE),
-        )
+    result = await _decide(request, body.token, body.method, body.path)
     return envelope.ok(_data(result), headers={"Cache-Control": "no-store"})
 
 
@@ -85,15 +90,7 @@ async def check_forwarded(request: Request) -> Response:
     elif not method or not path:
         result = CheckResult(False, "missing_original_request")
     else:
-        rt = runtime_of(request)
-        async with unit_of_work(rt, write=False) as store:
-            result = await check_service(rt, store).check(
-                token,
-                method.upper(),
-                path,
-                till_type=headers.get(TILL_TYPE),
-                till_code=headers.get(TILL_CODE),
-            )
+        result = await _decide(request, token, method, path)
     if result.allowed:
         return Response(status_code=200, headers=_identity(result))
     status = 401 if result.reason in ("invalid_token", "ambiguous_token") else 403
