@@ -1,8 +1,9 @@
 """The HTTP-stack ceiling: a hello-world JSON app on Keyloft's own stack.
 
-FastAPI on uvicorn, started with the server options ``keyloft serve`` uses (no access log, no
-proxy headers, no server header; uvloop and httptools when installed, as there), so the
-difference between a Keyloft figure and this one is what Keyloft itself costs per request.
+FastAPI on uvicorn, started with the server options ``keyloft serve`` uses
+(``keyloft.web.server.SERVER_OPTIONS``: its HTTP protocol, no access log, no proxy headers, no
+server header; uvloop when installed, as there), so the difference between a Keyloft figure
+and this one is what Keyloft itself costs per request.
 
     .venv/bin/python bench/hello_app.py --port 8100 --workers 2
     GET /hello -> {"hello":"world"}    POST /hello {"name": "x"} -> {"hello":"x"}
@@ -36,6 +37,8 @@ async def hello_post(body: Greeting) -> dict[str, str]:
 def main() -> None:
     import uvicorn
 
+    from keyloft.web.server import SERVER_OPTIONS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
@@ -47,10 +50,8 @@ def main() -> None:
         host=options.host,
         port=options.port,
         workers=options.workers,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
         log_level="warning",
+        **SERVER_OPTIONS,
     )
 
 

@@ -151,6 +151,8 @@ def serve(
     """Serve the API."""
     import uvicorn
 
+    from keyloft.web.server import SERVER_OPTIONS
+
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -178,7 +180,8 @@ def serve(
             tracing.ensure_available()
         except tracing.TracingUnavailable as exc:
             _fail(str(exc))
-    # Uvicorn applies the same configuration in each worker; its access log stays off.
+    # Uvicorn applies the same configuration in each worker; its access log stays off
+    # (SERVER_OPTIONS: Keyloft writes its own).
     log_config = logs.configure(settings.log_level, settings.log_format or "json")
     # Worker processes read their settings afresh: tell them how many of them there are.
     os.environ["KEYLOFT_WORKERS"] = str(workers)
@@ -195,11 +198,9 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
             log_config=log_config,
             log_level=settings.log_level.lower(),
+            **SERVER_OPTIONS,
         )
     finally:
         if metrics_dir is not None:
