@@ -24,6 +24,11 @@ What it does, in a temporary directory (removed at the end, `--keep` keeps it):
    run's req/s. A status of 400 or more or a socket error during a run marks it INVALID.
 6. Prints each worker's resident memory (VmRSS) before and after the load.
 
+With `--peer DIR` (the peers' harness folder after its `setup`) oidc-provider is measured
+too, after the ceilings and before Keyloft: its RS256 JWT tokens and its introspection of an
+opaque token (one node process, unpinned, client_secret_basic), and each Keyloft line shows
+its ratio to the matching figure beside the issue's goal.
+
 With `--hold` it stops after step 4: it serves the seeded store with `--workers W` until
 interrupted and prints the `OURS_*` settings with which the peers' harness (its `ours`
 target) measures Keyloft beside oidc-provider in one run; docs/performance.md shows how.
@@ -33,6 +38,7 @@ Figures (requests go round robin over up to `--spread` clients, and their tokens
     token_v3         POST /v3/oauth/token/generate, JSON {"key","secret"}
     token_oauth2     POST /oauth2/token, client_secret_basic, grant_type=client_credentials
     check            POST /v3/oauth/check, JSON {"token","method","path"} (an allowed call)
+    check_get        GET /v3/oauth/check, the forward-auth form (Bearer, X-Original-*)
     list_token       GET /v3/integrations/clients with X-CAP-API-OAUTH-TOKEN
     list_basic       GET /v3/integrations/clients with the admin's Basic credentials
     get_token        GET /v3/integrations/clients/{key} with X-CAP-API-OAUTH-TOKEN
@@ -121,12 +127,24 @@ class Server:
     log: Path
 
     @classmethod
-    def start(cls, name: str, command: Sequence[str], env: dict[str, str], workdir: Path) -> Server:
+    def start(
+        cls,
+        name: str,
+        command: Sequence[str],
+        env: dict[str, str],
+        workdir: Path,
+        *,
+        port_option: str | None = "--port",
+    ) -> Server:
+        """Started on a free port, given as ``port_option`` (or, when None, as ``PORT`` in the
+        environment)."""
         port = free_port()
         log = workdir / f"{name}.log"
+        if port_option is None:
+            env = {**env, "PORT": str(port)}
         with log.open("wb") as sink:
             process = subprocess.Popen(  # noqa: S603 (our own commands)
-                [*command, "--port", str(port)],
+                [*command, *((port_option, str(port)) if port_option else ())],
                 env=env,
                 cwd=workdir,
                 stdout=sink,
@@ -578,6 +596,22 @@ def keyloft_figures(d: Driven, seed: Seed) -> dict[str, tuple[list[Request], Cal
             ],
             allowed,
         ),
+        "check_get": (
+            [
+                (
+                    "GET",
+                    "/v3/oauth/check",
+                    "",
+                    {
+                        "Authorization": f"Bearer {t}",
+                        "X-Original-Method": CHECKED_CALL["method"],
+                        "X-Original-URI": CHECKED_CALL["path"],
+                    },
+                )
+                for _, t, _ in pairs
+            ],
+            lambda answer: answer.status_code == 200,
+        ),
         "list_token": (
             [
                 ("GET", "/v3/integrations/clients", "", {"X-CAP-API-OAUTH-TOKEN": t})
@@ -618,11 +652,25 @@ CEILING_OF: dict[str, tuple[str, int | None]] = {
     "token_v3": ("signx2", 55),
     "token_oauth2": ("signx2", 55),
     "check": ("hello_post", 80),
+    "check_get": ("hello_get", 80),
     "list_token": ("hello_get", 50),
     "list_basic": ("hello_get", 50),
     "get_token": ("hello_get", 80),
     "introspect": ("hello_post", 80),
 }
+
+
+# With --peer: the oidc-provider figure each Keyloft figure is compared with, and the issue's
+# goal for the ratio (RS256 tokens; ES256 and EdDSA tokens are held to 4 times its RS256 figure).
+PEER_OF: dict[str, tuple[str, float | None]] = {
+    "token_v3": ("oidcp_token", 1.6),
+    "token_oauth2": ("oidcp_token", 1.6),
+    "check": ("oidcp_introspect", 2.5),
+    "check_get": ("oidcp_introspect", 2.5),
+    "get_token": ("oidcp_introspect", 2.5),
+    "introspect": ("oidcp_introspect", None),
+}
+PEER_SECRET = "bench-peer-secret"  # noqa: S105 (the peer's bench client, on loopback)
 
 
 def print_header(title: str) -> None:
@@ -645,6 +693,11 @@ def print_line(result: Result, ceilings: dict[str, float]) -> None:
             share = 100 * result.rps / ceilings[ceiling]
             target = f" (≥ {goal} %)" if goal is not None else ""
             ratio = f"{share:5.1f} % of {ceiling}{target}"
+    if result.name in PEER_OF:
+        peer, goal = PEER_OF[result.name]
+        if ceilings.get(peer):
+            target = f" (≥ {goal:g})" if goal is not None else ""
+            ratio += f"; {result.rps / ceilings[peer]:.2f}x {peer}{target}"
     runs = "/".join(f"{r:.0f}" for r in result.runs)
     flag = "" if result.status == "ok" else f"  {result.status}: {result.detail}"
     print(
@@ -700,6 +753,56 @@ def hello_ceilings(wrk: str, workers: int, o: Options, workdir: Path) -> list[Re
                 server.url,
                 [("POST", "/hello", '{"name":"bench"}', JSON_CT)],
                 hello_ok,
+                o,
+                workdir,
+            ),
+        ]
+    finally:
+        server.stop()
+
+
+def peer_figures(wrk: str, peer_dir: Path, o: Options, workdir: Path) -> list[Result]:
+    """oidc-provider from the peers' harness (after its ``setup``), measured in this run as
+    the harness measures it: one node process, unpinned (it signs on its thread pool as well),
+    client_secret_basic; RS256 JWT access tokens, and the introspection of an opaque token
+    (it does not introspect JWTs)."""
+    script = peer_dir / "peers" / "oidc-provider" / "server.mjs"
+    node = shutil.which("node")
+    if node is None or not script.exists() or not (peer_dir / "node_modules").exists():
+        sys.exit(
+            f"bench: --peer {peer_dir} needs node and the peers' harness after its setup "
+            "(peers/oidc-provider/server.mjs and node_modules)"
+        )
+    env = {**os.environ, "CLIENT_SECRET": PEER_SECRET}
+    server = Server.start("oidc-provider", [node, str(script)], env, peer_dir, port_option=None)
+    auth = {**FORM_CT, "Authorization": basic("bench-basic", PEER_SECRET)}
+    try:
+        server.wait("/.well-known/openid-configuration")
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            minted = http.post(
+                "/token",
+                content="grant_type=client_credentials&resource=urn%3Abench%3Aopaque",
+                headers=auth,
+            )
+            minted.raise_for_status()
+            opaque = minted.json()["access_token"]
+        token_body = "grant_type=client_credentials&scope=api%3Aread"  # noqa: S105
+        return [
+            measure(
+                wrk,
+                "oidcp_token",
+                server.url,
+                [("POST", "/token", token_body, auth)],
+                has_token,
+                o,
+                workdir,
+            ),
+            measure(
+                wrk,
+                "oidcp_introspect",
+                server.url,
+                [("POST", "/token/introspection", f"token={opaque}", auth)],
+                active,
                 o,
                 workdir,
             ),
@@ -820,6 +923,13 @@ def parse() -> argparse.Namespace:
         help="Redis server (default: BENCH_REDIS_URL or local with --store postgres, "
         "none with SQLite); 'none' turns it off",
     )
+    parser.add_argument(
+        "--peer",
+        type=Path,
+        default=os.environ.get("BENCH_PEER_DIR") or None,
+        help="the peers' harness folder, after its setup: measure oidc-provider in this run "
+        "and print each figure's ratio to it (BENCH_PEER_DIR)",
+    )
     parser.add_argument("--seed-timeout", type=float, default=900, help="bulk seeding, s")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     parser.add_argument(
@@ -866,6 +976,9 @@ def main() -> None:
         f"{time.strftime('%Y-%m-%d %H:%M')}"
     )
     ceilings: dict[str, float] = {}
+    if options.algorithm != "RS256":
+        for name in ("token_v3", "token_oauth2"):
+            PEER_OF[name] = ("oidcp_token", 4.0)
     workdir = Path(tempfile.mkdtemp(prefix="keyloft-bench-"))
     try:
         if not options.no_ceilings:
@@ -886,6 +999,12 @@ def main() -> None:
                 print(f"{'resource_verify':<16} {rate:>9.0f}  {what}")
             for result in hello_ceilings(wrk, options.workers, o, workdir):
                 ceilings[result.name] = result.rps
+                print_line(result, ceilings)
+        if options.peer is not None:
+            print_header("oidc-provider (same run)")
+            for result in peer_figures(wrk, options.peer.resolve(), o, workdir):
+                if result.status == "ok":
+                    ceilings[result.name] = result.rps
                 print_line(result, ceilings)
         with open_store(options.store, workdir, redis, options.algorithm) as store:
             first = 100 if options.compare_scale else min(options.clients, BULK_ABOVE)
