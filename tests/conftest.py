@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from urllib.parse import quote_plus
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from keyloft.config import Settings
@@ -304,3 +305,36 @@ async def mint(http: httpx.AsyncClient, key: str, secret: str) -> str:
     assert response.status_code == 200, response.text
     token: str = response.json()["data"]["accessToken"]
     return token
+
+
+QUERY = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+CLIENT_TABLES = re.compile(r"\b(clients|client_grants)\b", re.IGNORECASE)
+
+
+class Statements:
+    """SQL statements the engine ran since the last ``clear``."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, *args: Any) -> None:
+        # before_cursor_execute(conn, cursor, statement, parameters, context, executemany)
+        self.seen.append(str(args[2]))
+
+    def clear(self) -> None:
+        self.seen.clear()
+
+    def queries(self) -> list[str]:
+        """Reads and writes only: BEGIN/COMMIT/ROLLBACK are not questions to the store."""
+        return [statement for statement in self.seen if QUERY.match(statement)]
+
+    def about_clients(self) -> list[str]:
+        return [statement for statement in self.queries() if CLIENT_TABLES.search(statement)]
+
+
+@pytest.fixture
+def statements(database: Database) -> Iterator[Statements]:
+    recorder = Statements()
+    event.listen(database.engine.sync_engine, "before_cursor_execute", recorder)
+    yield recorder
+    event.remove(database.engine.sync_engine, "before_cursor_execute", recorder)

@@ -6,54 +6,21 @@ statement about the client) from a read of the store.
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 
 from keyloft.config import Settings
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
 from keyloft.web.runtime import Runtime, build_runtime
-from tests.conftest import BASE_URL, OrgFixture, create_client, mint
+from tests.conftest import BASE_URL, OrgFixture, Statements, create_client, mint
 
 CLIENTS = "/v3/integrations/clients"
 SCOPES = "/v3/integrations/scopes"
 TOKEN = "/v3/oauth/token/generate"
-QUERY = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
-CLIENT_TABLES = re.compile(r"\b(clients|client_grants)\b", re.IGNORECASE)
-
-
-class Statements:
-    """SQL statements the engine ran since the last ``clear``."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def __call__(self, *args: Any) -> None:
-        # before_cursor_execute(conn, cursor, statement, parameters, context, executemany)
-        self.seen.append(str(args[2]))
-
-    def clear(self) -> None:
-        self.seen.clear()
-
-    def queries(self) -> list[str]:
-        """Reads and writes only: BEGIN/COMMIT/ROLLBACK are not questions to the store."""
-        return [statement for statement in self.seen if QUERY.match(statement)]
-
-    def about_clients(self) -> list[str]:
-        return [statement for statement in self.queries() if CLIENT_TABLES.search(statement)]
-
-
-@pytest.fixture
-def statements(database: Database) -> Iterator[Statements]:
-    recorder = Statements()
-    event.listen(database.engine.sync_engine, "before_cursor_execute", recorder)
-    yield recorder
-    event.remove(database.engine.sync_engine, "before_cursor_execute", recorder)
 
 
 def grant(entity: int, permission: str, *resources: str) -> dict[str, Any]:

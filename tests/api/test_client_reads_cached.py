@@ -4,33 +4,13 @@ org's client, and a last use that does not move backward when this node writes i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import httpx
-import pytest
-from sqlalchemy import event
 
-from keyloft.storage.store import Database
 from keyloft.web.runtime import Runtime
-from tests.conftest import OrgFixture, create_client, mint
+from tests.conftest import OrgFixture, Statements, create_client, mint
 
 CLIENTS = "/v3/integrations/clients"
 MANAGES = [{"entityId": 2, "permission": "READWRITE", "resources": []}]  # "All": the API too
-
-
-@pytest.fixture
-def statements(database: Database) -> Iterator[list[str]]:
-    """Every statement the database driver runs (BEGIN and COMMIT are not statements)."""
-    seen: list[str] = []
-
-    def watch(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", watch)
-    yield seen
-    event.remove(engine, "before_cursor_execute", watch)
 
 
 async def detail(http: httpx.AsyncClient, key: str, token: str) -> httpx.Response:
@@ -38,7 +18,7 @@ async def detail(http: httpx.AsyncClient, key: str, token: str) -> httpx.Respons
 
 
 async def test_a_cached_client_is_read_without_a_query_and_as_the_store_has_it(
-    http: httpx.AsyncClient, org: OrgFixture, runtime: Runtime, statements: list[str]
+    http: httpx.AsyncClient, org: OrgFixture, runtime: Runtime, statements: Statements
 ) -> None:
     client = await create_client(http, org, scopes=MANAGES)
     token = await mint(http, client["clientKey"], client["clientSecret"])
@@ -47,13 +27,13 @@ async def test_a_cached_client_is_read_without_a_query_and_as_the_store_has_it(
 
     statements.clear()
     cached = await detail(http, client["clientKey"], token)
-    assert statements == []
+    assert statements.seen == []
     assert cached.json() == first.json()
     assert cached.headers["etag"] == first.headers["etag"]
 
     runtime.cache.clear()  # the same read from the store
     from_store = await detail(http, client["clientKey"], token)
-    assert statements != []
+    assert statements.queries() != []
     assert from_store.json() == cached.json()
 
 
@@ -127,7 +107,7 @@ async def listing(http: httpx.AsyncClient, token: str, query: str = "") -> httpx
 
 
 async def test_a_small_orgs_list_is_answered_from_the_cache_byte_for_byte(
-    http: httpx.AsyncClient, org: OrgFixture, runtime: Runtime, statements: list[str]
+    http: httpx.AsyncClient, org: OrgFixture, runtime: Runtime, statements: Statements
 ) -> None:
     clients = [await create_client(http, org, name=f"client-{n}", scopes=MANAGES) for n in range(3)]
     token = await mint(http, clients[0]["clientKey"], clients[0]["clientSecret"])
@@ -135,12 +115,12 @@ async def test_a_small_orgs_list_is_answered_from_the_cache_byte_for_byte(
 
     statements.clear()
     cached = await listing(http, token)
-    assert statements == []
+    assert statements.seen == []
     assert [c["clientKey"] for c in cached.json()["data"]] == [c["clientKey"] for c in clients]
 
     runtime.cache.clear()
     from_store = await listing(http, token)
-    assert statements != []
+    assert statements.queries() != []
     assert from_store.content == cached.content
 
 

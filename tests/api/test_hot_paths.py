@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from keyloft.domain.errors import InvalidClientCredentials
 from keyloft.web.hot_paths import HotPaths
-from tests.conftest import BASE_URL, OrgFixture, client_basic, create_client, mint
+from tests.conftest import BASE_URL, OrgFixture, basic, client_basic, create_client, mint
 
 Case = Callable[[dict[str, Any], str], dict[str, Any]]
 JSON = {"Content-Type": "application/json"}
@@ -181,7 +181,7 @@ async def test_the_lane_answers_as_the_router(
     method, path, build = CASES[case]
     token = await mint(http, client["clientKey"], client["clientSecret"])
     by_lane = await http.request(method, path, **build(client, token))
-    monkeypatch.setattr(HotPaths, "routes", lambda self: {})
+    monkeypatch.setattr(HotPaths, "routes", lambda self: ({}, ()))
     by_router = await http.request(method, path, **build(client, token))
 
     assert by_lane.status_code == by_router.status_code
@@ -197,6 +197,50 @@ async def test_the_lane_answers_as_the_router(
             assert decided.json()["data"]["allowed"] is True
     else:
         assert by_lane.content == by_router.content
+
+
+MANAGES = [{"entityId": 2, "permission": "READWRITE", "resources": []}]  # "All": the API too
+LIST, ONE = "/v3/integrations/clients", "/v3/integrations/clients/CLIENT"
+# The path (CLIENT: the client's key) and query, the credentials sent, and the status expected.
+READS: dict[str, tuple[str, str, int]] = {
+    "list, token": (LIST, "token", 200),
+    "list, basic": (LIST, "basic", 200),
+    "list, a page": (LIST + "?limit=1", "basic", 200),
+    "list, deleted too, by name": (LIST + "?includeInvalid=true&name=LANE", "token", 200),
+    "list, limit not a number": (LIST + "?limit=ten", "basic", 400),
+    "list, limit out of range": (LIST + "?limit=0", "token", 400),
+    "list, cursor too long": (LIST + "?cursor=" + "c" * 65, "basic", 400),
+    "list, no credentials": (LIST, "none", 401),
+    "list, wrong password": (LIST, "wrong", 401),
+    "get, token": (ONE, "token", 200),
+    "get, basic": (ONE, "basic", 200),
+    "get, unknown key": (LIST + "/no-such-client", "basic", 404),
+    "get, forged token": (ONE, "forged", 401),
+}
+
+
+@pytest.mark.parametrize("case", list(READS))
+async def test_the_lane_reads_clients_as_the_router(
+    http: httpx.AsyncClient, org: OrgFixture, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    created = await create_client(http, org, name="lane-reads", scopes=MANAGES)
+    token = await mint(http, created["clientKey"], created["clientSecret"])
+    path, credentials, status = READS[case]
+    headers = {
+        "token": {"X-CAP-API-OAUTH-TOKEN": token},
+        "forged": {"X-CAP-API-OAUTH-TOKEN": token[:-4] + "AAAA"},
+        "basic": org.auth,
+        "wrong": basic(org.admin.code, "not-the-password"),
+        "none": {},
+    }[credentials]
+    url = path.replace("CLIENT", created["clientKey"])
+    by_lane = await http.get(url, headers=headers)
+    monkeypatch.setattr(HotPaths, "routes", lambda self: ({}, ()))
+    by_router = await http.get(url, headers=headers)
+
+    assert by_lane.status_code == by_router.status_code == status, by_lane.text
+    assert _headers(by_lane) == _headers(by_router)
+    assert by_lane.content == by_router.content
 
 
 async def test_the_lane_never_reaches_the_router(
@@ -287,3 +331,28 @@ async def test_an_endpoint_the_app_does_not_route_is_refused() -> None:
     missing = HotPaths(_answer, owner=_app_with(router), routers=[], endpoints=[_ok])
     with pytest.raises(RuntimeError, match="not in the given routers: _ok"):
         await _first_request(missing)
+
+
+async def _key_of(request: Request) -> Response:
+    return Response(request.path_params["key"].encode())
+
+
+async def test_a_templated_endpoint_gets_its_path_parameters() -> None:
+    router = APIRouter()
+    router.add_api_route("/items/{key}", _key_of, methods=["GET"])
+    lane = HotPaths(_answer, owner=_app_with(router), routers=[router], endpoints=[_key_of])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=lane), base_url=BASE_URL) as c:
+        one = await c.get("/items/abc")
+        deeper = await c.get("/items/abc/def")
+        other_method = await c.post("/items/abc")
+    assert (one.status_code, one.content) == (200, b"abc")
+    assert (deeper.status_code, other_method.status_code) == (404, 404)
+
+
+async def test_a_template_that_would_take_another_routes_path_is_refused() -> None:
+    router = APIRouter()
+    router.add_api_route("/items/{key}", _key_of, methods=["GET"])
+    router.add_api_route("/items/export", _ok, methods=["GET"])
+    lane = HotPaths(_answer, owner=_app_with(router), routers=[router], endpoints=[_key_of])
+    with pytest.raises(RuntimeError, match="would take GET /items/export from _ok"):
+        await _first_request(lane)

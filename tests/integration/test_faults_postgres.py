@@ -114,7 +114,8 @@ async def requests_needing_the_store(
 ) -> dict[str, Timed]:
     """One of each kind of request that cannot be answered without the database."""
     return {
-        "basic list": await timed(http, "GET", CLIENTS, headers=org.auth),
+        # A login this node has not verified yet: its principal must be read.
+        "basic list": await timed(http, "GET", CLIENTS, headers=org.tills[0].headers),
         "basic create": await timed(
             http, "POST", CLIENTS, json=client_body(org, name=f"{tag}-create"), headers=org.auth
         ),
@@ -156,10 +157,14 @@ async def _outage_and_recovery(node: ProxiedNode, database: Database, *, stall: 
     outcomes = await requests_needing_the_store(http, org, unminted, token, "during")
     for what, outcome in outcomes.items():
         assert_store_unavailable(outcome, what)
-    # What the node holds is still answered: the token's own client list, read before.
+    # What the node holds is still answered: the token's own client list, read before, and
+    # the same list for the admin whose login this node verified before.
     held = await http.get(CLIENTS, headers={"X-CAP-API-OAUTH-TOKEN": token})
     assert held.status_code == 200, held.text
     assert held.json() == used.json()
+    held_by_login = await http.get(CLIENTS, headers=org.auth)
+    assert held_by_login.status_code == 200, held_by_login.text
+    assert held_by_login.json() == used.json()
     ready = await timed(http, "GET", "/health/ready")
     assert ready.response.status_code == 503
     assert ready.response.json()["store"] == "down"

@@ -155,3 +155,44 @@ def test_a_large_org_is_never_held() -> None:
     many = listed(1, *range(LARGEST_LISTED_ORG + 1))
     cache.put_org_clients(ORG, many, read_at=cache.generation())
     assert cache.org_clients(1) is None
+
+
+def _login(org_id: int, code: str) -> Principal:
+    return Principal(100 + org_id, org_id, PrincipalKind.ADMIN_USER, code, code.title())
+
+
+def test_logins_are_held_until_their_org_changes_or_they_expire() -> None:
+    clock = FakeClock()
+    cache = ClientStateCache(ttl=10, monotonic=clock)
+    for org_id, code in ((1, "ann"), (2, "bob")):
+        cache.put_login(code, _login(org_id, code), "argon2-hash", read_at=cache.generation())
+    assert cache.login("ann") == (_login(1, "ann"), "argon2-hash")
+    assert cache.login("nobody") is None
+
+    cache.apply(Changes(orgs={1}))
+    assert cache.login("ann") is None
+    assert cache.login("bob") is not None
+    cache.apply(Changes(clients={5}))  # a client's change keeps the logins
+    assert cache.login("bob") is not None
+    clock.now += 11
+    assert cache.login("bob") is None
+
+
+def test_a_login_read_before_an_invalidation_is_not_kept() -> None:
+    cache = ClientStateCache()
+    read_at = cache.generation()
+    cache.invalidate_org(1)
+    cache.put_login("ann", _login(1, "ann"), "h", read_at=read_at)
+    assert cache.login("ann") is None
+
+
+def test_logins_are_dropped_when_the_cache_is_cleared_or_distrusted() -> None:
+    cache = ClientStateCache()
+    cache.put_login("ann", _login(1, "ann"), "h", read_at=cache.generation())
+    cache.clear()
+    assert cache.login("ann") is None
+    cache.put_login("ann", _login(1, "ann"), "h", read_at=cache.generation())
+    cache.trusted(False)
+    assert cache.login("ann") is None
+    cache.put_login("ann", _login(1, "ann"), "h", read_at=cache.generation())
+    assert cache.login("ann") is None  # not kept while distrusted

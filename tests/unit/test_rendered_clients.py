@@ -1,5 +1,6 @@
 """Client lists rendered piece by piece are the same bytes as the list rendered whole, and a
-remembered piece is never used for a client that changed in any way."""
+remembered piece is never used for a client that changed: a new version, a new last update or
+a new last use, or another zone."""
 
 from __future__ import annotations
 
@@ -35,6 +36,20 @@ def test_a_changed_client_or_zone_is_rendered_again() -> None:
     assert after[0]["lastUsedOn"] == "2026-01-02T08:34:00.000+0530"
     elsewhere = json.loads(rendered.json_list([used], replace(ORG, timezone="UTC"), scopes=False))
     assert elsewhere[0]["lastUsedOn"] == "2026-01-02T03:04:00.000+0000"
+
+
+def test_a_new_version_or_update_time_is_rendered_again() -> None:
+    client = state(1).client
+    rendered = RenderedClients()
+    assert json.loads(rendered.json_list([client], ORG, scopes=False))[0]["name"] == "c1"
+    later = client.last_updated_on.replace(
+        microsecond=(client.last_updated_on.microsecond + 1) % 10**6
+    )
+    for changed in (
+        replace(client, name="renamed", version=client.version + 1),
+        replace(client, name="renamed", last_updated_on=later),
+    ):
+        assert json.loads(rendered.json_list([changed], ORG, scopes=False))[0]["name"] == "renamed"
 
 
 def test_an_envelope_from_encoded_data_is_the_usual_envelope() -> None:

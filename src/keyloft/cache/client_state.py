@@ -1,10 +1,12 @@
 """A per-node cache of what the hot paths need about a client: the client and its secret hash;
-and of each small org's client list (every client, deleted ones too, in creation order).
+of each small org's client list (every client, deleted ones too, in creation order); and of
+the principals (admins and Tills) that signed in with Basic, with their password hashes.
 
-Token minting, token-authenticated calls and the management API's reads use it instead of
-the store. Every change to a
-client is announced on the invalidation bus after commit and drops the entry on every node;
-entries also expire after ``ttl`` seconds as a backstop. While the bus cannot vouch for
+Token minting, token-authenticated calls, Basic logins and the management API's reads use it
+instead of the store. Every change to a client is announced on the invalidation bus after
+commit and drops the entry on every node, and a change to an org's principals or scope
+entities drops everything of that org; entries also expire after ``ttl`` seconds as a
+backstop. While the bus cannot vouch for
 freshness (Redis unreachable) the cache is bypassed, so answers come from the store. Where
 changes are noticed by looking rather than by being told (SQLite workers without Redis),
 ``watch`` is called before an entry is trusted and drops what another process made stale.
@@ -16,11 +18,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from keyloft.domain.actors import Principal
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
 from keyloft.services.ports import Changes, ClientState
 
 LARGEST_LISTED_ORG = 1_000  # clients; larger orgs' lists are always read from the store
+MAX_LOGINS = 10_000
 
 
 class ClientStateCache:
@@ -41,6 +45,7 @@ class ClientStateCache:
         self._lists: OrderedDict[int, tuple[float, Org, tuple[Client, ...]]] = OrderedDict()
         self._listed: dict[int, int] = {}  # client id -> org id, for the lists held
         self._listed_count = 0
+        self._logins: OrderedDict[str, tuple[float, Principal, str]] = OrderedDict()
         self._generation = 0
         self.enabled = True
         self.watch: Callable[[], None] | None = None
@@ -113,6 +118,27 @@ class ClientStateCache:
                 self._listed.pop(client.id, None)
             self._listed_count -= len(entry[2])
 
+    def login(self, code: str) -> tuple[Principal, str] | None:
+        """The active principal whose login is ``code`` and its password hash, if held."""
+        if not self.enabled:
+            return None
+        if self.watch is not None:
+            self.watch()
+        entry = self._logins.get(code)
+        if entry is None or entry[0] < self._now():
+            return None
+        return entry[1], entry[2]
+
+    def put_login(
+        self, code: str, principal: Principal, password_hash: str, *, read_at: int
+    ) -> None:
+        if not self.enabled or read_at != self._generation:
+            return
+        self._logins[code] = (self._now() + self._ttl, principal, password_hash)
+        self._logins.move_to_end(code)
+        while len(self._logins) > MAX_LOGINS:
+            self._logins.popitem(last=False)
+
     def invalidate(self, client_id: int) -> None:
         self._generation += 1
         key = self._key_of_id.pop(client_id, None)
@@ -125,8 +151,12 @@ class ClientStateCache:
             self._clear_lists()
 
     def invalidate_org(self, org_id: int) -> None:
-        """Drop every client of ``org_id`` (its scope entities changed)."""
+        """Drop every client and principal of ``org_id`` (its scope entities or principals
+        changed)."""
         self._generation += 1
+        for code, (_, principal, _) in list(self._logins.items()):
+            if principal.org_id == org_id:
+                del self._logins[code]
         for key, (_, cached) in list(self._by_key.items()):
             if cached.client.org_id == org_id:
                 del self._by_key[key]
@@ -137,6 +167,7 @@ class ClientStateCache:
         self._generation += 1
         self._by_key.clear()
         self._key_of_id.clear()
+        self._logins.clear()
         self._clear_lists()
 
     def _clear_lists(self) -> None:

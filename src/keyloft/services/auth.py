@@ -13,7 +13,7 @@ from keyloft.domain.scopes import decide
 from keyloft.services.guard import AttemptGuard
 from keyloft.services.inspect import TokenInspector
 from keyloft.services.login_cache import LoginCache
-from keyloft.services.ports import ClientState, Store
+from keyloft.services.ports import ClientCache, ClientState, Store
 
 
 class AuthService:
@@ -23,15 +23,30 @@ class AuthService:
         inspector: TokenInspector,
         logins: LoginCache,
         guard: AttemptGuard,
+        cache: ClientCache | None = None,
     ) -> None:
         self._store = store
         self._inspector = inspector
         self._logins = logins
         self._guard = guard
+        self._cache = cache
+
+    async def _credentials(self, login: str) -> tuple[Principal, str] | None:
+        """The active principal of ``login`` and its password hash, from the node's cache when
+        it holds them (dropped on every node when the org's principals change)."""
+        if self._cache is None:
+            return await self._store.principals.credentials(login)
+        found = self._cache.login(login)
+        if found is None:
+            read_at = self._cache.generation()
+            found = await self._store.principals.credentials(login)
+            if found is not None:
+                self._cache.put_login(login, *found, read_at=read_at)
+        return found
 
     async def basic(self, username: str, password: str, *, address: str | None = None) -> Actor:
         async with self._guard.attempt(self._guard.subjects("login", username, address)):
-            found = await self._store.principals.credentials(username)
+            found = await self._credentials(username)
             if found is None:
                 await asyncio.to_thread(dummy_verify, password)
                 raise Unauthenticated("Invalid username or password.")
@@ -50,6 +65,8 @@ class AuthService:
         stays here). None when the login is gone, or when the password changed since the
         session's fingerprint ``expected`` was taken; ``expected`` is None only at sign-in,
         right after ``basic`` checked the password."""
+        # Always from the store: a console session never outlives its account, even one
+        # changed in SQL, which no node is told of.
         found = await self._store.principals.credentials(login)
         if found is None:
             return None

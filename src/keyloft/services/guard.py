@@ -10,6 +10,7 @@ client caches, and the others are answered from there.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import weakref
 from collections.abc import AsyncIterator, Sequence
@@ -22,6 +23,7 @@ Subjects = Sequence[tuple[str, Limit]]
 FAILURES = (Unauthenticated, InvalidClientCredentials)
 
 
+@functools.lru_cache(maxsize=4096)  # callers come back from the same few addresses
 def address_subject(address: str) -> str:
     """IPv6 callers are counted per /64: one host usually holds the whole block."""
     try:

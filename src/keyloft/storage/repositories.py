@@ -95,8 +95,9 @@ class SqlOrgs:
 
 
 class SqlPrincipals:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, changes: Changes) -> None:
         self._s = session
+        self._changes = changes
 
     async def credentials(self, code: str) -> tuple[Principal, str] | None:
         if _unstorable(code):
@@ -177,6 +178,9 @@ class SqlPrincipals:
         )
         self._s.add(row)
         await self._s.flush()
+        # Nodes cache the principals of Basic logins per org: a change to an org's principals
+        # drops them (nothing cached could be stale after an addition; a later change could).
+        self._changes.orgs.add(org_id)
         return _principal(row)
 
 

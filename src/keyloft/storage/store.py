@@ -32,7 +32,7 @@ class SqlStore:
         self.session = session
         self.changes = changes if changes is not None else Changes()
         self.orgs = SqlOrgs(session)
-        self.principals = SqlPrincipals(session)
+        self.principals = SqlPrincipals(session, self.changes)
         self.scopes = SqlScopes(session, self.changes)
         self.clients = SqlClients(session, self.changes)
         self.keys = SqlSigningKeys(session)

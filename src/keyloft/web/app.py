@@ -93,8 +93,10 @@ def create_app(
     app.lane = HotPaths(
         app.framework,
         owner=app,
-        routers=(tokens.router, oauth2.router, check.router),
+        routers=(tokens.router, oauth2.router, check.router, integrations.router),
         endpoints=(
+            integrations.list_clients,
+            integrations.get_client,
             tokens.generate_token,
             oauth2.token,
             oauth2.introspect,

@@ -93,7 +93,7 @@ async def current_actor(request: Request) -> Actor:
         raise ValidationFailed("Use either Basic or a token, not both.", field="Authorization")
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     async with unit_of_work(rt, write=False) as store:
-        auth = AuthService(store, inspector(rt, store), rt.logins, rt.guard)
+        auth = AuthService(store, inspector(rt, store), rt.logins, rt.guard, rt.cache)
         if token is not None:
             return await auth.token(
                 token,
@@ -142,6 +142,10 @@ async def _client_service(request: Request) -> AsyncIterator[ClientService]:
     context = request_context(request, caller_address(request, rt))
     async with unit_of_work(rt, write=request.method not in SAFE_METHODS) as store:
         yield client_service(rt, store, context)
+
+
+# The same, for endpoints that take only the request (the direct lane's).
+client_service_of = asynccontextmanager(_client_service)
 
 
 def audit_service(store: Store) -> AuditService:

@@ -7,7 +7,8 @@ itself: no route matching over every route, no dependency resolution, no excepti
 middleware — together most of a request's Python time once the caches answer. An error is
 answered by the app's own exception handler for it, so the answer is the one the router
 would have given. Any other request, or a path that differs in any way (a trailing slash, a
-root path), goes through the app as before.
+root path), goes through the app as before. A route with path parameters (one client's
+path) is matched by its own pattern, as the router matches it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+Table = tuple[dict[tuple[str, str], APIRoute], tuple[tuple[str, APIRoute], ...]]
+
+
 class HotPaths:
     def __init__(
         self,
@@ -39,32 +43,42 @@ class HotPaths:
         self.owner = owner
         self.routers = tuple(routers)
         self.endpoints = frozenset(endpoints)
-        self._routes: dict[tuple[str, str], APIRoute] | None = None
+        self._table: Table | None = None
 
-    def routes(self) -> dict[tuple[str, str], APIRoute]:
+    def routes(self) -> Table:
+        """Exact paths by (method, path); then the routes with path parameters, by method."""
         # Collected at the first request, when the app's routes are all declared.
-        if self._routes is None:
-            found: dict[tuple[str, str], APIRoute] = {}
+        if self._table is None:
+            exact: dict[tuple[str, str], APIRoute] = {}
+            templated: list[tuple[str, APIRoute]] = []
             for router in self.routers:
                 for route in router.routes:
                     if isinstance(route, APIRoute) and route.endpoint in self.endpoints:
                         self._check(route)
                         for method in route.methods:
-                            found[(method, route.path)] = route
-            missing = self.endpoints - {route.endpoint for route in found.values()}
+                            if route.param_convertors:
+                                templated.append((method, route))
+                            else:
+                                exact[(method, route.path)] = route
+            found = {route.endpoint for route in exact.values()}
+            found |= {route.endpoint for _, route in templated}
+            missing = self.endpoints - found
             if missing:
                 names = ", ".join(sorted(endpoint.__name__ for endpoint in missing))
                 raise RuntimeError(f"hot endpoints not in the given routers: {names}")
-            self._routes = found
-        return self._routes
+            for method, route in templated:
+                self._check_unshadowed(method, route)
+            self._table = exact, tuple(templated)
+        return self._table
 
     def _check(self, route: APIRoute) -> None:
         """The lane must answer exactly what the router would: same path, request only."""
+        probe = {name: "probe" for name in route.param_convertors}
         try:
-            routed = self.owner.url_path_for(route.name)
+            routed = self.owner.url_path_for(route.name, **probe)
         except NoMatchFound:
             routed = None
-        if routed != route.path:
+        if routed != route.path_format.format(**probe):
             raise RuntimeError(f"hot endpoint {route.name} is not routed at {route.path}")
         parameters = list(inspect.signature(route.endpoint).parameters)
         if parameters != ["request"] or route.dependencies:
@@ -73,10 +87,22 @@ class HotPaths:
                 f"not {parameters} or route dependencies"
             )
 
+    def _check_unshadowed(self, method: str, hot: APIRoute) -> None:
+        """No other route of the given routers may answer a path the template matches: the
+        lane would take its requests."""
+        for router in self.routers:
+            for route in router.routes:
+                if route is hot or not isinstance(route, APIRoute) or method not in route.methods:
+                    continue
+                probe = route.path_format.format(**{n: "probe" for n in route.param_convertors})
+                if hot.path_regex.match(probe):
+                    raise RuntimeError(
+                        f"hot endpoint {hot.name} would take {method} {route.path} "
+                        f"from {route.name}"
+                    )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = (
-            self.routes().get((scope["method"], scope["path"])) if scope["type"] == "http" else None
-        )
+        route = self._match(scope) if scope["type"] == "http" else None
         if route is None:
             await self.app(scope, receive, send)
             return
@@ -88,6 +114,25 @@ class HotPaths:
         except Exception as exc:
             response = await self._answer_error(request, exc)
         await response(scope, receive, send)
+
+    def _match(self, scope: Scope) -> APIRoute | None:
+        exact, templated = self.routes()
+        method, path = scope["method"], scope["path"]
+        route = exact.get((method, path))
+        if route is not None or not templated:
+            return route
+        for wanted, candidate in templated:
+            if wanted != method:
+                continue
+            matched = candidate.path_regex.match(path)
+            if matched is not None:
+                convertors = candidate.param_convertors
+                scope["path_params"] = {
+                    name: convertors[name].convert(value)
+                    for name, value in matched.groupdict().items()
+                }
+                return candidate
+        return None
 
     async def _answer_error(self, request: Request, exc: Exception) -> Response:
         handlers = self.owner.exception_handlers

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from keyloft.services.clients import MAX_PAGE
+
 
 class _Strict(BaseModel):
     # Unknown fields (e.g. a GET response sent back as a PUT body) are ignored, never used:
@@ -45,6 +47,21 @@ class SecretRotation(_Strict):
         le=7 * 24 * 3600,
         description="How long the replaced secret keeps working, in seconds (0: not at all; "
         "at most 7 days). A secret still in grace from an earlier rotation stops at once.",
+    )
+
+
+class ClientListQuery(BaseModel):
+    """The query of ``GET /v3/integrations/clients`` (lax: query values are strings)."""
+
+    includeInvalid: bool = Field(default=False, description="Also list deleted clients.")
+    name: str | None = Field(
+        default=None, description="Only clients whose name contains this (any case)."
+    )
+    limit: int | None = Field(
+        default=None, description=f"Page size (1 to {MAX_PAGE}); pages the answer."
+    )
+    cursor: str | None = Field(
+        default=None, max_length=64, description="The previous page's nextCursor."
     )
 
 

@@ -1,8 +1,9 @@
 """Domain objects rendered in the v3 wire format, key order as in the contract's samples.
 
 Client lists are rendered client by client into JSON and the pieces remembered per process,
-keyed by the whole client (every field, last use included) and the org's zone: an unchanged
-client is rendered once, not on every list call, and any change makes a new key.
+keyed by what identifies a client's state — its id, version and time of last update (every
+change through the store moves both), its last use — and the org's zone: an unchanged client
+is rendered once, not on every list call, and any change makes a new key.
 """
 
 from __future__ import annotations
@@ -76,14 +77,23 @@ def client_view(
 class RenderedClients:
     def __init__(self, max_entries: int = 20_000) -> None:
         self._max = max_entries
-        self._json: OrderedDict[tuple[Client, str, bool], bytes] = OrderedDict()
+        self._json: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
 
     def json_list(self, clients: Iterable[Client], org: Org, *, scopes: bool) -> bytes:
         """The JSON array of ``client_view`` of each client, byte for byte."""
         memo = self._json
         pieces = []
+        zone = org.timezone
         for client in clients:
-            key = (client, org.timezone, scopes)
+            # Hashing these few fields, not the whole client, is what makes the memo pay.
+            key = (
+                client.id,
+                client.version,
+                client.last_updated_on,
+                client.last_used_on,
+                zone,
+                scopes,
+            )
             piece = memo.get(key)
             if piece is None:
                 piece = memo[key] = dump(client_view(client, org, scopes=scopes))

@@ -158,7 +158,7 @@ def _service(request: Request, rt: Runtime, store: Store) -> ClientService:
 
 
 def _auth(rt: Runtime, store: Store) -> AuthService:
-    return AuthService(store, deps.inspector(rt, store), rt.logins, rt.guard)
+    return AuthService(store, deps.inspector(rt, store), rt.logins, rt.guard, rt.cache)
 
 
 def _status(error: KeyloftError) -> int:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
 from keyloft.domain.clients import ScopeInput, etag
-from keyloft.services.clients import DEFAULT_PAGE, MAX_PAGE, ClientRequest
+from keyloft.services.clients import DEFAULT_PAGE, ClientRequest
 from keyloft.web import envelope
-from keyloft.web.deps import ActorDep, ClientServiceDep
+from keyloft.web.deps import ActorDep, ClientServiceDep, client_service_of, current_actor
 from keyloft.web.json_route import JsonRoute
+from keyloft.web.query import openapi_parameters, read_query
 from keyloft.web.schemas import (
     ClientCreate,
     ClientCreatedEnvelope,
     ClientDetailEnvelope,
     ClientListEnvelope,
+    ClientListQuery,
     ClientSummaryEnvelope,
     ClientUpdate,
     ErrorEnvelope,
@@ -72,29 +74,23 @@ async def create_client(body: ClientCreate, actor: ActorDep, clients: ClientServ
     )
 
 
-@router.get("/clients", responses={200: {"model": ClientListEnvelope}, **ERRORS})
-async def list_clients(
-    request: Request,
-    actor: ActorDep,
-    clients: ClientServiceDep,
-    includeInvalid: Annotated[bool, Query(description="Also list deleted clients.")] = False,
-    name: Annotated[
-        str | None, Query(description="Only clients whose name contains this (any case).")
-    ] = None,
-    limit: Annotated[
-        int | None, Query(description=f"Page size (1 to {MAX_PAGE}); pages the answer.")
-    ] = None,
-    cursor: Annotated[
-        str | None, Query(max_length=64, description="The previous page's nextCursor.")
-    ] = None,
-) -> Response:
+@router.get(
+    "/clients",
+    responses={200: {"model": ClientListEnvelope}, **ERRORS},
+    openapi_extra=openapi_parameters(query=ClientListQuery),
+)
+async def list_clients(request: Request) -> Response:
     """The org's API clients in creation order, without secrets or scopes. With ``limit`` or
     ``cursor`` the answer is one page, and ``page.nextCursor`` (also a ``Link: rel="next"``
     header) fetches the next one; without them it is the whole list, as it always was."""
-    found = await clients.page(
-        actor, include_invalid=includeInvalid, name=name, cursor=cursor, limit=limit
-    )
-    org = await clients.org(actor)  # after the page, which may have brought it to the cache
+    actor = await current_actor(request)
+    query = read_query(request, ClientListQuery)
+    limit, cursor = query.limit, query.cursor
+    async with client_service_of(request) as clients:
+        found = await clients.page(
+            actor, include_invalid=query.includeInvalid, name=query.name, cursor=cursor, limit=limit
+        )
+        org = await clients.org(actor)  # after the page, which may have brought it to the cache
     data = rendered_clients.json_list(found.clients, org, scopes=False)
     if limit is None and cursor is None:
         return envelope.ok_json(data)
@@ -109,10 +105,16 @@ async def list_clients(
     )
 
 
-@router.get("/clients/{clientKey}", responses={200: {"model": ClientDetailEnvelope}, **ERRORS})
-async def get_client(clientKey: str, actor: ActorDep, clients: ClientServiceDep) -> Response:
+@router.get(
+    "/clients/{clientKey}",
+    responses={200: {"model": ClientDetailEnvelope}, **ERRORS},
+    openapi_extra=openapi_parameters(path=("clientKey",)),
+)
+async def get_client(request: Request) -> Response:
     """One client with its scopes; deleted clients stay readable."""
-    client, org = await clients.read(actor, clientKey)
+    actor = await current_actor(request)
+    async with client_service_of(request) as clients:
+        client, org = await clients.read(actor, request.path_params["clientKey"])
     return envelope.ok(client_view(client, org, scopes=True), headers={"ETag": etag(client)})
 
 

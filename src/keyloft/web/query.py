@@ -1,0 +1,54 @@
+"""Reading a query string into a Pydantic model, for endpoints that take only the request.
+
+The answers are those of a FastAPI route declaring the same parameters with ``Query``: the
+last value of a repeated parameter counts, unknown parameters are ignored, and an invalid
+value raises the same ``RequestValidationError`` (locations under ``query``), which the app's
+handler turns into the 400 envelope naming the parameter. ``openapi_query`` documents the
+parameters as such a route would have them documented.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_query(request: Request, model: type[M]) -> M:
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("query", *error["loc"])} for error in exc.errors(include_url=False)]
+        ) from None
+
+
+def openapi_parameters(
+    *, path: tuple[str, ...] = (), query: type[BaseModel] | None = None
+) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads ``path`` parameters (strings) from
+    ``request.path_params`` and its query with ``read_query(request, query)``."""
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in path
+    ]
+    if query is not None:
+        schema = query.model_json_schema()
+        required = set(schema.get("required", ()))
+        for name, field_schema in schema["properties"].items():
+            described = dict(field_schema)
+            description = described.pop("description", None)
+            parameter: dict[str, Any] = {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": described,
+            }
+            if description:
+                parameter["description"] = description
+            parameters.append(parameter)
+    return {"parameters": parameters}
