@@ -3,8 +3,9 @@ delete."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from keyloft.domain.actors import Actor, Principal, PrincipalKind
@@ -43,6 +44,13 @@ MAX_GRACE_SECONDS = 7 * 24 * 3600
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
 _CURSOR_KIND = "c1"
+
+
+def _used_since(client: Client, noted: datetime | None) -> Client:
+    """``client`` with ``noted`` as its last use when that is later than the one it holds."""
+    if noted is None or (client.last_used_on is not None and client.last_used_on >= noted):
+        return client
+    return replace(client, last_used_on=noted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +99,18 @@ class ClientService:
     def _latest_use(self, client: Client) -> Client:
         """The client with this node's uses not yet written counted in."""
         noted = self._usage.latest(client.id) if self._usage is not None else None
-        if noted is None or (client.last_used_on is not None and client.last_used_on >= noted):
-            return client
-        return replace(client, last_used_on=noted)
+        return _used_since(client, noted)
+
+    def _with_latest_uses(
+        self, clients: Sequence[Client], *, include_invalid: bool
+    ) -> list[Client]:
+        """``_latest_use`` of each client (deleted ones only with ``include_invalid``)."""
+        latest = self._usage.latest if self._usage is not None else lambda _: None
+        return [
+            _used_since(client, latest(client.id))
+            for client in clients
+            if include_invalid or client.is_valid
+        ]
 
     async def _record(
         self,
@@ -154,9 +171,7 @@ class ClientService:
         paged = limit is not None or cursor is not None
         if not paged and name is None and self._cache is not None:
             _, every = await self._org_clients(actor)
-            return ClientList(
-                [self._latest_use(c) for c in every if include_invalid or c.is_valid], None
-            )
+            return ClientList(self._with_latest_uses(every, include_invalid=include_invalid), None)
         size = (limit or DEFAULT_PAGE) if paged else None
         found = await self._store.clients.page(
             ClientPage(
@@ -167,7 +182,7 @@ class ClientService:
                 limit=size + 1 if size is not None else None,
             )
         )
-        found = [self._latest_use(client) for client in found]
+        found = self._with_latest_uses(found, include_invalid=True)  # the store filtered
         if size is None or len(found) <= size:
             return ClientList(found, None)
         found = found[:size]

@@ -81,26 +81,26 @@ class RenderedClients:
 
     def json_list(self, clients: Iterable[Client], org: Org, *, scopes: bool) -> bytes:
         """The JSON array of ``client_view`` of each client, byte for byte."""
+        return b"[" + b",".join(self.json_one(c, org, scopes=scopes) for c in clients) + b"]"
+
+    def json_one(self, client: Client, org: Org, *, scopes: bool) -> bytes:
+        """``client_view`` of the client (without its secret) as JSON, byte for byte."""
+        # Hashing these few fields, not the whole client, is what makes the memo pay.
+        key = (
+            client.id,
+            client.version,
+            client.last_updated_on,
+            client.last_used_on,
+            org.timezone,
+            scopes,
+        )
         memo = self._json
-        pieces = []
-        zone = org.timezone
-        for client in clients:
-            # Hashing these few fields, not the whole client, is what makes the memo pay.
-            key = (
-                client.id,
-                client.version,
-                client.last_updated_on,
-                client.last_used_on,
-                zone,
-                scopes,
-            )
-            piece = memo.get(key)
-            if piece is None:
-                piece = memo[key] = dump(client_view(client, org, scopes=scopes))
-                if len(memo) > self._max:
-                    memo.popitem(last=False)
-            pieces.append(piece)
-        return b"[" + b",".join(pieces) + b"]"
+        piece = memo.get(key)
+        if piece is None:
+            piece = memo[key] = dump(client_view(client, org, scopes=scopes))
+            if len(memo) > self._max:
+                memo.popitem(last=False)
+        return piece
 
 
 rendered_clients = RenderedClients()

@@ -115,7 +115,8 @@ async def get_client(request: Request) -> Response:
     actor = await current_actor(request)
     async with client_service_of(request) as clients:
         client, org = await clients.read(actor, request.path_params["clientKey"])
-    return envelope.ok(client_view(client, org, scopes=True), headers={"ETag": etag(client)})
+    data = rendered_clients.json_one(client, org, scopes=True)
+    return envelope.ok_json(data, headers={"ETag": etag(client)})
 
 
 @router.put("/clients/{clientKey}", responses={200: {"model": ClientDetailEnvelope}, **ERRORS})
