@@ -185,6 +185,15 @@ class Server:
                     serving.append(pid)
         return serving or [self.process.pid]
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the server and its workers have used so far."""
+        used = 0
+        for pid in {self.process.pid, *self.workers()}:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                used += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        return used / os.sysconf("SC_CLK_TCK")
+
     def rss_mib(self) -> dict[int, float]:
         found = {}
         for pid in self.workers():
@@ -357,6 +366,7 @@ class Result:
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     runs: list[float] = field(default_factory=list)
+    cpu_us: float = 0.0  # the server's CPU time per answered request, over all runs
     status: str = "ok"  # ok, INVALID (errors under load), FAILED (validity request)
     detail: str = ""
     profile: Path | None = None
@@ -461,7 +471,7 @@ def _wrk_once(
 def measure(
     wrk: str,
     name: str,
-    base_url: str,
+    server: Server,
     requests: Sequence[Request],
     expect: Callable[[httpx.Response], bool],
     o: Options,
@@ -469,6 +479,7 @@ def measure(
     profile_pid: int | None = None,
 ) -> Result:
     result = Result(name)
+    base_url = server.url
     with httpx.Client(base_url=base_url, timeout=30) as http:
         for method, path, body, headers in requests:
             answer = http.request(method, path, content=body or None, headers=headers)
@@ -490,7 +501,11 @@ def measure(
         if profile_pid
         else None
     )
+    cpu_before = server.cpu_seconds()
     runs = [_wrk_once(wrk, base_url, requests_file, o.duration, o) for _ in range(o.runs)]
+    answered = sum(r["requests"] for r in runs)
+    if answered:
+        result.cpu_us = 1e6 * (server.cpu_seconds() - cpu_before) / answered
     if spy is not None:
         spy.wait(60)
         result.profile = workdir / f"{name}.profile"
@@ -676,9 +691,29 @@ PEER_SECRET = "bench-peer-secret"  # noqa: S105 (the peer's bench client, on loo
 def print_header(title: str) -> None:
     print(f"\n== {title}")
     print(
-        f"{'figure':<16} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>8}  "
-        f"{'ratio (goal)':<34} runs req/s"
+        f"{'figure':<16} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>8} {'cpu µs':>7}  "
+        f"{'ratio (goal), and by CPU time per request':<44} runs req/s"
     )
+
+
+def remember(ceilings: dict[str, float], result: Result) -> None:
+    """Keep a ceiling's or a peer's throughput and CPU cost for the ratios of later lines."""
+    if result.status == "ok":
+        ceilings[result.name] = result.rps
+        ceilings[result.name + ":cpu"] = result.cpu_us
+
+
+def _ratio(result: Result, ceilings: dict[str, float], other: str, percent: bool) -> str:
+    """``result`` against ``other`` by throughput, and by the CPU each request cost the server
+    (steadier on a shared machine, where another tenant's load moves throughput)."""
+    by_rate = result.rps / ceilings[other]
+    cost = ceilings.get(other + ":cpu")
+    by_cpu = cost / result.cpu_us if cost and result.cpu_us else None
+    if percent:
+        return f"{100 * by_rate:5.1f} % of {other}" + (
+            f" [cpu {100 * by_cpu:.0f} %]" if by_cpu else ""
+        )
+    return f"{by_rate:.2f}x {other}" + (f" [cpu {by_cpu:.2f}x]" if by_cpu else "")
 
 
 def print_line(result: Result, ceilings: dict[str, float]) -> None:
@@ -686,23 +721,23 @@ def print_line(result: Result, ceilings: dict[str, float]) -> None:
         print(f"{result.name:<16} FAILED: {result.detail}")
         return
     tail = f"{result.p99_ms / result.p50_ms:>8.2f}" if result.p50_ms else f"{'-':>8}"
-    ratio = ""
+    parts = []
     if result.name in CEILING_OF:
         ceiling, goal = CEILING_OF[result.name]
         if ceilings.get(ceiling):
-            share = 100 * result.rps / ceilings[ceiling]
             target = f" (≥ {goal} %)" if goal is not None else ""
-            ratio = f"{share:5.1f} % of {ceiling}{target}"
+            parts.append(_ratio(result, ceilings, ceiling, percent=True) + target)
     if result.name in PEER_OF:
         peer, goal = PEER_OF[result.name]
         if ceilings.get(peer):
             target = f" (≥ {goal:g})" if goal is not None else ""
-            ratio += f"; {result.rps / ceilings[peer]:.2f}x {peer}{target}"
+            parts.append(_ratio(result, ceilings, peer, percent=False) + target)
+    ratio = "; ".join(parts)
     runs = "/".join(f"{r:.0f}" for r in result.runs)
     flag = "" if result.status == "ok" else f"  {result.status}: {result.detail}"
     print(
         f"{result.name:<16} {result.rps:>9.1f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} "
-        f"{tail}  {ratio:<34} {runs}{flag}"
+        f"{tail} {result.cpu_us:>7.0f}  {ratio:<44} {runs}{flag}"
     )
 
 
@@ -745,12 +780,12 @@ def hello_ceilings(wrk: str, workers: int, o: Options, workdir: Path) -> list[Re
         accept = {"Accept": "application/json"}
         return [
             measure(
-                wrk, "hello_get", server.url, [("GET", "/hello", "", accept)], hello_ok, o, workdir
+                wrk, "hello_get", server, [("GET", "/hello", "", accept)], hello_ok, o, workdir
             ),
             measure(
                 wrk,
                 "hello_post",
-                server.url,
+                server,
                 [("POST", "/hello", '{"name":"bench"}', JSON_CT)],
                 hello_ok,
                 o,
@@ -791,7 +826,7 @@ def peer_figures(wrk: str, peer_dir: Path, o: Options, workdir: Path) -> list[Re
             measure(
                 wrk,
                 "oidcp_token",
-                server.url,
+                server,
                 [("POST", "/token", token_body, auth)],
                 has_token,
                 o,
@@ -800,7 +835,7 @@ def peer_figures(wrk: str, peer_dir: Path, o: Options, workdir: Path) -> list[Re
             measure(
                 wrk,
                 "oidcp_introspect",
-                server.url,
+                server,
                 [("POST", "/token/introspection", f"token={opaque}", auth)],
                 active,
                 o,
@@ -844,7 +879,7 @@ def run_keyloft(
             if only and name not in only:
                 continue
             pid = server.workers()[0] if profile and name in profile else None
-            results.append(measure(wrk, name, server.url, requests, expect, o, workdir, pid))
+            results.append(measure(wrk, name, server, requests, expect, o, workdir, pid))
         return results, rss_before, server.rss_mib()
     finally:
         server.stop()
@@ -985,6 +1020,8 @@ def main() -> None:
             signing = signing_ceilings(2.0)
             ceilings.update(signing)
             ceilings["signx2"] = 2 * signing[options.algorithm.lower()]
+            # By CPU: the share of a token's cost that is the bare signature.
+            ceilings["signx2:cpu"] = 1e6 / signing[options.algorithm.lower()]
             if options.algorithm != "RS256":
                 for name in ("token_v3", "token_oauth2"):
                     CEILING_OF[name] = ("signx2", None)
@@ -998,13 +1035,12 @@ def main() -> None:
                 what = f"decisions/s, one core, repeated token ({share})"
                 print(f"{'resource_verify':<16} {rate:>9.0f}  {what}")
             for result in hello_ceilings(wrk, options.workers, o, workdir):
-                ceilings[result.name] = result.rps
+                remember(ceilings, result)
                 print_line(result, ceilings)
         if options.peer is not None:
             print_header("oidc-provider (same run)")
             for result in peer_figures(wrk, options.peer.resolve(), o, workdir):
-                if result.status == "ok":
-                    ceilings[result.name] = result.rps
+                remember(ceilings, result)
                 print_line(result, ceilings)
         with open_store(options.store, workdir, redis, options.algorithm) as store:
             first = 100 if options.compare_scale else min(options.clients, BULK_ABOVE)
