@@ -4,8 +4,8 @@ delete."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from keyloft.domain.actors import Actor, Principal, PrincipalKind
@@ -44,13 +44,6 @@ MAX_GRACE_SECONDS = 7 * 24 * 3600
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
 _CURSOR_KIND = "c1"
-
-
-def _used_since(client: Client, noted: datetime | None) -> Client:
-    """``client`` with ``noted`` as its last use when that is later than the one it holds."""
-    if noted is None or (client.last_used_on is not None and client.last_used_on >= noted):
-        return client
-    return replace(client, last_used_on=noted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +91,16 @@ class ClientService:
 
     def _latest_use(self, client: Client) -> Client:
         """The client with this node's uses not yet written counted in."""
-        noted = self._usage.latest(client.id) if self._usage is not None else None
-        return _used_since(client, noted)
+        return self._usage.with_latest_use(client) if self._usage is not None else client
 
     def _with_latest_uses(
         self, clients: Sequence[Client], *, include_invalid: bool
     ) -> list[Client]:
         """``_latest_use`` of each client (deleted ones only with ``include_invalid``)."""
-        latest = self._usage.latest if self._usage is not None else lambda _: None
-        return [
-            _used_since(client, latest(client.id))
-            for client in clients
-            if include_invalid or client.is_valid
-        ]
+        if self._usage is None:
+            return [c for c in clients if include_invalid or c.is_valid]
+        overlay = self._usage.with_latest_use
+        return [overlay(c) for c in clients if include_invalid or c.is_valid]
 
     async def _record(
         self,

@@ -9,7 +9,10 @@ clients), so a client read from the node's cache never shows an older use than t
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime
+
+from keyloft.domain.clients import Client
 
 REMEMBERED = 100_000
 
@@ -25,6 +28,9 @@ class UsageLog:
         self._pending: dict[int, datetime] = {}
         self._latest: OrderedDict[int, datetime] = OrderedDict()
         self._remembered = remembered
+        # client id -> (a client as read, the use it was given, the client with that use):
+        # a list answered from the node's copies gives the same copy on every call.
+        self._overlaid: dict[int, tuple[Client, datetime, Client]] = {}
 
     def note(self, client_id: int, at: datetime) -> None:
         minute = to_minute(at)
@@ -36,7 +42,8 @@ class UsageLog:
                 self._latest[client_id] = minute
                 self._latest.move_to_end(client_id)
                 if len(self._latest) > self._remembered:
-                    self._latest.popitem(last=False)
+                    forgotten, _ = self._latest.popitem(last=False)
+                    self._overlaid.pop(forgotten, None)
 
     def pending(self, client_id: int) -> datetime | None:
         return self._pending.get(client_id)
@@ -44,6 +51,18 @@ class UsageLog:
     def latest(self, client_id: int) -> datetime | None:
         """The latest use this node noted, written or not (unless long forgotten)."""
         return self._latest.get(client_id)
+
+    def with_latest_use(self, client: Client) -> Client:
+        """``client`` with the latest use this node noted, when that is later than its own."""
+        noted = self._latest.get(client.id)
+        if noted is None or (client.last_used_on is not None and client.last_used_on >= noted):
+            return client
+        held = self._overlaid.get(client.id)
+        if held is not None and held[0] is client and held[1] == noted:
+            return held[2]
+        used = replace(client, last_used_on=noted)
+        self._overlaid[client.id] = (client, noted, used)
+        return used
 
     def __len__(self) -> int:
         return len(self._pending)

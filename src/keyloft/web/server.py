@@ -5,8 +5,8 @@ uvicorn writes a response's status line and headers as soon as the app starts th
 and the body in a second write: two system calls and two TCP segments for every small answer,
 which for the decision point and the cached reads was a fifth of a worker's time. The protocol
 here is uvicorn's own (httptools) with its transport wrapped so that everything written during
-one turn of the event loop is sent together at the end of that turn (or at once, when it grows
-past ``FLUSH_BYTES``, or before the connection closes). Nothing else about the protocol
+one turn of the event loop is sent together, in one system call, at the end of that turn (or
+at once, when it grows past ``FLUSH_BYTES``, or before the connection closes). Nothing else about the protocol
 changes: parsing, keep-alive, flow control and timeouts are uvicorn's.
 """
 
@@ -60,7 +60,10 @@ class CoalescingTransport(asyncio.Transport):
         pending = self._pending
         self._pending = []
         self._size = 0
-        self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+        if len(pending) == 1:
+            self._transport.write(pending[0])
+        else:  # one system call for them all (scatter-gather), no copy into one buffer here
+            self._transport.writelines(pending)
 
     def close(self) -> None:
         self.flush()
