@@ -1117,13 +1117,18 @@ def main() -> None:
                     if result.profile is not None and result.profile.exists():
                         print_profile(result.profile)
                 if results:
-                    print(f"\n== scale: {options.clients:,} clients / 100 clients (goal: ≥ 0.90)")
+                    print(
+                        f"\n== scale: {options.clients:,} clients / 100 clients (goal: ≥ 0.90), "
+                        "by throughput [and by CPU time per request]"
+                    )
                     small = {r.name: r for r in results}
                     for result in scaled:
                         base = small.get(result.name)
                         if base and base.rps and result.status == base.status == "ok":
+                            by_cpu = base.cpu_us / result.cpu_us if result.cpu_us else 0.0
                             print(
                                 f"{result.name:<16} {result.rps / base.rps:>6.2f}   "
+                                f"[cpu {by_cpu:.2f}]   "
                                 f"p99 {result.p99_ms:.2f} vs {base.p99_ms:.2f} ms"
                             )
     finally:

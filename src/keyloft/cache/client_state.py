@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from keyloft.domain.actors import Principal
 from keyloft.domain.clients import Client
@@ -89,16 +90,21 @@ class ClientStateCache:
             _, (_, evicted) = self._by_key.popitem(last=False)
             self._key_of_id.pop(evicted.client.id, None)
 
-    def org_clients(self, org_id: int) -> tuple[Org, tuple[Client, ...]] | None:
-        """The org and every client of it (deleted ones too) in creation order, if held."""
+    def _held(self, table: Mapping[Any, tuple[Any, ...]], key: Any) -> tuple[Any, ...] | None:
+        """``table``'s entry (expiry first) under ``key``, while it is fresh and trusted."""
         if not self.enabled:
             return None
         if self.watch is not None:
             self.watch()
-        entry = self._lists.get(org_id)
+        entry = table.get(key)
         if entry is None or entry[0] < self._now():
             return None
-        return entry[1], entry[2]
+        return entry
+
+    def org_clients(self, org_id: int) -> tuple[Org, tuple[Client, ...]] | None:
+        """The org and every client of it (deleted ones too) in creation order, if held."""
+        entry = self._held(self._lists, org_id)
+        return (entry[1], entry[2]) if entry is not None else None
 
     def put_org_clients(self, org: Org, clients: tuple[Client, ...], *, read_at: int) -> None:
         if not self.enabled or read_at != self._generation or len(clients) > LARGEST_LISTED_ORG:
@@ -120,14 +126,8 @@ class ClientStateCache:
 
     def login(self, code: str) -> tuple[Principal, str] | None:
         """The active principal whose login is ``code`` and its password hash, if held."""
-        if not self.enabled:
-            return None
-        if self.watch is not None:
-            self.watch()
-        entry = self._logins.get(code)
-        if entry is None or entry[0] < self._now():
-            return None
-        return entry[1], entry[2]
+        entry = self._held(self._logins, code)
+        return (entry[1], entry[2]) if entry is not None else None
 
     def put_login(
         self, code: str, principal: Principal, password_hash: str, *, read_at: int

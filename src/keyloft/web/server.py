@@ -6,8 +6,8 @@ and the body in a second write: two system calls and two TCP segments for every 
 which for the decision point and the cached reads was a fifth of a worker's time. The protocol
 here is uvicorn's own (httptools) with its transport wrapped so that everything written during
 one turn of the event loop is sent together, in one system call, at the end of that turn (or
-at once, when it grows past ``FLUSH_BYTES``, or before the connection closes). Nothing else about the protocol
-changes: parsing, keep-alive, flow control and timeouts are uvicorn's.
+at once, when it grows past ``FLUSH_BYTES``, or before the connection closes). Nothing else
+about the protocol changes: parsing, keep-alive, flow control and timeouts are uvicorn's.
 """
 
 from __future__ import annotations
