@@ -54,7 +54,7 @@ class UsageLog:
 
     def with_latest_use(self, client: Client) -> Client:
         """``client`` with the latest use this node noted, when that is later than its own."""
-        noted = self._latest.get(client.id)
+        noted = self.latest(client.id)
         if noted is None or (client.last_used_on is not None and client.last_used_on >= noted):
             return client
         held = self._overlaid.get(client.id)

@@ -3,8 +3,8 @@
 The answers are those of a FastAPI route declaring the same parameters with ``Query``: the
 last value of a repeated parameter counts, unknown parameters are ignored, and an invalid
 value raises the same ``RequestValidationError`` (locations under ``query``), which the app's
-handler turns into the 400 envelope naming the parameter. ``openapi_query`` documents the
-parameters as such a route would have them documented.
+handler turns into the 400 envelope naming the parameter. ``openapi_parameters`` documents
+the parameters as such a route would have them documented.
 """
 
 from __future__ import annotations
