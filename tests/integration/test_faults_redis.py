@@ -202,7 +202,11 @@ async def test_redis_outage_and_recovery(
     for node in (node_a, node_b):
         await eventually(lambda node=node: _ready_is(node, ok), within=10)
 
+    seen = node_a.runtime.cache.generation()
     again = await create_client(node_b.http, org, name="after", scopes=READ_CLIENTS)
+    # Node B's announcement of the new client reaches node A over Redis in its own time; until
+    # it has, it may drop what node A caches meanwhile. Wait for it, then count hits.
+    await eventually(lambda: node_a.runtime.cache.generation() > seen, within=2)
     after_token = await mint(node_a.http, again["clientKey"], again["clientSecret"])
     hits = node_a.runtime.cache.hits
     await mint(node_a.http, again["clientKey"], again["clientSecret"])
