@@ -73,7 +73,7 @@ class HotPaths:
 
     def _check(self, route: APIRoute) -> None:
         """The lane must answer exactly what the router would: same path, request only."""
-        probe = {name: "probe" for name in route.param_convertors}
+        probe = _probe_params(route)
         try:
             routed = self.owner.url_path_for(route.name, **probe)
         except NoMatchFound:
@@ -94,7 +94,7 @@ class HotPaths:
             for route in router.routes:
                 if route is hot or not isinstance(route, APIRoute) or method not in route.methods:
                     continue
-                probe = route.path_format.format(**{n: "probe" for n in route.param_convertors})
+                probe = route.path_format.format(**_probe_params(route))
                 if hot.path_regex.match(probe):
                     raise RuntimeError(
                         f"hot endpoint {hot.name} would take {method} {route.path} "
@@ -145,3 +145,8 @@ class HotPaths:
                 assert isinstance(answer, Response)
                 return answer
         raise exc
+
+
+def _probe_params(route: APIRoute) -> dict[str, str]:
+    """A value for each of the route's path parameters, to build one concrete path of it."""
+    return dict.fromkeys(route.param_convertors, "probe")
