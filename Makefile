@@ -27,6 +27,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
 
 # Load benchmark of the hot paths beside the same run's ceilings (docs/performance.md);
 # BENCH_ARGS passes options, e.g. BENCH_ARGS='--store postgres'.

@@ -27,9 +27,9 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import DEFAULT_POSTGRES, _postgres_admin
-from tests.integration.conftest import DEFAULT_REDIS
 from tests.integration.nodes import Deployment, deployment
+from tests.support.redis_servers import DEFAULT_REDIS
+from tests.support.stores import DEFAULT_POSTGRES, postgres_admin
 
 
 async def trial(nodes: Deployment, a: httpx.AsyncClient, b: httpx.AsyncClient, n: int) -> float:
@@ -72,7 +72,7 @@ def main() -> None:
     server = os.environ.get("KEYLOFT_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
     redis_url = os.environ.get("KEYLOFT_TEST_REDIS_URL", DEFAULT_REDIS)
     name = f"keyloft_bench_{secrets.token_hex(4)}"
-    asyncio.run(_postgres_admin(server, f'CREATE DATABASE "{name}"'))
+    asyncio.run(postgres_admin(server, f'CREATE DATABASE "{name}"'))
     try:
         url = make_url(server).set(database=name).render_as_string(hide_password=False)
         with (
@@ -82,7 +82,7 @@ def main() -> None:
             # The org allows 15 active clients; each trial deletes its own, so any count works.
             times = asyncio.run(run(nodes, trials))
     finally:
-        asyncio.run(_postgres_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(postgres_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     ms = sorted(t * 1000 for t in times)
     print(f"delete -> refused on the other node, {trials} trials (ms)")
     print(

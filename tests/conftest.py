@@ -1,52 +1,60 @@
 """Shared fixtures: a migrated store per test, the app over ASGI, orgs with admins and Tills.
 
-Every test that touches the store runs twice: on a fresh SQLite file, and on PostgreSQL in a
-database the run creates and drops itself (server from KEYLOFT_TEST_POSTGRES_URL, default the
-local one). Without a reachable PostgreSQL the PostgreSQL half is skipped with the reason —
-except under CI (CI=true), where it fails instead, so it can never be skipped silently there.
+Tests run on SQLite: each gets a copy of one file the run migrated once and gave its signing
+key, a database of its own whose commits other connections and processes see. The storage
+contract suite (tests/storage) runs on SQLite and on PostgreSQL, and so do tests/integration
+and the few tests that parametrize ``database_url`` indirectly with "postgresql": those get a
+database of the run's own on the server named by KEYLOFT_TEST_POSTGRES_URL (default the local
+one), migrated once and emptied before each test. Without a reachable PostgreSQL they are
+skipped with the reason, except under CI (CI=true), where they fail instead, so they can never
+be skipped silently there.
+
+Passwords are hashed with argon2's cheapest parameters for the whole run
+(``keyloft.domain.passwords.FOR_TESTS``); tests/unit/test_password_parameters.py checks that a
+process of its own never does. Helpers shared by tests live in ``tests.support``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import os
-import re
-import secrets
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
 
-import asyncpg
 import httpx
 import pytest
-from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
 
 from keyloft.config import Settings
-from keyloft.domain import crypto
-from keyloft.domain.actors import PrincipalKind
-from keyloft.domain.audit import Operator, RequestContext
+from keyloft.domain import passwords
 from keyloft.domain.signing import SigningKey, generate_signing_key
+from keyloft.runtime import Runtime, build_runtime
 from keyloft.services.clock import SystemClock
-from keyloft.services.keys import ServerKeys
-from keyloft.services.orgs import OrgService
-from keyloft.services.ports import StoredKey
-from keyloft.storage import migrate
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
-from keyloft.storage.tables import Base
 from keyloft.web.app import create_app
-from keyloft.web.runtime import Runtime, build_runtime
+from tests.support.api import (
+    BASE_URL,
+    ISSUER,
+    SERVER_SECRET,
+    OrgFixture,
+    Statements,
+    make_org,
+)
+from tests.support.stores import (
+    add_signing_key,
+    build_sqlite,
+    copy_sqlite,
+    create_postgres_database,
+    drop_postgres_database,
+    empty_postgres,
+)
 from tests.unit.fakes import FakeClock
 
-SERVER_SECRET = "test-server-secret-" + "x" * 40
-ISSUER = "http://keyloft.test"
-BASE_URL = "http://keyloft.test"
-OPERATOR = Operator("ops@test-host", RequestContext(request_id="cli-test"))
+
+def pytest_configure(config: pytest.Config) -> None:
+    passwords.use_parameters(passwords.FOR_TESTS)
 
 
 @pytest.fixture(scope="session")
@@ -55,54 +63,28 @@ def signing_key() -> SigningKey:
     return generate_signing_key(datetime.now(UTC))
 
 
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-STORES = ("sqlite", "postgresql")
-
-
-async def _postgres_admin(url: str, statement: str) -> None:
-    parsed = make_url(url)
-    connection = await asyncpg.connect(
-        host=parsed.host,
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        database=parsed.database,
-        timeout=5,
-    )
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey) -> Path:
+    """A SQLite file migrated to head holding the run's signing key, copied for each test."""
+    return build_sqlite(tmp_path_factory.mktemp("template") / "keyloft.db", signing_key)
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A database of this run's own on the test PostgreSQL server, dropped at the end."""
-    server = os.environ.get("KEYLOFT_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
-    name = f"keyloft_test_{secrets.token_hex(4)}"
-    try:
-        asyncio.run(_postgres_admin(server, f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        reason = f"PostgreSQL not reachable at {make_url(server).render_as_string()}: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_postgres_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    """A database of this run's own on the test PostgreSQL server, migrated once, dropped at
+    the end; tests on it commit for real (``database`` empties it first)."""
+    url = create_postgres_database()
+    yield url
+    drop_postgres_database(url)
 
 
-@pytest.fixture(params=STORES)
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
+    """SQLite, unless the test parametrizes this fixture indirectly with "postgresql"."""
+    if getattr(request, "param", "sqlite") == "postgresql":
         url: str = request.getfixturevalue("postgres_url")
         return url
     return f"sqlite:///{tmp_path}/keyloft.db"
-
-
-async def _empty_tables(database: Database) -> None:
-    async with database.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            await connection.execute(text(f"DELETE FROM {table.name}"))
 
 
 @pytest.fixture
@@ -116,19 +98,19 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def database(settings: Settings, signing_key: SigningKey) -> AsyncIterator[Database]:
-    database = Database(create_engine(settings.database_url))
-    await migrate.upgrade(database.engine)
-    await _empty_tables(database)
-    keys = ServerKeys.derive(SERVER_SECRET)
-    sealed = crypto.encrypt(
-        keys.signing_key_encryption, signing_key.private_pem(), signing_key.kid.encode()
-    )
-    async with database.unit_of_work(write=True) as store:
-        await store.keys.add(
-            StoredKey(signing_key.kid, signing_key.algorithm, sealed, signing_key.created_at),
-            signing_key.public_jwk(),
-        )
+async def database(
+    settings: Settings, signing_key: SigningKey, sqlite_template: Path
+) -> AsyncIterator[Database]:
+    """The store at ``settings.database_url``, migrated, empty but for the signing key."""
+    if settings.is_sqlite:
+        path = settings.sqlite_path
+        assert path is not None, settings.database_url
+        copy_sqlite(sqlite_template, path)
+        database = Database(create_engine(settings.database_url))
+    else:
+        database = Database(create_engine(settings.database_url))
+        await empty_postgres(database)
+        await add_signing_key(database, signing_key)
     yield database
     await database.dispose()
 
@@ -171,98 +153,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def client_basic(client_id: str, secret: str) -> dict[str, str]:
-    """RFC 6749 §2.3.1 client_secret_basic: id and secret form-encoded inside Basic."""
-    raw = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-
-async def oauth_token(http: httpx.AsyncClient, client: dict[str, Any], scope: str = "") -> str:
-    """An RFC 9068 access token for ``client`` from /oauth2/token (client_secret_basic)."""
-    form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
-    answer = await http.post(
-        "/oauth2/token",
-        data=form,
-        headers=client_basic(client["clientKey"], client["clientSecret"]),
-    )
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["access_token"]
-    return token
-
-
-def basic(username: str, password: str) -> dict[str, str]:
-    raw = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {raw}"}
-
-
-@dataclass
-class Login:
-    id: int
-    code: str
-    password: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return basic(self.code, self.password)
-
-
-@dataclass
-class OrgFixture:
-    id: int
-    name: str
-    timezone: str
-    admin: Login
-    tills: list[Login] = field(default_factory=list)
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return self.admin.headers
-
-
-async def make_org(
-    database: Database,
-    name: str,
-    *,
-    timezone: str = "Asia/Kolkata",
-    max_clients: int = 15,
-    max_token_ttl: int = 3600,
-) -> OrgFixture:
-    """An org with one admin and two Tills, each with a known password."""
-    slug = name.lower().replace(" ", "-")
-    async with database.unit_of_work(write=True) as store:
-        service = OrgService(store, SystemClock(), operator=OPERATOR)
-        org = await service.create_org(
-            name=name,
-            timezone=timezone,
-            max_clients=max_clients,
-            max_token_ttl=max_token_ttl,
-            ttl_ceiling=30 * 24 * 3600,
-        )
-        admin = await service.add_principal(
-            org_id=org.id,
-            kind=PrincipalKind.ADMIN_USER,
-            code=f"{slug}-admin",
-            password=f"{slug}-admin-password",
-        )
-        tills = [
-            await service.add_principal(
-                org_id=org.id,
-                kind=PrincipalKind.TILL,
-                code=f"{slug}.till.{n}",
-                name=f"{name} Till {n}",
-                password=f"{slug}-till-{n}-password",
-            )
-            for n in (1, 2)
-        ]
-    return OrgFixture(
-        id=org.id,
-        name=name,
-        timezone=timezone,
-        admin=Login(admin.principal.id, admin.principal.code, admin.password),
-        tills=[Login(t.principal.id, t.principal.code, t.password) for t in tills],
-    )
-
-
 @pytest.fixture
 async def org(database: Database) -> OrgFixture:
     return await make_org(database, "Acme")
@@ -271,65 +161,6 @@ async def org(database: Database) -> OrgFixture:
 @pytest.fixture
 async def other_org(database: Database) -> OrgFixture:
     return await make_org(database, "Globex", timezone="Europe/Berlin")
-
-
-def client_body(org: OrgFixture, **overrides: Any) -> dict[str, Any]:
-    """A valid create body for ``org``; keyword arguments replace fields."""
-    body: dict[str, Any] = {
-        "name": "integration-1",
-        "description": "Sample description",
-        "expirationTokenTime": 600,
-        "defaultTillId": org.tills[0].id,
-        "scopes": [
-            {"entityId": 1, "permission": "READWRITE", "resources": [".*v3/targetGroups.*"]},
-            {"entityId": 2, "permission": "WRITE", "resources": []},
-        ],
-    }
-    body.update(overrides)
-    return body
-
-
-async def create_client(
-    http: httpx.AsyncClient, org: OrgFixture, **overrides: Any
-) -> dict[str, Any]:
-    response = await http.post(
-        "/v3/integrations/clients", json=client_body(org, **overrides), headers=org.auth
-    )
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
-async def mint(http: httpx.AsyncClient, key: str, secret: str) -> str:
-    response = await http.post("/v3/oauth/token/generate", json={"key": key, "secret": secret})
-    assert response.status_code == 200, response.text
-    token: str = response.json()["data"]["accessToken"]
-    return token
-
-
-QUERY = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
-CLIENT_TABLES = re.compile(r"\b(clients|client_grants)\b", re.IGNORECASE)
-
-
-class Statements:
-    """SQL statements the engine ran since the last ``clear``."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def __call__(self, *args: Any) -> None:
-        # before_cursor_execute(conn, cursor, statement, parameters, context, executemany)
-        self.seen.append(str(args[2]))
-
-    def clear(self) -> None:
-        self.seen.clear()
-
-    def queries(self) -> list[str]:
-        """Reads and writes only: BEGIN/COMMIT/ROLLBACK are not questions to the store."""
-        return [statement for statement in self.seen if QUERY.match(statement)]
-
-    def about_clients(self) -> list[str]:
-        return [statement for statement in self.queries() if CLIENT_TABLES.search(statement)]
 
 
 @pytest.fixture

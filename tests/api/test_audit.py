@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import OPERATOR, OrgFixture, create_client
+from tests.support.api import OPERATOR, OrgFixture, create_client
 
 AUDIT = "/v3/integrations/audit"
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import OrgFixture, basic, client_body
+from tests.support.api import OrgFixture, basic, client_body
 
 SCOPES = "/v3/integrations/scopes"
 

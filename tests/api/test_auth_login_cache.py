@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from keyloft.domain import passwords
-from keyloft.services import auth
-from tests.conftest import OrgFixture, basic
+from keyloft.services import callers
+from tests.support.api import OrgFixture, basic
 
 SCOPES = "/v3/integrations/scopes"
 
@@ -29,7 +29,7 @@ class CountingVerify:
 @pytest.fixture
 def counting(monkeypatch: pytest.MonkeyPatch) -> CountingVerify:
     counter = CountingVerify(passwords.verify_password)
-    monkeypatch.setattr(auth, "verify_password", counter)
+    monkeypatch.setattr(callers, "verify_password", counter)
     return counter
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import OrgFixture, create_client, mint
+from tests.support.api import OrgFixture, create_client, mint
 
 CLIENTS = "/v3/integrations/clients"
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import update
 
+from keyloft.runtime import Runtime
 from keyloft.services.ports import Changes
 from keyloft.storage.store import Database
 from keyloft.storage.tables import PrincipalRow
-from keyloft.web.runtime import Runtime
-from tests.conftest import OrgFixture, Statements, basic
+from tests.support.api import OrgFixture, Statements, basic
 
 CLIENTS = "/v3/integrations/clients"
 

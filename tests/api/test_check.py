@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import OrgFixture, create_client, mint, oauth_token
+from tests.support.api import OrgFixture, create_client, mint, oauth_token
 
 CHECK = "/v3/oauth/check"
 CLIENTS = "/v3/integrations/clients"

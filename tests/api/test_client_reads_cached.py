@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import httpx
 
-from keyloft.web.runtime import Runtime
-from tests.conftest import OrgFixture, Statements, create_client, mint
+from keyloft.runtime import Runtime
+from tests.support.api import OrgFixture, Statements, create_client, mint
 
 CLIENTS = "/v3/integrations/clients"
 MANAGES = [{"entityId": 2, "permission": "READWRITE", "resources": []}]  # "All": the API too

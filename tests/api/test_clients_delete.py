@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from keyloft.domain.errors import ClientDeleted
-from keyloft.web.runtime import Runtime
-from tests.conftest import OrgFixture, client_body, create_client, mint
+from keyloft.runtime import Runtime
+from tests.support.api import OrgFixture, client_body, create_client, mint
 
 CLIENTS = "/v3/integrations/clients"
 TOKEN = "/v3/oauth/token/generate"

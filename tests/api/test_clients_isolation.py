@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Login, OrgFixture, client_body, create_client
+from tests.support.api import Login, OrgFixture, client_body, create_client
 
 CLIENTS = "/v3/integrations/clients"
 UNKNOWN_KEY = "NoSuchClientKey0000000000"

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event
-from sqlalchemy.exc import OperationalError
 
+from keyloft.domain.errors import StoreUnavailable
+from keyloft.runtime import Runtime
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
-from keyloft.web.runtime import Runtime
-from tests.conftest import OrgFixture, create_client, mint
+from tests.support.api import OrgFixture, create_client, mint
 
 CLIENTS = "/v3/integrations/clients"
 
@@ -160,7 +160,7 @@ async def test_a_failed_flush_keeps_the_uses_for_the_next(
     # A database that cannot be opened: its directory does not exist.
     runtime.database = Database(create_engine(f"sqlite:///{tmp_path}/absent/keyloft.db"))
     try:
-        with pytest.raises(OperationalError):
+        with pytest.raises(StoreUnavailable):
             await runtime.flush_usage()
     finally:
         await runtime.database.dispose()

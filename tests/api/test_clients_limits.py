@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from keyloft.storage.store import Database
-from tests.conftest import OrgFixture, client_body, make_org
+from tests.support.api import OrgFixture, client_body, make_org
 
 CLIENTS = "/v3/integrations/clients"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import OrgFixture, client_body, create_client
+from tests.support.api import OrgFixture, client_body, create_client
 
 CLIENTS = "/v3/integrations/clients"
 

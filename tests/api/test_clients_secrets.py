@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from keyloft.storage.store import Database
 from keyloft.storage.tables import Base, ClientRow
-from tests.conftest import OrgFixture, create_client, mint
+from tests.support.api import OrgFixture, create_client, mint
 
 CLIENTS = "/v3/integrations/clients"
 KEY = re.compile(r"[A-Za-z0-9]{25}")

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from keyloft.storage.store import Database
-from tests.conftest import Login, OrgFixture, make_org
+from tests.support.api import Login, OrgFixture, make_org
 
 SAMPLES: dict[str, Any] = json.loads(
     (Path(__file__).parent.parent / "fixtures" / "spec_samples.json").read_text("utf-8")

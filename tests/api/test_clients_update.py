@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from keyloft.web.runtime import Runtime
-from tests.conftest import OrgFixture, create_client
+from keyloft.runtime import Runtime
+from tests.support.api import OrgFixture, create_client
 
 CLIENTS = "/v3/integrations/clients"
 LATER = datetime(2031, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)

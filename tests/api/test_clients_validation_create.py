@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from keyloft.storage.store import Database
-from tests.conftest import OrgFixture, client_body, create_client, make_org
+from tests.support.api import OrgFixture, client_body, create_client, make_org
 
 CLIENTS = "/v3/integrations/clients"
 Body = dict[str, Any]

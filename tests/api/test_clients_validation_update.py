@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import OrgFixture, create_client
+from tests.support.api import OrgFixture, create_client
 
 CLIENTS = "/v3/integrations/clients"
 

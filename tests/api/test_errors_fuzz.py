@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BASE_URL, OrgFixture, client_body, create_client
+from tests.support.api import BASE_URL, OrgFixture, client_body, create_client
 
 CLIENTS = "/v3/integrations/clients"
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import OrgFixture, client_body
+from tests.support.api import OrgFixture, client_body
 
 CLIENTS = "/v3/integrations/clients"
 MIB = 1024 * 1024

@@ -18,8 +18,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from keyloft.domain.errors import InvalidClientCredentials
-from keyloft.web.hot_paths import HotPaths
-from tests.conftest import BASE_URL, OrgFixture, basic, client_basic, create_client, mint
+from keyloft.web.app import create_app
+from keyloft.web.lane import DirectLane, LaneDeclarationError, LaneTable, direct
+from keyloft.web.routes import health
+from tests.support.api import BASE_URL, OrgFixture, basic, client_basic, create_client, mint
 
 Case = Callable[[dict[str, Any], str], dict[str, Any]]
 JSON = {"Content-Type": "application/json"}
@@ -181,7 +183,7 @@ async def test_the_lane_answers_as_the_router(
     method, path, build = CASES[case]
     token = await mint(http, client["clientKey"], client["clientSecret"])
     by_lane = await http.request(method, path, **build(client, token))
-    monkeypatch.setattr(HotPaths, "routes", lambda self: ({}, ()))
+    monkeypatch.setattr(_lane(app), "table", LaneTable({}, ()))
     by_router = await http.request(method, path, **build(client, token))
 
     assert by_lane.status_code == by_router.status_code
@@ -221,7 +223,11 @@ READS: dict[str, tuple[str, str, int]] = {
 
 @pytest.mark.parametrize("case", list(READS))
 async def test_the_lane_reads_clients_as_the_router(
-    http: httpx.AsyncClient, org: OrgFixture, monkeypatch: pytest.MonkeyPatch, case: str
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    org: OrgFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
 ) -> None:
     created = await create_client(http, org, name="lane-reads", scopes=MANAGES)
     token = await mint(http, created["clientKey"], created["clientSecret"])
@@ -235,7 +241,7 @@ async def test_the_lane_reads_clients_as_the_router(
     }[credentials]
     url = path.replace("CLIENT", created["clientKey"])
     by_lane = await http.get(url, headers=headers)
-    monkeypatch.setattr(HotPaths, "routes", lambda self: ({}, ()))
+    monkeypatch.setattr(_lane(app), "table", LaneTable({}, ()))
     by_router = await http.get(url, headers=headers)
 
     assert by_lane.status_code == by_router.status_code == status, by_lane.text
@@ -252,8 +258,7 @@ async def test_the_lane_never_reaches_the_router(
         reached.append(scope["path"])
         await Response(status_code=599)(scope, receive, send)
 
-    configured = _lane(app)
-    lane = HotPaths(router, owner=app, routers=configured.routers, endpoints=configured.endpoints)
+    lane = DirectLane(router, owner=app, table=_lane(app).table)
     transport = httpx.ASGITransport(app=lane)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as direct:
         token_answer = await direct.post(
@@ -276,71 +281,84 @@ async def test_the_lane_never_reaches_the_router(
     assert reached == ["/v3/integrations/scopes", "/v3/oauth/check/", "/v3/oauth/check"]
 
 
-def _lane(app: FastAPI) -> HotPaths:
+def _lane(app: FastAPI) -> DirectLane:
     lane = getattr(app, "lane", None)
-    assert isinstance(lane, HotPaths), "the app has no direct lane"
+    assert isinstance(lane, DirectLane), "the app has no direct lane"
     return lane
+
+
+def test_the_hot_routes_are_declared_for_the_lane(app: FastAPI) -> None:
+    table = _lane(app).table
+    declared = {(method, route.path) for (method, _), route in table.exact.items()}
+    declared |= {(method, route.path) for method, route in table.templated}
+    assert declared == {
+        ("POST", "/v3/oauth/token/generate"),
+        ("POST", "/oauth2/token"),
+        ("POST", "/oauth2/introspect"),
+        ("POST", "/v3/oauth/check"),
+        ("GET", "/v3/oauth/check"),
+        ("GET", "/v3/integrations/clients"),
+        ("GET", "/v3/integrations/clients/{clientKey}"),
+    }
+
+
+def test_no_framework_middleware_the_lane_would_skip(app: FastAPI) -> None:
+    """The lane answers in front of the framework's middleware: any middleware there would
+    silently miss the hot routes, so the app holds none, and adding one is refused."""
+    assert app.user_middleware == []
+
+    class Tagging:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+    with pytest.raises(LaneDeclarationError, match="Tagging would not see the direct lane"):
+        app.add_middleware(Tagging)
+    assert app.user_middleware == []
 
 
 async def _ok(request: Request) -> Response:
     return Response(b"ok")
 
 
-async def _answer(scope: Scope, receive: Receive, send: Send) -> None:
-    await Response(status_code=404)(scope, receive, send)
-
-
-def _app_with(router: APIRouter) -> FastAPI:
+def _app_with(*routers: APIRouter) -> FastAPI:
     app = FastAPI()
-    app.include_router(router)
+    for router in routers:
+        app.include_router(router)
     return app
 
 
-async def _first_request(lane: HotPaths) -> None:
-    scope = {"type": "http", "method": "POST", "path": "/x", "headers": []}
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: dict[str, Any]) -> None:
-        return None
-
-    await lane(scope, receive, send)
-
-
-async def test_an_endpoint_with_dependencies_is_refused() -> None:
+def test_an_endpoint_with_dependencies_is_refused_at_build() -> None:
     router = APIRouter()
 
+    @direct
     async def needs(request: Request, n: int = Depends(lambda: 1)) -> Response:
         return Response(str(n))
 
     router.add_api_route("/x", needs, methods=["POST"])
-    lane = HotPaths(_answer, owner=_app_with(router), routers=[router], endpoints=[needs])
-    with pytest.raises(RuntimeError, match="must take only the request"):
-        await _first_request(lane)
+    with pytest.raises(LaneDeclarationError, match="must take only the request"):
+        LaneTable.build(_app_with(router))
 
 
-async def test_an_endpoint_the_app_does_not_route_is_refused() -> None:
+def test_an_unmarked_endpoint_stays_with_the_router() -> None:
     router = APIRouter()
     router.add_api_route("/x", _ok, methods=["POST"])
-    elsewhere = APIRouter(prefix="/elsewhere")
-    elsewhere.add_api_route("/y", _ok, methods=["POST"])
-    lane = HotPaths(_answer, owner=_app_with(elsewhere), routers=[router], endpoints=[_ok])
-    with pytest.raises(RuntimeError, match="not routed at /x"):
-        await _first_request(lane)
-    missing = HotPaths(_answer, owner=_app_with(router), routers=[], endpoints=[_ok])
-    with pytest.raises(RuntimeError, match="not in the given routers: _ok"):
-        await _first_request(missing)
+    assert len(LaneTable.build(_app_with(router))) == 0
 
 
+@direct
 async def _key_of(request: Request) -> Response:
     return Response(request.path_params["key"].encode())
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await Response(status_code=404)(scope, receive, send)
 
 
 async def test_a_templated_endpoint_gets_its_path_parameters() -> None:
     router = APIRouter()
     router.add_api_route("/items/{key}", _key_of, methods=["GET"])
-    lane = HotPaths(_answer, owner=_app_with(router), routers=[router], endpoints=[_key_of])
+    owner = _app_with(router)
+    lane = DirectLane(_not_found, owner=owner, table=LaneTable.build(owner))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=lane), base_url=BASE_URL) as c:
         one = await c.get("/items/abc")
         deeper = await c.get("/items/abc/def")
@@ -349,10 +367,25 @@ async def test_a_templated_endpoint_gets_its_path_parameters() -> None:
     assert (deeper.status_code, other_method.status_code) == (404, 404)
 
 
-async def test_a_template_that_would_take_another_routes_path_is_refused() -> None:
+def test_a_template_that_would_take_another_routes_path_is_refused_at_build() -> None:
     router = APIRouter()
     router.add_api_route("/items/{key}", _key_of, methods=["GET"])
     router.add_api_route("/items/export", _ok, methods=["GET"])
-    lane = HotPaths(_answer, owner=_app_with(router), routers=[router], endpoints=[_key_of])
-    with pytest.raises(RuntimeError, match="would take GET /items/export from _ok"):
-        await _first_request(lane)
+    with pytest.raises(LaneDeclarationError, match="would take GET /items/export from _ok"):
+        LaneTable.build(_app_with(router))
+
+
+async def test_a_bad_declaration_fails_the_app_at_creation(
+    runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A marked route that needs a dependency fails ``create_app``, not its first request."""
+
+    @direct
+    async def probe(request: Request, n: int = Depends(lambda: 1)) -> Response:
+        return Response(str(n))
+
+    router = APIRouter()
+    router.add_api_route("/health/probe", probe, methods=["GET"])
+    monkeypatch.setattr(health, "router", router)
+    with pytest.raises(LaneDeclarationError, match="probe must take only the request"):
+        create_app(runtime=runtime)

@@ -20,10 +20,10 @@ import httpx
 import pytest
 
 from keyloft.observability.logs import QUIET_LOGGERS, JsonFormatter, TextFormatter
+from keyloft.runtime import Runtime
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
-from keyloft.web.runtime import Runtime
-from tests.conftest import OrgFixture, basic, create_client
+from tests.support.api import OrgFixture, basic, create_client
 
 CLIENTS = "/v3/integrations/clients"
 TOKEN = "/v3/oauth/token/generate"

@@ -11,9 +11,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from keyloft.runtime import Runtime
 from keyloft.web.app import create_app
-from keyloft.web.runtime import Runtime
-from tests.conftest import BASE_URL, OrgFixture, basic, create_client, mint
+from tests.support.api import BASE_URL, OrgFixture, basic, create_client, mint
 
 CLIENTS = "/v3/integrations/clients"
 TOKEN = "/v3/oauth/token/generate"

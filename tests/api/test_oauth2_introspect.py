@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from keyloft.domain.signing import SigningKey
-from tests.conftest import ISSUER, OrgFixture, client_basic, create_client, mint, oauth_token
+from tests.support.api import ISSUER, OrgFixture, client_basic, create_client, mint, oauth_token
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 INTROSPECT = "/oauth2/introspect"

@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from keyloft.config import Settings
+from keyloft.runtime import build_runtime
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
-from keyloft.web.runtime import build_runtime
-from tests.conftest import BASE_URL, OrgFixture, client_basic, create_client, mint, oauth_token
+from tests.support.api import BASE_URL, OrgFixture, client_basic, create_client, mint, oauth_token
 
 REVOKE = "/oauth2/revoke"
 INTROSPECT = "/oauth2/introspect"

@@ -8,7 +8,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import ISSUER, OrgFixture, client_basic, create_client
+from tests.support.api import ISSUER, OrgFixture, client_basic, create_client
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from keyloft.config import Settings
+from keyloft.runtime import Runtime, build_runtime
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
-from keyloft.web.runtime import Runtime, build_runtime
-from tests.conftest import BASE_URL, OrgFixture, basic, create_client
+from tests.support.api import BASE_URL, OrgFixture, basic, create_client
 
 TOKEN = "/v3/oauth/token/generate"
 SCOPES = "/v3/integrations/scopes"

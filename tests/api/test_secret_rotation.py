@@ -23,12 +23,12 @@ from typer.testing import CliRunner, Result
 from keyloft.cli.main import app as cli
 from keyloft.config import Settings
 from keyloft.domain.credentials import SecretCheck, SecretHasher
+from keyloft.runtime import Runtime, build_runtime
 from keyloft.services.clock import SystemClock
 from keyloft.services.keys import ServerKeys, rewrap_signing_keys
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
-from keyloft.web.runtime import Runtime, build_runtime
-from tests.conftest import BASE_URL, OPERATOR, SERVER_SECRET, OrgFixture, create_client, mint
+from tests.support.api import BASE_URL, OPERATOR, SERVER_SECRET, OrgFixture, create_client, mint
 
 OLD = SERVER_SECRET
 NEW = "new-server-secret-" + "y" * 40
@@ -112,7 +112,7 @@ async def test_client_secret_is_rehashed_under_the_new_secret(
     assert (await token_call(rolling, key, secret)).status_code == 200
     after = await stored_hash(database, key)
     assert after != before
-    assert after == ServerKeys.derive(NEW).secret_hasher().hash(secret)
+    assert after == SecretHasher(ServerKeys.derive(NEW).client_secret_hmac).hash(secret)
     again = await token_call(rolling, key, secret)
     assert again.status_code == 200, again.text
     assert await stored_hash(database, key) == after

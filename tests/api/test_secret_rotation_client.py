@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from keyloft.web.runtime import Runtime
-from tests.conftest import OrgFixture, create_client
+from keyloft.runtime import Runtime
+from tests.support.api import OrgFixture, create_client
 from tests.unit.fakes import FakeClock
 
 CLIENTS = "/v3/integrations/clients"

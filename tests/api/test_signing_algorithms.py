@@ -13,10 +13,10 @@ import jwt
 import pytest
 
 from keyloft.domain.signing import ALGORITHMS, SigningKey
+from keyloft.runtime import Runtime
 from keyloft.services.clock import SystemClock
 from keyloft.services.keys import rotate_signing_key
-from keyloft.web.runtime import Runtime
-from tests.conftest import (
+from tests.support.api import (
     ISSUER,
     OPERATOR,
     OrgFixture,

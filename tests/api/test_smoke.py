@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import OrgFixture, create_client, mint
+from tests.support.api import OrgFixture, create_client, mint
 
 
 async def test_create_mint_use_delete(http: httpx.AsyncClient, org: OrgFixture) -> None:

@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import event
 
 from keyloft.config import Settings
+from keyloft.runtime import Runtime, build_runtime
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
-from keyloft.web.runtime import Runtime, build_runtime
-from tests.conftest import BASE_URL, OrgFixture, create_client, mint
+from tests.support.api import BASE_URL, OrgFixture, create_client, mint
 
 TOKEN = "/v3/oauth/token/generate"
 CHECK = "/v3/oauth/check"

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import OrgFixture, client_body, create_client, mint
+from tests.support.api import OrgFixture, client_body, create_client, mint
 
 CLIENTS = "/v3/integrations/clients"
 ALL_RW = [{"entityId": 2, "permission": "READWRITE", "resources": []}]

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import OrgFixture, create_client
+from tests.support.api import OrgFixture, create_client
 
 TOKEN = "/v3/oauth/token/generate"
 

@@ -8,7 +8,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import ISSUER, OrgFixture, create_client
+from tests.support.api import ISSUER, OrgFixture, create_client
 
 TOKEN = "/v3/oauth/token/generate"
 JWKS = "/.well-known/jwks.json"

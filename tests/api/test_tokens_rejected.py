@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from keyloft.domain.signing import SigningKey, generate_signing_key
-from tests.conftest import ISSUER, OrgFixture, create_client, mint
+from tests.support.api import ISSUER, OrgFixture, create_client, mint
 
 CLIENTS = "/v3/integrations/clients"
 

@@ -20,12 +20,12 @@ from keyloft.config import Settings
 from keyloft.observability.logs import JsonFormatter
 from keyloft.observability.metrics import Metrics
 from keyloft.observability.tracing import traces_url
+from keyloft.runtime import Runtime
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
 from keyloft.web.metrics import Observability
-from keyloft.web.runtime import Runtime
-from tests.conftest import BASE_URL, OrgFixture, create_client
+from tests.support.api import BASE_URL, OrgFixture, create_client
 
 TEMPLATE = "/v3/integrations/clients/{clientKey}"
 

@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from keyloft.config import Settings
+from keyloft.runtime import Runtime, build_runtime
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
-from keyloft.web.runtime import Runtime, build_runtime
-from tests.conftest import BASE_URL, OrgFixture, client_body, create_client, make_org, mint
+from tests.support.api import BASE_URL, OrgFixture, client_body, create_client, make_org, mint
 
 CLIENTS = "/v3/integrations/clients"
 SCOPES = "/v3/integrations/scopes"

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 
 from keyloft.config import Settings
+from keyloft.runtime import build_runtime
 from keyloft.web.app import create_app
-from keyloft.web.runtime import build_runtime
-from tests.cli.conftest import Invoke, as_json
-from tests.conftest import basic
+from tests.support.api import basic
+from tests.support.cli import Invoke, as_json
 
 
 async def _create_client(admin: dict[str, str], till_id: int) -> str:

@@ -19,11 +19,11 @@ from sqlalchemy import create_engine
 from typer.testing import Result
 
 from keyloft.config import Settings
+from keyloft.runtime import build_runtime
 from keyloft.storage import migrate
 from keyloft.web.app import create_app
-from keyloft.web.runtime import build_runtime
-from tests.cli.conftest import Invoke, as_json, rows
-from tests.conftest import basic
+from tests.support.api import basic
+from tests.support.cli import Invoke, as_json, rows
 
 
 def _fails(result: Result, *phrases: str) -> None:

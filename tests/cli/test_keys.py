@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from tests.cli.conftest import Invoke, as_json, rows
+from tests.support.cli import Invoke, as_json, rows
 
 
 def _fails(result: Result, phrase: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from keyloft.domain.passwords import verify_password
-from tests.cli.conftest import Invoke, as_json, password_hash, rows
+from tests.support.cli import Invoke, as_json, password_hash, rows
 
 URLSAFE = set(string.ascii_letters + string.digits + "-_")
 

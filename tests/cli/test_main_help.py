@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from keyloft.cli.main import app
-from tests.cli.conftest import Invoke
+from tests.support.cli import Invoke
 
 COMMANDS = [
     (),

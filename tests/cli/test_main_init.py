@@ -7,7 +7,7 @@ from pathlib import Path
 
 from keyloft.domain.passwords import verify_password
 from keyloft.storage import migrate
-from tests.cli.conftest import Invoke, as_json, password_hash, rows
+from tests.support.cli import Invoke, as_json, password_hash, rows
 
 TABLES = ["orgs", "principals", "scope_entities", "clients", "client_grants", "signing_keys"]
 

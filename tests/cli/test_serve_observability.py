@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.cli.conftest import Invoke
+from tests.support.cli import Invoke
 
 
 def test_tracing_configured_without_its_packages_refuses(

@@ -13,15 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ISSUER, OrgFixture, create_client
-from tests.console.conftest import (
-    CLIENTS,
-    ORIGIN,
-    client_form,
-    error_for,
-    field_value,
-    sign_in,
-)
+from tests.support.api import ISSUER, OrgFixture, create_client
+from tests.support.console import CLIENTS, ORIGIN, client_form, error_for, field_value, sign_in
 
 API = "/v3/integrations/clients"
 JSON = {"Content-Type": "application/json"}  # as the command's -H sends
@@ -393,3 +386,18 @@ async def test_another_orgs_client_is_out_of_reach(
         assert "theirs" not in answer.text
     assert key not in (await http.get(CLIENTS, params={"deleted": "1"})).text
     assert await api_client(http, other_org, key) == before
+
+
+@pytest.mark.parametrize("grace", ["²", "٣", "1.5", "-1", "ten"])
+async def test_a_grace_that_is_no_plain_number_is_named_and_nothing_rotates(
+    http: httpx.AsyncClient, org: OrgFixture, grace: str
+) -> None:
+    """Digits of other scripts pass ``str.isdigit`` but are no number the form accepts."""
+    token = await sign_in(http, org.admin)
+    key, old = await create(http, org, token)
+    answer = await http.post(
+        f"{CLIENTS}/{key}/secret", data={"csrf_token": token, "graceSeconds": grace}, headers=ORIGIN
+    )
+    assert answer.status_code == 400
+    assert "graceSeconds must be a whole number." in (error_for(answer.text, "graceSeconds") or "")
+    assert await mint_status(http, key, old) == 200

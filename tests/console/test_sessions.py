@@ -10,15 +10,13 @@ from sqlalchemy import update
 
 from keyloft.config import Settings
 from keyloft.domain.passwords import hash_password
-from keyloft.services.auth import AuthService
+from keyloft.runtime import Runtime, build_runtime
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.storage.tables import PrincipalRow
-from keyloft.web import deps
 from keyloft.web.app import create_app
-from keyloft.web.runtime import Runtime, build_runtime
-from tests.conftest import BASE_URL, OrgFixture
-from tests.console.conftest import CLIENTS, ORIGIN, SIGN_IN, sign_in
+from tests.support.api import BASE_URL, OrgFixture
+from tests.support.console import CLIENTS, ORIGIN, SIGN_IN, sign_in
 from tests.unit.fakes import FakeClock
 
 
@@ -100,26 +98,25 @@ async def test_a_password_change_or_removal_ends_the_session(
     assert signed_out(await http.get(CLIENTS))
 
 
-async def test_the_session_principal_comes_from_the_auth_service(
-    runtime: Runtime, database: Database, org: OrgFixture
+async def test_the_session_principal_comes_from_the_caller_authentication(
+    runtime: Runtime, org: OrgFixture
 ) -> None:
     def seal(password_hash: str) -> str:
         return "print-of-" + password_hash[-12:]
 
-    async with database.unit_of_work(write=False) as store:
-        auth = AuthService(store, deps.inspector(runtime, store), runtime.logins, runtime.guard)
-        opened = await auth.principal_for_session(org.admin.code, seal, expected=None)
-        assert opened is not None
-        principal, current = opened
-        assert principal.id == org.admin.id
-        assert current.startswith("print-of-")
-        again = await auth.principal_for_session(org.admin.code, seal, expected=current)
-        assert again == opened
-        stale = await auth.principal_for_session(
-            org.admin.code, seal, expected="print-of-another-one"
-        )
-        assert stale is None
-        assert await auth.principal_for_session("nobody", seal, expected=None) is None
+    callers = runtime.services.callers
+    opened = await callers.principal_for_session(org.admin.code, seal, expected=None)
+    assert opened is not None
+    principal, current = opened
+    assert principal.id == org.admin.id
+    assert current.startswith("print-of-")
+    again = await callers.principal_for_session(org.admin.code, seal, expected=current)
+    assert again == opened
+    stale = await callers.principal_for_session(
+        org.admin.code, seal, expected="print-of-another-one"
+    )
+    assert stale is None
+    assert await callers.principal_for_session("nobody", seal, expected=None) is None
 
 
 async def sign_out(http: httpx.AsyncClient) -> httpx.Response:

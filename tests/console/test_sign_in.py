@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from keyloft.config import Settings
+from keyloft.runtime import build_runtime
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
-from keyloft.web.runtime import build_runtime
-from tests.conftest import OrgFixture
-from tests.console.conftest import CLIENTS, ORIGIN, SIGN_IN, csrf_token, error_for, sign_in
+from tests.support.api import OrgFixture
+from tests.support.console import CLIENTS, ORIGIN, SIGN_IN, csrf_token, error_for, sign_in
 
 
 async def attempt(http: httpx.AsyncClient, username: str, password: str) -> httpx.Response:

@@ -12,15 +12,15 @@ import httpx
 from sqlalchemy import update
 
 from keyloft.domain.actors import Actor, PrincipalKind
+from keyloft.runtime import Runtime
 from keyloft.services.clients import ClientService
 from keyloft.services.clock import SystemClock
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.storage.tables import PrincipalRow
 from keyloft.web.console.pages import when
-from keyloft.web.runtime import Runtime
-from tests.conftest import OrgFixture, create_client, make_org, mint
-from tests.console.conftest import (
+from tests.support.api import OrgFixture, create_client, make_org, mint
+from tests.support.console import (
     CLIENTS,
     ORIGIN,
     SIGN_IN,

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from tests.integration.nodes import Deployment, deployment, keyloft
+from tests.support.browser import DESKTOP
+from tests.support.ci import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -28,25 +30,16 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
+        unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
-        _unavailable(f"the playwright package is missing: {exc}")
+        unavailable(f"the playwright package is missing: {exc}")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
@@ -93,17 +86,3 @@ def page(browser: Any, server: Deployment) -> Iterator[Any]:
     opened = context.new_page()
     yield opened
     context.close()
-
-
-def screenshot(page: Any, directory: Path, name: str, **options: Any) -> Path:
-    """Write ``name``.png into ``directory`` and check that it holds a PNG image."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.png"
-    path.unlink(missing_ok=True)
-    page.screenshot(path=str(path), **options)
-    data = path.read_bytes()
-    assert data.startswith(PNG_SIGNATURE), f"{path} is not a PNG"
-    assert len(data) > 1000, f"{path} is nearly empty"
-    width = int.from_bytes(data[16:20], "big")  # the IHDR chunk follows the signature
-    assert width == page.viewport_size["width"], f"{path} is {width} pixels wide"
-    return path

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import PHONE, screenshot
 from tests.integration.nodes import Deployment
+from tests.support.browser import PHONE, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -20,13 +20,13 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from keyloft.config import Settings
+from keyloft.runtime import Runtime, build_runtime
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
-from keyloft.web.runtime import Runtime, build_runtime
-from tests.conftest import BASE_URL, OrgFixture, client_body, create_client, make_org, mint
-from tests.integration.conftest import eventually
 from tests.integration.tcp_proxy import TcpProxy
+from tests.support.api import BASE_URL, OrgFixture, client_body, create_client, make_org, mint
+from tests.support.waiting import eventually
 
 CLIENTS = "/v3/integrations/clients"
 TOKEN = "/v3/oauth/token/generate"

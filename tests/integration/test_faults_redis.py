@@ -18,12 +18,13 @@ import httpx
 import pytest
 
 from keyloft.config import Settings
+from keyloft.runtime import Runtime, build_runtime
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
-from keyloft.web.runtime import Runtime, build_runtime
-from tests.conftest import BASE_URL, OrgFixture, basic, create_client, make_org, mint
-from tests.integration.conftest import RedisProcess, eventually
+from tests.support.api import BASE_URL, OrgFixture, basic, create_client, make_org, mint
+from tests.support.redis_servers import RedisProcess
+from tests.support.waiting import eventually
 
 CLIENTS = "/v3/integrations/clients"
 TOKEN = "/v3/oauth/token/generate"

@@ -17,9 +17,9 @@ import pytest
 
 from keyloft.config import Settings
 from keyloft.storage.store import Database
-from tests.conftest import client_body, make_org
-from tests.integration.conftest import eventually
 from tests.integration.test_faults_postgres import BOUNDED, ProxiedNode, proxied_node
+from tests.support.api import client_body, make_org
+from tests.support.waiting import eventually
 
 CLIENTS = "/v3/integrations/clients"
 BURST = 20

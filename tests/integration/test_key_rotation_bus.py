@@ -15,10 +15,11 @@ from typer.testing import CliRunner
 
 from keyloft.cli.main import app as cli
 from keyloft.config import Settings
+from keyloft.runtime import Runtime, build_runtime
 from keyloft.storage.store import Database
-from keyloft.web.runtime import Runtime, build_runtime
-from tests.conftest import SERVER_SECRET
-from tests.integration.conftest import DEFAULT_REDIS, eventually
+from tests.support.api import SERVER_SECRET
+from tests.support.redis_servers import DEFAULT_REDIS
+from tests.support.waiting import eventually
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import _unavailable
 from tests.integration.nodes import Deployment, deployment, free_port
+from tests.support.ci import unavailable
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +116,7 @@ class Gateway:
 def _nginx() -> str:
     binary = NGINX if os.path.exists(NGINX) else shutil.which("nginx")
     if binary is None:
-        _unavailable(f"nginx is not installed ({NGINX} missing)")
+        unavailable(f"nginx is not installed ({NGINX} missing)")
     assert binary is not None
     return binary
 

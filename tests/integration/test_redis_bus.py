@@ -7,7 +7,8 @@ from redis.asyncio import Redis
 from keyloft.cache.bus import RedisBus
 from keyloft.cache.client_state import ClientStateCache
 from keyloft.services.ports import Changes
-from tests.integration.conftest import RedisProcess, eventually
+from tests.support.redis_servers import RedisProcess
+from tests.support.waiting import eventually
 from tests.unit.test_client_state_cache import state
 
 

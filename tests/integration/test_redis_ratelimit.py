@@ -13,7 +13,8 @@ from keyloft.cache.node import NodeCopies
 from keyloft.cache.ratelimit import RedisLimiter
 from keyloft.cache.revocations import RevokedTokens
 from keyloft.services.ports import Changes, Limit
-from tests.integration.conftest import RedisProcess, eventually
+from tests.support.redis_servers import RedisProcess
+from tests.support.waiting import eventually
 
 
 async def test_counts_are_shared_between_nodes(redis: Redis) -> None:

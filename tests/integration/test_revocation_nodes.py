@@ -13,12 +13,13 @@ import pytest
 from redis.asyncio import Redis
 
 from keyloft.config import Settings
+from keyloft.runtime import Runtime, build_runtime
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
-from keyloft.web.runtime import Runtime, build_runtime
-from tests.conftest import BASE_URL, create_client, make_org, mint
-from tests.integration.conftest import DEFAULT_REDIS, eventually
+from tests.support.api import BASE_URL, create_client, make_org, mint
+from tests.support.redis_servers import DEFAULT_REDIS
+from tests.support.waiting import eventually
 
 SCOPES = "/v3/integrations/scopes"
 

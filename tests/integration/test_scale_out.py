@@ -19,9 +19,9 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import DEFAULT_POSTGRES, _postgres_admin
-from tests.integration.conftest import DEFAULT_REDIS
 from tests.integration.nodes import Deployment, deployment
+from tests.support.redis_servers import DEFAULT_REDIS
+from tests.support.stores import DEFAULT_POSTGRES, postgres_admin
 
 pytestmark = pytest.mark.slow
 
@@ -31,13 +31,13 @@ def scale_database() -> Iterator[str]:
     server = os.environ.get("KEYLOFT_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
     name = f"keyloft_scale_{secrets.token_hex(4)}"
     try:
-        asyncio.run(_postgres_admin(server, f'CREATE DATABASE "{name}"'))
+        asyncio.run(postgres_admin(server, f'CREATE DATABASE "{name}"'))
     except (OSError, TimeoutError) as exc:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL not reachable: {exc}")
         pytest.skip(f"PostgreSQL not reachable: {exc}")
     yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_postgres_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(postgres_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="module")

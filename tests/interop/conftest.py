@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -18,25 +17,14 @@ import uvicorn
 from keyloft.config import Settings
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
-from tests.conftest import OrgFixture, client_body, make_org
+from tests.support.api import client_body, make_org
+from tests.support.live import LiveServer
 
 START_SECONDS = 20.0
 SCOPES = [
     {"entityId": 1, "permission": "READWRITE", "resources": [".*v3/targetGroups.*"]},
     {"entityId": 2, "permission": "READ", "resources": []},
 ]
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    url: str
-    org: OrgFixture
-    client_key: str
-    client_secret: str
-
-    @property
-    def issuer(self) -> str:
-        return self.url
 
 
 async def _wait_ready(url: str, thread: threading.Thread) -> None:

@@ -16,7 +16,7 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from keyloft.resource import TokenVerifier
-from tests.interop.conftest import LiveServer
+from tests.support.live import LiveServer
 
 
 def _metadata(live: LiveServer) -> dict[str, Any]:

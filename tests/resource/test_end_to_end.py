@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from keyloft.resource import KeyloftMiddleware, TokenVerifier
-from tests.conftest import BASE_URL, ISSUER, OrgFixture, create_client, mint
-from tests.resource.conftest import call
+from tests.support.api import BASE_URL, ISSUER, OrgFixture, create_client, mint
+from tests.support.resource import call
 
 CALLS = [
     ("GET", "/v3/targetGroups/12"),

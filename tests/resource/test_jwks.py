@@ -15,7 +15,7 @@ from jwt.algorithms import RSAAlgorithm
 from keyloft.domain.signing import SigningKey
 from keyloft.resource import JwksCache, JwksUnavailable, TokenInvalid, TokenVerifier
 from keyloft.resource.jwks import httpx_fetcher, parse_jwks
-from tests.resource.conftest import (
+from tests.support.resource import (
     AUDIENCE,
     ISSUER,
     JWKS_URL,

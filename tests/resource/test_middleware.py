@@ -16,7 +16,7 @@ from keyloft.domain.scopes import ScopeEntity
 from keyloft.domain.signing import SigningKey
 from keyloft.resource import KeyloftMiddleware, TokenVerifier, VerifiedToken
 from keyloft.resource.jwks import JwksUnavailable
-from tests.resource.conftest import (
+from tests.support.resource import (
     AUDIENCE,
     CLIENT_KEY,
     ISSUER,

@@ -15,7 +15,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm
 from keyloft.domain.signing import ALGORITHMS, KeyRing, SigningKey, generate_signing_key
 from keyloft.resource import TokenInvalid, TokenVerifier
 from keyloft.resource.jwks import parse_jwks
-from tests.resource.conftest import (
+from tests.support.resource import (
     AUDIENCE,
     CLIENT_KEY,
     ISSUER,

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from keyloft.domain.scopes import Grant, Permission
 from keyloft.domain.signing import SigningKey
 from keyloft.resource import TokenInvalid, TokenVerifier
-from tests.resource.conftest import (
+from tests.support.resource import (
     AUDIENCE,
     CLIENT_KEY,
     ISSUER,

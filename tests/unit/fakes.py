@@ -11,7 +11,7 @@ from keyloft.domain.audit import AuditEvent
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, ScopeEntity
-from keyloft.services.ports import AuditQuery, Changes, ClientPage, StoredKey
+from keyloft.services.ports import AuditQuery, Changes, ClientPage, ClientSecrets, StoredKey
 
 
 class FakeClock:
@@ -119,7 +119,8 @@ class FakeScopes:
 class FakeClients:
     def __init__(self, principals: FakePrincipals) -> None:
         self._principals = principals
-        self.rows: dict[int, tuple[Client, str]] = {}
+        self.rows: dict[int, tuple[Client, str]] = {}  # id -> (client, current secret hash)
+        self.grace: dict[int, tuple[str, datetime]] = {}  # id -> (replaced hash, its end)
 
     async def _principal(self, principal_id: int) -> Principal:
         found = await self._principals.get(principal_id)
@@ -165,12 +166,42 @@ class FakeClients:
             None,
         )
 
-    async def get_by_id(self, client_id: int) -> Client | None:
-        row = self.rows.get(client_id)
-        return row[0] if row else None
+    async def credentials(self, client_key: str) -> tuple[Client, ClientSecrets] | None:
+        found = next((c for c, _ in self.rows.values() if c.client_key == client_key), None)
+        return await self.credentials_by_id(found.id) if found else None
 
-    async def credentials(self, client_key: str) -> tuple[Client, str] | None:
-        return next((row for row in self.rows.values() if row[0].client_key == client_key), None)
+    async def credentials_by_id(self, client_id: int) -> tuple[Client, ClientSecrets] | None:
+        row = self.rows.get(client_id)
+        if row is None:
+            return None
+        client, secret_hash = row
+        previous, expires = self.grace.get(client_id, (None, None))
+        return client, ClientSecrets(secret_hash, previous, expires)
+
+    async def set_secret_hash(
+        self, client_id: int, secret_hash: str, *, replacing: str | None = None
+    ) -> None:
+        client, stored = self.rows[client_id]
+        if replacing is None or stored == replacing:
+            self.rows[client_id] = (client, secret_hash)
+
+    async def set_secrets(
+        self,
+        client_id: int,
+        secrets: ClientSecrets,
+        *,
+        actor_id: int,
+        now: datetime,
+        expected_version: int,
+    ) -> Client | None:
+        changed = await self._bump(client_id, expected_version, actor_id, now)
+        if changed is not None:
+            self.rows[client_id] = (changed, secrets.current)
+            if secrets.previous is not None and secrets.previous_expires_at is not None:
+                self.grace[client_id] = (secrets.previous, secrets.previous_expires_at)
+            else:
+                self.grace.pop(client_id, None)
+        return changed
 
     async def list(self, org_id: int, *, include_invalid: bool) -> list[Client]:
         return [
@@ -275,6 +306,22 @@ class FakeAudit:
         return found[: query.limit]
 
 
+class FakeRevocations:
+    def __init__(self, changes: Changes) -> None:
+        self._changes = changes
+        self.rows: dict[str, tuple[int, datetime]] = {}
+
+    async def add(self, jti: str, client_id: int, expires_at: datetime) -> None:
+        self.rows.setdefault(jti, (client_id, expires_at))
+        self._changes.revoked[jti] = expires_at.timestamp()
+
+    async def is_revoked(self, jti: str) -> bool:
+        return jti in self.rows
+
+    async def unexpired(self, now: datetime) -> list[tuple[str, datetime]]:
+        return [(jti, expires) for jti, (_, expires) in self.rows.items() if expires > now]
+
+
 class FakeStore:
     """One in-memory unit of work with every repository of ``keyloft.services.ports.Store``."""
 
@@ -286,3 +333,4 @@ class FakeStore:
         self.scopes = FakeScopes()
         self.clients = FakeClients(self.principals)
         self.keys = FakeKeys()
+        self.revocations = FakeRevocations(self.changes)

@@ -20,7 +20,8 @@ from keyloft.domain.errors import (
     VersionMismatch,
 )
 from keyloft.domain.scopes import DEFAULT_ENTITIES, Grant, Permission
-from keyloft.services.clients import ClientRequest, ClientService
+from keyloft.services.client_requests import ClientRequest
+from keyloft.services.clients import ClientService
 from tests.unit.fakes import FakeClock, FakeStore
 
 HASHER = SecretHasher(b"h" * 32)

@@ -1,9 +1,9 @@
 """Signing-key lifecycle in the key ring, on a fake clock: published before it signs, kept
-published until the tokens it signed have expired, retired at once."""
+published until the tokens it signed have expired, retired at once. The ring's clock is also
+the one its verification reads, so the tokens here are issued on it."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from keyloft.domain.signing import (
     generate_signing_key,
     key_phases,
 )
+from keyloft.domain.signing.lifecycle import next_change
 
 ISSUER = "http://issuer.test"
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -60,9 +61,10 @@ def ring(keys: list[SigningKey], clock: FakeClock) -> KeyRing:
     return KeyRing(keys, token_lifetime=LIFETIME, leeway=LEEWAY, clock=clock)
 
 
-def claims() -> dict[str, Any]:
-    now = int(time.time())
-    return {"iss": ISSUER, "sub": "client", "iat": now, "exp": now + 300, "jti": "j"}
+def claims(clock: FakeClock) -> dict[str, Any]:
+    """Claims issued at the clock's moment, living as long as the ring allows."""
+    now = int(clock().timestamp())
+    return {"iss": ISSUER, "sub": "client", "iat": now, "exp": now + int(LIFETIME), "jti": "j"}
 
 
 def kid_of(token: str) -> str:
@@ -76,14 +78,14 @@ def test_a_rotated_key_is_published_before_it_signs(old: SigningKey, rotated: Si
     assert keys.kids() == [old.kid, rotated.kid]
     assert [jwk["kid"] for jwk in keys.jwks()["keys"]] == [old.kid, rotated.kid]
     assert keys.active.kid == old.kid
-    before = keys.sign(claims())
+    before = keys.sign(claims(clock))
     assert kid_of(before) == old.kid
 
     clock.advance(DELAY.total_seconds() - 1)
     assert keys.active.kid == old.kid
     clock.advance(1)
     assert keys.active.kid == rotated.kid
-    after = keys.sign(claims())
+    after = keys.sign(claims(clock))
     assert kid_of(after) == rotated.kid
     assert keys.verify(before, issuer=ISSUER)[1]["sub"] == "client"
     assert keys.verify(after, issuer=ISSUER)[1]["sub"] == "client"
@@ -95,10 +97,12 @@ def test_the_superseded_key_stays_published_until_its_tokens_expired(
     activation = rotated.starts
     clock = FakeClock(activation - timedelta(seconds=1))
     keys = ring([old, rotated], clock)
-    token = keys.sign(claims())
+    token = keys.sign(claims(clock))  # the last token the old key signs
+    expires = activation - timedelta(seconds=1) + timedelta(seconds=LIFETIME)
+    clock.moment = expires + timedelta(seconds=29)  # within the verification's 30 s leeway
+    assert keys.verify(token, issuer=ISSUER)[1]["jti"] == "j"
     clock.moment = activation + KEEP - timedelta(seconds=1)
     assert old.kid in keys.kids()
-    assert keys.verify(token, issuer=ISSUER)[1]["jti"] == "j"
     clock.moment = activation + KEEP
     assert keys.kids() == [rotated.kid]
     assert [jwk["kid"] for jwk in keys.jwks()["keys"]] == [rotated.kid]
@@ -121,6 +125,21 @@ def test_phases_name_each_state(old: SigningKey, rotated: SigningKey) -> None:
     assert not gone[old.kid].published(rotated.starts + KEEP)
 
 
+def test_the_next_change_is_the_first_start_retirement_or_unpublishing(
+    old: SigningKey, rotated: SigningKey
+) -> None:
+    added = rotated.created_at
+    phases = key_phases([old, rotated], added, KEEP)
+    assert next_change([old, rotated], phases, added) == rotated.starts
+    later = key_phases([old, rotated], rotated.starts, KEEP)
+    assert next_change([old, rotated], later, rotated.starts) == rotated.starts + KEEP
+    retiring = replace(rotated, retired_at=rotated.starts + timedelta(seconds=5))
+    soon = key_phases([old, retiring], rotated.starts, KEEP)
+    assert next_change([old, retiring], soon, rotated.starts) == retiring.retired_at
+    settled = rotated.starts + KEEP
+    assert next_change([old, rotated], key_phases([old, rotated], settled, KEEP), settled) is None
+
+
 def test_retiring_stops_signing_at_once_but_keeps_publishing(
     old: SigningKey, rotated: SigningKey
 ) -> None:
@@ -129,13 +148,14 @@ def test_retiring_stops_signing_at_once_but_keeps_publishing(
     newest = replace(rotated, retired_at=now + timedelta(seconds=10))
     keys = ring([old, newest], clock)
     assert keys.active.kid == rotated.kid
-    token = keys.sign(claims())
+    token = keys.sign(claims(clock))
     clock.advance(10)
     assert keys.active.kid == old.kid  # the newest unretired key signs again
-    assert kid_of(keys.sign(claims())) == old.kid
+    assert kid_of(keys.sign(claims(clock))) == old.kid
     assert set(keys.kids()) == {old.kid, rotated.kid}
     assert keys.verify(token, issuer=ISSUER)[1]["sub"] == "client"
-    clock.moment = newest.retired_at + KEEP  # type: ignore[operator]
+    assert newest.retired_at is not None
+    clock.moment = newest.retired_at + KEEP
     assert keys.kids() == [old.kid]
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from keyloft.domain.signing import SigningKey
 from keyloft.services.keys import ServerKeys, add_signing_key, load_key_ring
 from keyloft.storage.store import Database
-from tests.conftest import SERVER_SECRET
+from tests.support.api import SERVER_SECRET
 
 
 async def test_known_keys_are_reused_and_new_ones_loaded(

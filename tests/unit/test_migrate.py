@@ -14,6 +14,7 @@ from keyloft.storage import migrate
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.storage.tables import Base
+from tests.support.stores import STORES
 
 
 @pytest.fixture
@@ -61,7 +62,8 @@ def _schema(connection: Connection) -> list[tuple[str, str]]:
     return [(name, sql or "") for name, sql in rows]
 
 
+@pytest.mark.parametrize("database_url", STORES, indirect=True)
 async def test_models_and_migrations_agree_on_every_store(database: Database) -> None:
-    """The shared ``database`` fixture runs on SQLite and on PostgreSQL."""
+    """The shared ``database`` fixture, on SQLite and on PostgreSQL."""
     assert await migrate.current_revision(database.engine) == migrate.head_revision()
     assert await migrate.drift(database.engine) == []

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keyloft.storage import migrate
 from keyloft.storage.engine import create_engine
-from tests.conftest import DEFAULT_POSTGRES, STORES, _postgres_admin
+from tests.support.stores import DEFAULT_POSTGRES, STORES, postgres_admin
 
 
 def revisions() -> list[str]:
@@ -37,7 +37,7 @@ async def empty_engine(
     server = os.environ.get("KEYLOFT_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
     name = f"keyloft_history_{secrets.token_hex(4)}"
     try:
-        await _postgres_admin(server, f'CREATE DATABASE "{name}"')
+        await postgres_admin(server, f'CREATE DATABASE "{name}"')
     except (OSError, TimeoutError) as exc:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL not reachable: {exc}")
@@ -45,7 +45,7 @@ async def empty_engine(
     engine = create_engine(make_url(server).set(database=name).render_as_string(False))
     yield engine
     await engine.dispose()
-    await _postgres_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await postgres_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _to(revision: str) -> Callable[[Connection], None]:

@@ -16,7 +16,7 @@ class Clock:
 
 def test_reload_from_an_older_snapshot_keeps_a_revocation_from_the_bus() -> None:
     clock = Clock()
-    copy = RevokedTokens(monotonic=clock)
+    copy = RevokedTokens(wall=clock)
     copy.enabled = True
     snapshot = [("old", 2000.0)]  # read from the store before "new" was committed
     copy.add("new", 2000.0)  # meanwhile the bus announced "new"
@@ -28,7 +28,7 @@ def test_reload_from_an_older_snapshot_keeps_a_revocation_from_the_bus() -> None
 
 def test_expired_revocations_are_dropped_on_reload_and_prune() -> None:
     clock = Clock()
-    copy = RevokedTokens(monotonic=clock)
+    copy = RevokedTokens(wall=clock)
     copy.enabled = True
     copy.add("soon", 1500.0)
     copy.load([("later", 3000.0), ("gone", 900.0)])

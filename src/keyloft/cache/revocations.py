@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 
 
 class RevokedTokens:
-    def __init__(self, *, monotonic: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, wall: Callable[[], float] = time.time) -> None:
         self._expiry: dict[str, float] = {}
-        self._now = monotonic
+        self._now = wall  # expiries are epoch seconds, so the wall clock
         self.enabled = False
         self.watch: Callable[[], None] | None = None
 

@@ -3,18 +3,16 @@ every org's events and the deployment-wide ones (signing keys, the server secret
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 
-from keyloft.cli.common import JsonOpt, with_store
+from keyloft.cli.output import JsonOpt, echo_json, fail
+from keyloft.cli.work import with_services
 from keyloft.config import Settings
 from keyloft.domain.audit import AuditEvent
-from keyloft.domain.errors import NotFound
 from keyloft.domain.timefmt import format_v3
-from keyloft.services.audit import AuditService
-from keyloft.services.ports import Store
+from keyloft.services.operators import OperatorServices
 
 
 def _actor(event: AuditEvent) -> dict[str, Any]:
@@ -46,17 +44,12 @@ def audit(
     newest first. Times are in the org's time zone with --org, else UTC."""
     settings = Settings()
     if org is not None and deployment:
-        typer.secho("error: --org and --deployment exclude each other", err=True, fg="red")
-        raise typer.Exit(2)
+        fail("--org and --deployment exclude each other", code=2)
 
-    async def work(store: Store) -> dict[str, Any]:
-        timezone = "UTC"
-        if org is not None:
-            found = await store.orgs.get(org)
-            if found is None:
-                raise NotFound(f"No org with id {org}.")
-            timezone = found.timezone
-        page = await AuditService(store).find(
+    async def work(services: OperatorServices) -> dict[str, Any]:
+        trail = services.audit
+        timezone = await trail.timezone(org)
+        page = await trail.find(
             org,
             everywhere=org is None and not deployment,
             client_key=client_key,
@@ -83,9 +76,9 @@ def audit(
             "nextCursor": page.next_cursor,
         }
 
-    data = with_store(settings, work)
+    data = with_services(settings, work)
     if as_json:
-        typer.echo(json.dumps(data, indent=2))
+        echo_json(data)
         return
     for event in data["events"]:
         changed = ", ".join(sorted(event["changes"])) or "-"

@@ -6,25 +6,18 @@ key ring; without Redis they pick it up within their periodic refresh.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
-from keyloft.cli.common import JsonOpt, emit, fail, operator, with_store
+from keyloft.cli.output import JsonOpt, echo_json, emit, fail
+from keyloft.cli.work import with_services
 from keyloft.config import Settings
 from keyloft.domain.signing import ALGORITHMS
-from keyloft.services.clock import SystemClock
-from keyloft.services.keys import (
-    KeyStatus,
-    ServerKeys,
-    list_signing_keys,
-    retire_signing_key,
-    rotate_signing_key,
-)
-from keyloft.services.ports import Store
-from keyloft.services.server_secret import MissingServerSecret, require_server_secret
+from keyloft.services.keys import KeyStatus, ServerKeys
+from keyloft.services.operators import OperatorServices
+from keyloft.services.server_secret import MissingServerSecret, server_keys
 
 keys_app = typer.Typer(help="Rotate, list and retire the token signing keys.", no_args_is_help=True)
 
@@ -51,10 +44,9 @@ def _row(status: KeyStatus) -> dict[str, Any]:
 
 def _server_keys(settings: Settings) -> ServerKeys:
     try:
-        return ServerKeys.derive(require_server_secret(settings))
+        return server_keys(settings)
     except MissingServerSecret as exc:
         fail(str(exc))
-        raise  # unreachable; fail exits
 
 
 @keys_app.command("rotate")
@@ -85,12 +77,9 @@ def keys_rotate(
         fail(f"unknown signing algorithm {chosen!r}: use one of {', '.join(ALGORITHMS)}")
     keys = _server_keys(settings)
     delay = settings.key_publish_delay_seconds if publish_delay is None else publish_delay
-    by = operator()
 
-    async def work(store: Store) -> dict[str, Any]:
-        key = await rotate_signing_key(
-            store, keys, SystemClock().now(), delay, operator=by, algorithm=chosen
-        )
+    async def work(services: OperatorServices) -> dict[str, Any]:
+        key = await services.keys.rotate(keys, delay, chosen)
         return {
             "kid": key.kid,
             "algorithm": key.algorithm,
@@ -99,7 +88,7 @@ def keys_rotate(
             "publishDelaySeconds": delay,
         }
 
-    data = with_store(settings, work)
+    data = with_services(settings, work)
     if delay < SAFE_DELAY:
         typer.secho(
             f"warning: a publish delay under {SAFE_DELAY} s may sign tokens before verifiers "
@@ -120,15 +109,12 @@ def keys_list(as_json: JsonOpt = False) -> None:
     superseded, retired), and whether (and until when) it is published in the JWKS."""
     settings = Settings()
 
-    async def work(store: Store) -> list[dict[str, Any]]:
-        found = await list_signing_keys(
-            store, SystemClock().now(), token_lifetime=settings.token_ttl_ceiling
-        )
-        return [_row(status) for status in found]
+    async def work(services: OperatorServices) -> list[dict[str, Any]]:
+        return [_row(status) for status in await services.keys.statuses()]
 
-    rows = with_store(settings, work)
+    rows = with_services(settings, work)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        echo_json(rows)
         return
     for row in rows:
         typer.echo(
@@ -151,15 +137,11 @@ def keys_retire(
     """Stop a key signing at once (e.g. when it may be compromised). It stays published until
     every token it signed has expired; retiring the last key able to sign is refused."""
     settings = Settings()
-    by = operator()
 
-    async def work(store: Store) -> dict[str, Any]:
-        now = SystemClock().now()
-        await retire_signing_key(store, kid, now, operator=by)
-        found = await list_signing_keys(store, now, token_lifetime=settings.token_ttl_ceiling)
-        return next(_row(status) for status in found if status.kid == kid)
+    async def work(services: OperatorServices) -> dict[str, Any]:
+        return _row(await services.keys.retire(kid))
 
-    data = with_store(settings, work)
+    data = with_services(settings, work)
     emit(
         data,
         as_json,

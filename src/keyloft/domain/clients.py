@@ -35,17 +35,6 @@ class Client:
 
 
 @dataclass(frozen=True, slots=True)
-class ClientDraft:
-    """A validated description of a client to create, or of the changes a PUT makes."""
-
-    expiration_token_time: int
-    default_till_id: int
-    grants: tuple[Grant, ...]
-    name: str | None = None
-    description: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class ScopeInput:
     entity_id: int
     permission: str

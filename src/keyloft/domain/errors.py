@@ -92,6 +92,36 @@ class TooManyAttempts(KeyloftError):
         self.retry_after = retry_after
 
 
-class StoreUnavailable(KeyloftError):
+class StoreFailure(Exception):
+    """The store failed a unit of work; nothing in it was applied and the request may be
+    retried. Deliberately not a ``KeyloftError``: code that turns a request's own errors into
+    answers (a form's messages, a command's complaint) lets these through to the outage
+    handling. ``keyloft.storage`` raises them in place of its drivers' exceptions."""
+
+    code: int = 5000
+    default_message: str = "The store failed; retry shortly."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class StoreUnavailable(StoreFailure):
+    """The database cannot be reached right now (or stayed locked): retry after
+    ``retry_after`` seconds."""
+
     code = 5030
     default_message = "The store is unavailable; retry shortly."
+    default_retry_after = 1
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = self.default_retry_after if retry_after is None else retry_after
+
+
+class StoreConflict(StoreFailure):
+    """A constraint refused the change; with the org lock only a concurrent change gets that
+    far, so a retry normally succeeds."""
+
+    code = Conflict.code
+    default_message = "The change conflicts with a concurrent change; retry."

@@ -75,7 +75,3 @@ def format_v3(moment: datetime, timezone: str) -> str:
         local.microsecond // 1000,
         suffix,
     )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -92,7 +92,9 @@ def grants_from_claims(claims: dict[str, Any]) -> tuple[Grant, ...] | None:
             item.get("permission"),
             item.get("resources", []),
         )
-        if not isinstance(entity_id, int) or permission not in Permission.__members__:
+        if not isinstance(entity_id, int) or not isinstance(permission, str):
+            return None
+        if permission not in Permission.__members__:
             return None
         if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
             return None

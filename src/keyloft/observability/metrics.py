@@ -28,15 +28,6 @@ from prometheus_client import multiprocess as prometheus_multiprocess
 from keyloft.storage.engine import PoolUsage
 
 TOKEN_ENDPOINTS = ("v3", "oauth2")
-REFUSAL_REASONS = (
-    "invalid_client",
-    "rate_limited",
-    "invalid_scope",
-    "invalid_request",
-    "unsupported_grant_type",
-    "unavailable",
-    "server_error",
-)
 AUTH_FAILURE_KINDS = ("client", "login", "token")
 NODE_REFRESH_SECONDS = 1.0
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -184,10 +175,11 @@ class Metrics:
         if self.multiprocess_dir is None:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
         merged = CollectorRegistry()
-        prometheus_multiprocess.MultiProcessCollector(merged, path=str(self.multiprocess_dir))
+        # prometheus_client leaves its multiprocess helpers unannotated.
+        prometheus_multiprocess.MultiProcessCollector(merged, path=str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
         return generate_latest(merged), CONTENT_TYPE_LATEST
 
     def close(self) -> None:
         """A worker that stops takes its own gauges out of the sums."""
         if self.multiprocess_dir is not None:
-            prometheus_multiprocess.mark_process_dead(os.getpid(), str(self.multiprocess_dir))
+            prometheus_multiprocess.mark_process_dead(os.getpid(), str(self.multiprocess_dir))  # type: ignore[no-untyped-call]

@@ -1,11 +1,8 @@
 """The key set a resource server trusts: fetched from the issuer's JWKS URL, cached, refetched.
 
-This module owns where keys come from and which are accepted. Keys are only ever fetched from
-the URL the resource server was configured with — never from a ``jku``, ``x5u``, ``x5c`` or
-``jwk`` named by a token. Only signing keys (``use: sig``) with a well-formed ``kid`` and an
-``alg`` that fits the key are kept — RSA of at least 2048 bits for ``RS256``, EC P-256 for
-``ES256``, OKP Ed25519 for ``EdDSA`` — each with its algorithm, the only one a token signed by
-it may name; everything else in the set is ignored.
+This module owns where keys come from (``keyset`` owns which of them are accepted). Keys are
+only ever fetched from the URL the resource server was configured with — never from a ``jku``,
+``x5u``, ``x5c`` or ``jwk`` named by a token.
 
 The set is kept for ``max_age`` seconds. A ``kid`` the cached set does not know causes at most
 one refetch per ``min_refetch_interval`` seconds, so tokens with made-up key ids cannot turn a
@@ -18,39 +15,29 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-from jwt.exceptions import InvalidKeyError
+
+from keyloft.resource.keyset import PublishedKey, parse_jwks
+
+__all__ = [
+    "Fetch",
+    "JwksCache",
+    "JwksUnavailable",
+    "PublishedKey",
+    "httpx_fetcher",
+    "parse_jwks",
+]
 
 log = logging.getLogger("keyloft.resource")
 
-# The algorithms a published key may be for, with the key type (and curve) each needs.
-KEY_TYPES = {"RS256": ("RSA", None), "ES256": ("EC", "P-256"), "EdDSA": ("OKP", "Ed25519")}
-MIN_RSA_BITS = 2048
 MAX_JWKS_BYTES = 256 * 1024
-MAX_KEYS = 64
-KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 Fetch = Callable[[str], Awaitable[Any]]
 """Fetches the JSON document at a URL; raises JwksUnavailable when it cannot."""
-
-
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
-
-
-@dataclass(frozen=True, slots=True)
-class PublishedKey:
-    """A key of the set and the one algorithm it verifies."""
-
-    algorithm: str
-    key: PublicKey
 
 
 class JwksUnavailable(Exception):
@@ -97,64 +84,6 @@ async def _get(client: httpx.AsyncClient, url: str, *, seconds: float, max_bytes
         return json.loads(body)
     except ValueError as exc:
         raise JwksUnavailable("JWKS is not JSON") from exc
-
-
-def _public_key(jwk: Mapping[str, Any]) -> PublishedKey | None:
-    algorithm = jwk.get("alg")
-    if not isinstance(algorithm, str) or algorithm not in KEY_TYPES or jwk.get("use") != "sig":
-        return None
-    kty, crv = KEY_TYPES[algorithm]
-    if jwk.get("kty") != kty or jwk.get("crv") != crv:
-        return None
-    if "d" in jwk:  # a private key has no business in a published set
-        return None
-    ops = jwk.get("key_ops")
-    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
-        return None
-    try:
-        key = _from_jwk(algorithm, dict(jwk))
-    except (InvalidKeyError, ValueError, TypeError, KeyError):
-        return None
-    return PublishedKey(algorithm, key) if key is not None else None
-
-
-def _from_jwk(algorithm: str, jwk: dict[str, Any]) -> PublicKey | None:
-    """The public key of ``jwk`` if it is the kind ``algorithm`` needs, else None."""
-    if algorithm == "RS256":
-        key = RSAAlgorithm.from_jwk(jwk)
-        ok = isinstance(key, rsa.RSAPublicKey) and key.key_size >= MIN_RSA_BITS
-    elif algorithm == "ES256":
-        key = ECAlgorithm.from_jwk(jwk)
-        ok = isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
-    else:
-        key = OKPAlgorithm.from_jwk(jwk)
-        ok = isinstance(key, ed25519.Ed25519PublicKey)
-    return key if ok and isinstance(key, PublicKey) else None
-
-
-def parse_jwks(document: Any) -> dict[str, PublishedKey]:
-    """The acceptable keys of a JWKS document by ``kid``; ValueError when it is no key set.
-
-    A ``kid`` published twice is ambiguous and dropped altogether."""
-    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
-        raise ValueError("not a JSON Web Key Set")
-    keys: dict[str, PublishedKey] = {}
-    repeated: set[str] = set()
-    for jwk in document["keys"][:MAX_KEYS]:
-        if not isinstance(jwk, Mapping):
-            continue
-        kid = jwk.get("kid")
-        if not isinstance(kid, str) or not KID.fullmatch(kid):
-            continue
-        key = _public_key(jwk)
-        if key is None:
-            continue
-        if kid in keys:
-            repeated.add(kid)
-        keys[kid] = key
-    for kid in repeated:
-        del keys[kid]
-    return keys
 
 
 class JwksCache:

@@ -22,7 +22,8 @@ from typing import Any
 
 from keyloft.domain.errors import AccessDenied, InvalidToken, Unauthenticated, ValidationFailed
 from keyloft.domain.scopes import DEFAULT_ENTITIES, ScopeEntity, decide
-from keyloft.resource.verifier import TokenInvalid, TokenVerifier
+from keyloft.resource.verified import TokenInvalid
+from keyloft.resource.verifier import TokenVerifier
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

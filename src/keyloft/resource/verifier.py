@@ -1,10 +1,12 @@
 """Offline verification of Keyloft access tokens by a resource server.
 
-This module owns what makes a token acceptable without asking Keyloft: the signature (by a key
-of the issuer's JWKS, with that key's own algorithm — RS256, ES256 or EdDSA, never ``none``,
-never an HMAC, never the algorithm a token names for a key published for another), the
-``typ`` header, ``iss``, ``aud`` (RFC 9068 tokens), and ``exp``/``iat`` within a small leeway.
-It also owns the short-lived cache of verified tokens that makes repeated tokens cheap.
+This module owns what makes a token acceptable without asking Keyloft: the ``typ`` header,
+the signature (by a key of the issuer's JWKS, with that key's own algorithm — RS256, ES256 or
+EdDSA, never ``none``, never an HMAC, never the algorithm a token names for a key published
+for another), and the claims, checked by the very rules Keyloft applies to its own tokens
+(``keyloft.domain.signing.claims``): ``iss``, ``aud`` (RFC 9068 tokens), ``exp`` within a
+small leeway, ``iat``/``nbf`` within the clock skew. ``verified`` reads who the token is for
+and what it may do; ``token_cache`` makes repeated tokens cheap.
 
 Offline verification cannot see what happened after a token was issued: a revoked token, a
 deleted client or narrowed scopes are only noticed by the decision point
@@ -17,52 +19,55 @@ import base64
 import binascii
 import json
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 import jwt
 
-from keyloft.domain.scopes import Grant
-from keyloft.domain.signing import CLOCK_SKEW
-from keyloft.domain.tokens import TOKEN_USE, grants_from_claims
-from keyloft.resource.jwks import KID, Fetch, JwksCache, JwksUnavailable, httpx_fetcher
+from keyloft.domain.signing.algorithms import ALGORITHMS
+from keyloft.domain.signing.claims import (
+    AUDIENCE_UNCHECKED,
+    CLOCK_SKEW,
+    EXPIRY_LEEWAY,
+    ClaimFault,
+    ClaimRejected,
+    check_claims,
+)
+from keyloft.resource.jwks import Fetch, JwksCache, JwksUnavailable, httpx_fetcher
+from keyloft.resource.keyset import KID
+from keyloft.resource.token_cache import VerifiedTokenCache
+from keyloft.resource.verified import OAUTH_TYP, V3_TYP, TokenInvalid, VerifiedToken, read_verified
 
-OAUTH_TYP = "at+jwt"
-V3_TYP = "JWT"
-SUPPORTED_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+if TYPE_CHECKING:
+    from jwt.types import Options
+
+__all__ = ["OAUTH_TYP", "V3_TYP", "TokenInvalid", "TokenVerifier", "VerifiedToken"]
+
+SUPPORTED_ALGORITHMS = ALGORITHMS
 MAX_TOKEN_BYTES = 16 * 1024
 MAX_LEEWAY = 300.0
-REQUIRED_CLAIMS = ("exp", "iat", "iss", "sub", "jti")
 
+# PyJWT checks the signature and reads the payload; the claims are left to the shared rules.
+_SIGNATURE_ONLY: Final[Options] = {
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+    "verify_sub": False,
+    "verify_jti": False,
+}
 
-class TokenInvalid(Exception):
-    """The token is not acceptable; ``reason`` is for logs and metrics, not for the caller."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class VerifiedToken:
-    """What a verified token says: who it is for and what it may do."""
-
-    typ: str
-    claims: Mapping[str, Any]
-    client_key: str
-    org_id: int
-    default_till: int | None
-    grants: tuple[Grant, ...]
-    expires_at: int
-
-    @property
-    def oauth(self) -> bool:
-        """An RFC 9068 token (from ``/oauth2/token``) rather than a v3 one."""
-        return self.typ == OAUTH_TYP
+# The reason reported for each claim rule that refuses a token.
+_CLAIM_REASONS: Final[dict[ClaimFault, str]] = {
+    "missing": "claims",
+    "malformed": "claims",
+    "expired": "expired",
+    "not_yet_valid": "not_yet_valid",
+    "issuer": "issuer",
+    "audience": "audience",
+}
 
 
 class TokenVerifier:
@@ -74,6 +79,7 @@ class TokenVerifier:
     accepts (all by default); a token is verified only with the algorithm its key is published
     for. A verified token is remembered (by its exact text) for at most
     ``cache_seconds`` and never past its ``exp``, in an LRU of ``cache_size`` entries.
+    ``clock`` (epoch seconds) is the time for the claims and the cache alike.
     """
 
     def __init__(
@@ -82,7 +88,7 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         *,
-        leeway: float = 30.0,
+        leeway: float = EXPIRY_LEEWAY,
         skew: float = CLOCK_SKEW,
         algorithms: tuple[str, ...] = SUPPORTED_ALGORITHMS,
         accept_v3_tokens: bool = True,
@@ -115,46 +121,24 @@ class TokenVerifier:
             min_refetch_interval=jwks_min_refetch_interval,
         )
         self._leeway = leeway
+        self._skew = skew
         self._algorithms = frozenset(algorithms)
         self._types = frozenset({OAUTH_TYP, V3_TYP} if accept_v3_tokens else {OAUTH_TYP})
-        self._cache: OrderedDict[str, tuple[float, VerifiedToken]] = OrderedDict()
-        self._cache_size = max(0, cache_size)
-        self._cache_seconds = cache_seconds
         self._clock = clock
-        # iat/nbf are checked against ``skew`` below: the issuing node's clock may run ahead.
-        self._skew = skew
-        self._options: dict[str, Any] = {
-            "require": list(REQUIRED_CLAIMS),
-            "verify_aud": True,
-            "verify_iat": False,
-            "verify_nbf": False,
-        }
-        self._options_v3: dict[str, Any] = {**self._options, "verify_aud": False}
+        self._cache = VerifiedTokenCache(size=cache_size, seconds=cache_seconds, clock=clock)
         self.verifications = 0
         """Signature verifications done (cache misses that reached the signature check)."""
         self.cache_hits = 0
 
     async def verify(self, token: str) -> VerifiedToken:
         """The verified token, or TokenInvalid with the reason."""
-        entry = self._cache.get(token)
-        if entry is not None:
-            if self._clock() < entry[0]:
-                self._cache.move_to_end(token)
-                self.cache_hits += 1
-                return entry[1]
-            del self._cache[token]
+        known = self._cache.get(token)
+        if known is not None:
+            self.cache_hits += 1
+            return known
         verified = await self._verify(token)
-        self._remember(token, verified)
+        self._cache.put(token, verified)
         return verified
-
-    def _remember(self, token: str, verified: VerifiedToken) -> None:
-        if not self._cache_size:
-            return
-        until = min(float(verified.expires_at), self._clock() + self._cache_seconds)
-        self._cache[token] = (until, verified)
-        self._cache.move_to_end(token)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
 
     def forget(self) -> None:
         """Drop every remembered token (for example after a key was withdrawn)."""
@@ -182,37 +166,26 @@ class TokenVerifier:
         if key.algorithm != alg:  # the key's algorithm, never the one the token names
             raise TokenInvalid("algorithm")
         self.verifications += 1
-        oauth = typ == OAUTH_TYP
         try:
             claims: dict[str, Any] = jwt.decode(
-                token,
-                key.key,
-                algorithms=[alg],
-                issuer=self.issuer,
-                audience=self.audience if oauth else None,
-                leeway=self._leeway,
-                options=self._options if oauth else self._options_v3,
+                token, key.key, algorithms=[alg], options=_SIGNATURE_ONLY
             )
-        except jwt.ExpiredSignatureError:
-            raise TokenInvalid("expired") from None
-        except jwt.ImmatureSignatureError:
-            raise TokenInvalid("not_yet_valid") from None
-        except jwt.InvalidIssuerError:
-            raise TokenInvalid("issuer") from None
-        except jwt.InvalidAudienceError:
-            raise TokenInvalid("audience") from None
         except jwt.InvalidSignatureError:
             raise TokenInvalid("signature") from None
         except jwt.PyJWTError:
             raise TokenInvalid("claims") from None
-        latest = self._clock() + self._skew
-        for claim in ("iat", "nbf"):
-            value = claims.get(claim, 0)
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise TokenInvalid("claims")
-            if value > latest:
-                raise TokenInvalid("not_yet_valid")
-        return _read(typ, claims)
+        try:
+            check_claims(
+                claims,
+                issuer=self.issuer,
+                audience=self.audience if typ == OAUTH_TYP else AUDIENCE_UNCHECKED,
+                now=self._clock(),
+                leeway=self._leeway,
+                skew=self._skew,
+            )
+        except ClaimRejected as rejected:
+            raise TokenInvalid(_CLAIM_REASONS[rejected.fault]) from None
+        return read_verified(typ, claims)
 
 
 def _header(token: str) -> dict[str, Any]:
@@ -229,32 +202,3 @@ def _header(token: str) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise TokenInvalid("malformed")
     return header
-
-
-def _read(typ: str, claims: dict[str, Any]) -> VerifiedToken:
-    """The identity and grants of verified ``claims``; TokenInvalid when they are malformed."""
-    sub = claims.get("sub")
-    if typ == OAUTH_TYP:
-        client_key = claims.get("client_id")
-    else:
-        client_id = claims.get("client_id")
-        if claims.get("token_use") != TOKEN_USE or type(client_id) is not int:
-            raise TokenInvalid("claims")
-        client_key = claims.get("client_key")
-    org_id, till, exp = claims.get("org_id"), claims.get("default_till"), claims["exp"]
-    if not isinstance(client_key, str) or client_key != sub or type(org_id) is not int:
-        raise TokenInvalid("claims")
-    if till is not None and type(till) is not int:
-        raise TokenInvalid("claims")
-    grants = grants_from_claims(claims)
-    if grants is None:
-        raise TokenInvalid("claims")
-    return VerifiedToken(
-        typ=typ,
-        claims=MappingProxyType(claims),
-        client_key=client_key,
-        org_id=org_id,
-        default_till=till,
-        grants=grants,
-        expires_at=int(exp),
-    )

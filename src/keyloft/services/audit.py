@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keyloft.domain.audit import AuditEvent
-from keyloft.domain.errors import ValidationFailed
+from keyloft.domain.errors import NotFound, ValidationFailed
 from keyloft.services.cursor import decode_cursor, encode_cursor
 from keyloft.services.ports import AuditQuery, Store
 
@@ -23,6 +23,16 @@ class AuditPage:
 class AuditService:
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    async def timezone(self, org_id: int | None) -> str:
+        """The zone an operator reads ``org_id``'s events in (UTC for none); ``NotFound`` for
+        an unknown org."""
+        if org_id is None:
+            return "UTC"
+        org = await self._store.orgs.get(org_id)
+        if org is None:
+            raise NotFound(f"No org with id {org_id}.")
+        return org.timezone
 
     async def find(
         self,

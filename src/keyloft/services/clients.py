@@ -4,7 +4,7 @@ delete."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,11 +13,6 @@ from keyloft.domain.audit import AuditEvent, RequestContext, client_fields, diff
 from keyloft.domain.clients import (
     MAX_NAME,
     Client,
-    ScopeInput,
-    check_description,
-    check_grants,
-    check_name,
-    check_ttl,
     if_match_allows,
 )
 from keyloft.domain.credentials import SecretHasher, new_client_key, new_client_secret
@@ -31,15 +26,13 @@ from keyloft.domain.errors import (
     VersionMismatch,
 )
 from keyloft.domain.orgs import Org
-from keyloft.domain.scopes import Grant, ScopeEntity, grants_cover
+from keyloft.domain.scopes import ScopeEntity, grants_cover
+from keyloft.services.client_requests import ClientRequest, check_request
 from keyloft.services.client_states import ClientStates
 from keyloft.services.cursor import decode_cursor, encode_cursor
 from keyloft.services.ports import ClientCache, ClientPage, ClientSecrets, Clock, Store
 from keyloft.services.usage import UsageLog
 
-# Ids are stored as signed 64-bit integers; a larger number names nothing and must not reach
-# the database driver, which would fail on it.
-MAX_ID = 2**63 - 1
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -50,26 +43,6 @@ _CURSOR_KIND = "c1"
 class ClientList:
     clients: list[Client]
     next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ClientRequest:
-    """What a create or update call asked for, before validation against the org."""
-
-    expiration_token_time: int
-    default_till_id: int
-    scopes: list[ScopeInput] = field(default_factory=list)
-    name: str | None = None
-    description: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Checked:
-    name: str | None
-    description: str | None
-    ttl: int
-    till_id: int
-    grants: tuple[Grant, ...]
 
 
 class ClientService:
@@ -215,7 +188,7 @@ class ClientService:
             raise ValidationFailed("name is required.", field="name")
         if request.description is None:
             raise ValidationFailed("description is required.", field="description")
-        checked = await self._check(actor, org, request)
+        checked = await check_request(self._store, actor, org, request)
         assert checked.name is not None
         assert checked.description is not None
         await self._store.orgs.lock(org.id)
@@ -247,7 +220,7 @@ class ClientService:
     ) -> Client:
         org = await self.org(actor)
         current = await self._changeable(actor, client_key, if_match)
-        checked = await self._check(actor, org, request)
+        checked = await check_request(self._store, actor, org, request)
         name = checked.name if checked.name is not None else current.name
         description = (
             checked.description if checked.description is not None else current.description
@@ -364,29 +337,3 @@ class ClientService:
         if actor.grants is not None and grants_cover(actor.grants, current.grants) is not None:
             raise AccessDenied()
         return current
-
-    async def _check(self, actor: Actor, org: Org, request: ClientRequest) -> _Checked:
-        name = check_name(request.name) if request.name is not None else None
-        description = (
-            check_description(request.description) if request.description is not None else None
-        )
-        ttl = check_ttl(request.expiration_token_time, org.max_token_ttl)
-        entities = await self._store.scopes.list(org.id)
-        grants = check_grants(request.scopes, entities)
-        till = (
-            await self._store.principals.get_in_org(
-                org.id, request.default_till_id, PrincipalKind.TILL
-            )
-            if 0 < request.default_till_id <= MAX_ID
-            else None
-        )
-        if till is None:
-            raise ValidationFailed(
-                f"defaultTillId {request.default_till_id} is not a Till of this org.",
-                field="defaultTillId",
-            )
-        if actor.grants is not None:
-            beyond = grants_cover(actor.grants, grants)
-            if beyond is not None:
-                raise AccessDenied(field=f"scopes (entityId {beyond.entity_id})")
-        return _Checked(name, description, ttl, till.id, grants)

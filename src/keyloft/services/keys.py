@@ -1,8 +1,9 @@
 """Server-secret subkeys, and signing keys: create, store encrypted, load into a key ring,
-rotate, retire and list."""
+check they open, rotate, retire and list."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -12,13 +13,14 @@ from cryptography.exceptions import InvalidTag
 
 from keyloft.domain import crypto
 from keyloft.domain.audit import Operator, created
-from keyloft.domain.credentials import SecretHasher
 from keyloft.domain.errors import Conflict, NotFound
 from keyloft.domain.signing import (
     DEFAULT_ALGORITHM,
+    PUBLISH_LEEWAY,
     THIRTY_DAYS,
     KeyRing,
     KeyState,
+    NoSigningKey,
     SigningKey,
     generate_signing_key,
     key_phases,
@@ -47,9 +49,6 @@ class ServerKeys:
 
     def __repr__(self) -> str:
         return "ServerKeys(<hidden>)"
-
-    def secret_hasher(self) -> SecretHasher:
-        return SecretHasher(self.client_secret_hmac)
 
 
 async def add_signing_key(
@@ -168,6 +167,16 @@ async def load_key_ring(
     return KeyRing(loaded, token_lifetime=token_lifetime, clock=clock)
 
 
+async def check_signing_keys(
+    store: Store, keys: ServerKeys, previous: Sequence[ServerKeys] = ()
+) -> None:
+    """Fail as ``load_key_ring`` does when a stored key does not open under ``keys`` or
+    ``previous``. NoSigningKey comes only after every key opened, so a store none of whose
+    keys signs now passes (``keyloft serve`` reports that itself)."""
+    with contextlib.suppress(NoSigningKey):
+        await load_key_ring(store, keys, previous)
+
+
 async def rewrap_signing_keys(
     store: Store,
     keys: ServerKeys,
@@ -201,10 +210,6 @@ async def rewrap_signing_keys(
             )
         )
     return moved
-
-
-# How long a key that stopped signing stays published beyond the longest token lifetime.
-PUBLISH_LEEWAY = 60.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,12 @@ class OrgService:
         self._clock = clock
         self._operator = operator
 
+    async def scopes(self, org_id: int) -> list[ScopeEntity]:
+        """An org's scope entities, in id order; ``NotFound`` for an unknown org."""
+        if await self._store.orgs.get(org_id) is None:
+            raise NotFound(f"No org with id {org_id}.")
+        return await self._store.scopes.list(org_id)
+
     async def _record(
         self, org_id: int, action: str, target_type: str, target: str, fields: dict[str, Any]
     ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -157,7 +158,6 @@ class ClientRepository(Protocol):
         now: datetime,
     ) -> Client: ...
     async def get(self, org_id: int, client_key: str) -> Client | None: ...
-    async def get_by_id(self, client_id: int) -> Client | None: ...
     async def credentials(self, client_key: str) -> tuple[Client, ClientSecrets] | None:
         """The client with this key in any org, and its secret hashes."""
 
@@ -169,7 +169,7 @@ class ClientRepository(Protocol):
         ``replacing``, only while that is still the stored hash (no rotation overtook it)."""
 
     async def list(self, org_id: int, *, include_invalid: bool) -> list[Client]: ...
-    async def page(self, page: ClientPage) -> list[Client]:
+    async def page(self, page: ClientPage) -> builtins.list[Client]:
         """The org's clients in id order, filtered and cut as ``page`` says."""
 
     async def record_use(self, uses: Mapping[int, datetime]) -> None:
@@ -246,14 +246,22 @@ class SigningKeyRepository(Protocol):
 class Store(Protocol):
     """One unit of work: repositories sharing one transaction."""
 
-    changes: Changes
-    orgs: OrgRepository
-    principals: PrincipalRepository
-    scopes: ScopeRepository
-    clients: ClientRepository
-    keys: SigningKeyRepository
-    revocations: RevocationRepository
-    audit: AuditRepository
+    @property
+    def changes(self) -> Changes: ...
+    @property
+    def orgs(self) -> OrgRepository: ...
+    @property
+    def principals(self) -> PrincipalRepository: ...
+    @property
+    def scopes(self) -> ScopeRepository: ...
+    @property
+    def clients(self) -> ClientRepository: ...
+    @property
+    def keys(self) -> SigningKeyRepository: ...
+    @property
+    def revocations(self) -> RevocationRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
 
 
 class Clock(Protocol):

@@ -1,4 +1,5 @@
-"""The server secret: from KEYLOFT_SECRET_KEY, or a 0600 key file that ``keyloft init`` makes."""
+"""The server secret: from KEYLOFT_SECRET_KEY, or a 0600 key file that ``keyloft init`` makes;
+and the subkeys derived from it and from the previous secrets still accepted."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from keyloft.config import Settings
 from keyloft.domain.crypto import new_server_secret
+from keyloft.services.keys import ServerKeys
 
 MIN_LENGTH = 32
 
@@ -36,6 +38,16 @@ def require_server_secret(settings: Settings) -> str:
     if len(secret) < MIN_LENGTH:
         raise MissingServerSecret(f"The server secret must be at least {MIN_LENGTH} characters.")
     return secret
+
+
+def server_keys(settings: Settings) -> ServerKeys:
+    """The current server secret's subkeys; ``MissingServerSecret`` when there is none."""
+    return ServerKeys.derive(require_server_secret(settings))
+
+
+def previous_server_keys(settings: Settings) -> list[ServerKeys]:
+    """The subkeys of each retired secret still listed in KEYLOFT_PREVIOUS_SECRET_KEYS."""
+    return [ServerKeys.derive(secret) for secret in settings.previous_secrets()]
 
 
 def create_server_secret_file(path: Path) -> str:

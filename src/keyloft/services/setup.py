@@ -29,6 +29,15 @@ class Demo:
     tills: list[NewPrincipal] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Initialised:
+    """What ``initialise`` did in the database: the first key made, the demo org found or
+    made (None unless asked for)."""
+
+    key_created: bool
+    demo: Demo | None
+
+
 def ensure_server_secret(settings: Settings) -> tuple[str, bool]:
     """The server secret, creating the key file when neither it nor the variable exists."""
     existing = read_server_secret(settings)
@@ -88,3 +97,21 @@ async def ensure_demo(
         for code, name in DEMO_TILLS
     ]
     return Demo(org_id=org.id, created=True, admin=admin, tills=tills)
+
+
+async def initialise(
+    store: Store,
+    settings: Settings,
+    server_secret: str,
+    clock: Clock,
+    *,
+    operator: Operator,
+    demo: bool,
+) -> Initialised:
+    """The first signing key (of the configured algorithm), and the demo org when ``demo``;
+    each only if it is missing."""
+    key_created = await ensure_keys(
+        store, server_secret, clock, operator=operator, algorithm=settings.signing_algorithm
+    )
+    made = await ensure_demo(store, settings, clock, operator=operator) if demo else None
+    return Initialised(key_created, made)

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from keyloft.domain.scopes import Grant
+from keyloft.domain.signing import EXPIRY_LEEWAY
 
 # The ``exp`` leeway of KeyRing.verify, applied again on every hit.
-EXPIRY_LEEWAY = 30.0
 
 
 @dataclass(frozen=True, slots=True)

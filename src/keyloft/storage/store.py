@@ -2,7 +2,9 @@
 
 ``Database.unit_of_work`` opens its session at once; ``Database.lazy_unit_of_work`` hands out
 a ``LazyStore`` whose session and transaction begin on the first repository it is asked for,
-so a request that the node's caches answer touches neither the pool nor the database.
+so a request that the node's caches answer touches neither the pool nor the database. Both
+raise ``StoreUnavailable`` or ``StoreConflict`` (``keyloft.domain.errors``) for what the
+drivers raise, whether in the block or at the commit, so no caller sees a driver exception.
 """
 
 from __future__ import annotations
@@ -10,10 +12,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from keyloft.services.ports import Changes
+from keyloft.domain.errors import StoreUnavailable
+from keyloft.services.ports import (
+    AuditRepository,
+    Changes,
+    ClientRepository,
+    OrgRepository,
+    PrincipalRepository,
+    RevocationRepository,
+    ScopeRepository,
+    SigningKeyRepository,
+)
 from keyloft.storage.engine import WRITE_OPTION
+from keyloft.storage.failures import PROBE_FAILURES, translated
 from keyloft.storage.repositories import (
     SqlAudit,
     SqlClients,
@@ -24,6 +38,8 @@ from keyloft.storage.repositories import (
     SqlSigningKeys,
 )
 
+_PING = text("SELECT 1")
+
 
 class SqlStore:
     """Implements ``keyloft.services.ports.Store`` over one ``AsyncSession``."""
@@ -31,13 +47,13 @@ class SqlStore:
     def __init__(self, session: AsyncSession, changes: Changes | None = None) -> None:
         self.session = session
         self.changes = changes if changes is not None else Changes()
-        self.orgs = SqlOrgs(session)
-        self.principals = SqlPrincipals(session, self.changes)
-        self.scopes = SqlScopes(session, self.changes)
-        self.clients = SqlClients(session, self.changes)
-        self.keys = SqlSigningKeys(session)
-        self.revocations = SqlRevocations(session, self.changes)
-        self.audit = SqlAudit(session)
+        self.orgs: OrgRepository = SqlOrgs(session)
+        self.principals: PrincipalRepository = SqlPrincipals(session, self.changes)
+        self.scopes: ScopeRepository = SqlScopes(session, self.changes)
+        self.clients: ClientRepository = SqlClients(session, self.changes)
+        self.keys: SigningKeyRepository = SqlSigningKeys(session)
+        self.revocations: RevocationRepository = SqlRevocations(session, self.changes)
+        self.audit: AuditRepository = SqlAudit(session)
 
 
 class LazyStore:
@@ -51,45 +67,37 @@ class LazyStore:
         self._maker = maker
         self._store: SqlStore | None = None
 
-    @property
-    def opened(self) -> bool:
-        return self._store is not None
-
     def _open(self) -> SqlStore:
         if self._store is None:
             self._store = SqlStore(self._maker(), self.changes)
         return self._store
 
     @property
-    def session(self) -> AsyncSession:
-        return self._open().session
-
-    @property
-    def orgs(self) -> SqlOrgs:
+    def orgs(self) -> OrgRepository:
         return self._open().orgs
 
     @property
-    def principals(self) -> SqlPrincipals:
+    def principals(self) -> PrincipalRepository:
         return self._open().principals
 
     @property
-    def scopes(self) -> SqlScopes:
+    def scopes(self) -> ScopeRepository:
         return self._open().scopes
 
     @property
-    def clients(self) -> SqlClients:
+    def clients(self) -> ClientRepository:
         return self._open().clients
 
     @property
-    def keys(self) -> SqlSigningKeys:
+    def keys(self) -> SigningKeyRepository:
         return self._open().keys
 
     @property
-    def revocations(self) -> SqlRevocations:
+    def revocations(self) -> RevocationRepository:
         return self._open().revocations
 
     @property
-    def audit(self) -> SqlAudit:
+    def audit(self) -> AuditRepository:
         return self._open().audit
 
     async def finish(self, *, commit: bool) -> None:
@@ -97,20 +105,26 @@ class LazyStore:
         if self._store is None:
             return
         session = self._store.session
-        try:
-            if commit:
-                await session.commit()
-            else:
-                await session.rollback()
-        finally:
-            await session.close()
+        with translated:
+            try:
+                if commit:
+                    await session.commit()
+                else:
+                    await session.rollback()
+            finally:
+                await session.close()
 
 
 class Database:
-    """Owns the engine and hands out units of work."""
+    """Owns the engine and hands out units of work.
+
+    ``Database.on_connection`` builds one bound to a single connection instead, for work
+    that must be undone as a whole (a test's, rolled back when it ends).
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._connection: AsyncConnection | None = None
         self._read = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._write = async_sessionmaker(
             engine.execution_options(**{WRITE_OPTION: True}),
@@ -118,23 +132,62 @@ class Database:
             autoflush=False,
         )
 
+    @classmethod
+    def on_connection(cls, connection: AsyncConnection) -> Database:
+        """A Database whose units of work all run on ``connection``, inside the transaction
+        its owner began there: each unit of work is a SAVEPOINT, so its commit releases the
+        savepoint and its rollback returns to it, and the owner's rollback of the outer
+        transaction undoes everything done through this Database.
+
+        The owner keeps the connection: begins the outer transaction before the first unit of
+        work (else the first one commits for real), ends it, and closes the connection;
+        ``dispose`` leaves both alone. One connection runs one statement at a time, so units
+        of work must not run concurrently, and a nested one must end before the one around
+        it. Readers and writers share the owner's transaction: SQLite's ``BEGIN IMMEDIATE``
+        for writers does not apply.
+        """
+        database = cls(connection.engine)
+        database._connection = connection
+        database._read = database._write = async_sessionmaker(
+            connection,
+            expire_on_commit=False,
+            autoflush=False,
+            join_transaction_mode="create_savepoint",
+        )
+        return database
+
     @asynccontextmanager
     async def unit_of_work(self, *, write: bool) -> AsyncIterator[SqlStore]:
         """Commit when the block ends normally, roll back when it raises."""
         maker = self._write if write else self._read
-        async with maker() as session, session.begin():
-            yield SqlStore(session)
+        with translated:
+            async with maker() as session, session.begin():
+                yield SqlStore(session)
 
     @asynccontextmanager
     async def lazy_unit_of_work(self, *, write: bool) -> AsyncIterator[LazyStore]:
         """As ``unit_of_work``, but nothing is opened unless a repository is used."""
         store = LazyStore(self._write if write else self._read)
-        try:
-            yield store
-        except BaseException:
-            await store.finish(commit=False)
-            raise
+        with translated:
+            try:
+                yield store
+            except BaseException:
+                await store.finish(commit=False)
+                raise
         await store.finish(commit=True)
 
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the database answers a trivial query."""
+        try:
+            if self._connection is not None:
+                await self._connection.execute(_PING)
+                return
+            async with self.engine.connect() as connection:
+                await connection.execute(_PING)
+        except PROBE_FAILURES as exc:
+            raise StoreUnavailable() from exc
+
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        """Close the engine's pooled connections (not those of ``on_connection``'s owner)."""
+        if self._connection is None:
+            await self.engine.dispose()

@@ -12,12 +12,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyloft import __version__
 from keyloft.config import Settings
+from keyloft.runtime import Runtime, build_runtime
 from keyloft.web import console, errors, metrics
-from keyloft.web.hot_paths import HotPaths
-from keyloft.web.json_body import document_bodies
+from keyloft.web.lane import DirectLane, LaneDeclarationError, LaneTable
+from keyloft.web.lane.body import document_bodies
 from keyloft.web.middleware import RequestContextMiddleware
 from keyloft.web.routes import audit, check, health, integrations, oauth2, tokens
-from keyloft.web.runtime import Runtime, build_runtime
 
 DESCRIPTION = """API client accounts for an org's integrations, wire-compatible with the v3
 Integrations API. Every answer is an envelope: `{"data": …, "errors": null}` on success,
@@ -35,7 +35,7 @@ class KeyloftApp(FastAPI):
     handlers, router) as usual."""
 
     front: ASGIApp | None = None
-    lane: HotPaths | None = None
+    lane: DirectLane | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.front is not None and scope["type"] == "http":
@@ -46,6 +46,17 @@ class KeyloftApp(FastAPI):
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
         await super().__call__(scope, receive, send)
+
+    def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        """Refused once the direct lane exists: the lane answers its routes in front of the
+        framework's middleware, so a middleware added there would silently miss them. Add
+        an outer layer beside ``RequestContextMiddleware`` instead."""
+        if self.lane is not None and len(self.lane.table):
+            raise LaneDeclarationError(
+                f"{getattr(middleware_class, '__name__', middleware_class)} would not see the "
+                "direct lane's routes; add it as an outer layer in keyloft.web.app"
+            )
+        super().add_middleware(middleware_class, *args, **kwargs)
 
 
 def create_app(
@@ -90,20 +101,10 @@ def create_app(
     if observability.metrics is not None:
         app.include_router(metrics.router)
     metrics.observe_errors(app)
-    app.lane = HotPaths(
-        app.framework,
-        owner=app,
-        routers=(tokens.router, oauth2.router, check.router, integrations.router),
-        endpoints=(
-            integrations.list_clients,
-            integrations.get_client,
-            tokens.generate_token,
-            oauth2.token,
-            oauth2.introspect,
-            check.check,
-            check.check_forwarded,
-        ),
-    )
+    if app.user_middleware:  # the lane would answer its routes without them
+        names = ", ".join(str(m.cls) for m in app.user_middleware)
+        raise LaneDeclarationError(f"framework middleware the direct lane would skip: {names}")
+    app.lane = DirectLane(app.framework, owner=app, table=LaneTable.build(app))
     app.front = RequestContextMiddleware(
         app.lane, max_body_bytes=settings.max_body_bytes, observability=observability
     )

@@ -5,11 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asyncpg import PostgresConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
@@ -22,15 +19,6 @@ log = logging.getLogger("keyloft.errors")
 
 CHALLENGE = 'Basic realm="keyloft", charset="UTF-8", Bearer realm="keyloft"'
 TOKEN_CHALLENGE = 'Bearer realm="keyloft", error="invalid_token"'  # noqa: S105
-
-# Failures that mean "the database is not there right now" rather than "the request is bad".
-STORE_FAILURES: tuple[type[Exception], ...] = (
-    OperationalError,
-    InterfaceError,
-    PoolTimeout,
-    PostgresConnectionError,
-    OSError,  # includes ConnectionError and TimeoutError from the drivers
-)
 
 STATUS: dict[type[e.KeyloftError], int] = {
     e.ValidationFailed: 400,
@@ -46,7 +34,6 @@ STATUS: dict[type[e.KeyloftError], int] = {
     e.ClientDeleted: 409,
     e.VersionMismatch: 412,
     e.TooManyAttempts: 429,
-    e.StoreUnavailable: 503,
 }
 
 # Codes for failures that Starlette raises before our code runs.
@@ -123,29 +110,27 @@ def keyloft_error(request: Request, exc: Exception) -> Response:
     )
 
 
-STORE_RETRY_SECONDS = 1
+# The console's outage page says the same as the API's 503.
+STORE_RETRY_SECONDS = e.StoreUnavailable.default_retry_after
+
+
+def _cause(exc: Exception) -> str:
+    """The name of what the store reported, for the log line."""
+    return type(exc.__cause__ or exc).__name__
 
 
 def store_unavailable(request: Request, exc: Exception) -> Response:
     """The database could not be reached (or stayed locked): retryable, nothing applied."""
-    log.warning("store unavailable: %s", type(exc).__name__)
+    assert isinstance(exc, e.StoreUnavailable)
+    log.warning("store unavailable: %s", _cause(exc))
     return _answer(
         request,
         503,
-        e.StoreUnavailable.code,
-        e.StoreUnavailable.default_message,
-        headers={"Retry-After": str(STORE_RETRY_SECONDS)},
-        extra={"retryAfter": STORE_RETRY_SECONDS},
+        exc.code,
+        exc.message,
+        headers={"Retry-After": str(exc.retry_after)},
+        extra={"retryAfter": exc.retry_after},
     )
-
-
-def database_error(request: Request, exc: Exception) -> Response:
-    """A driver error of no more specific class: 503 if it lost the connection (the driver
-    reports a connection closed mid-statement this way), else a 500 like any other bug."""
-    assert isinstance(exc, DBAPIError)
-    if exc.connection_invalidated or isinstance(exc.orig, STORE_FAILURES):
-        return store_unavailable(request, exc)
-    return unexpected_error(request, exc)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -199,12 +184,11 @@ def http_error(request: Request, exc: Exception) -> Response:
     return _answer(request, exc.status_code, code, message, headers=headers or None)
 
 
-def integrity_error(request: Request, exc: Exception) -> Response:
+def store_conflict(request: Request, exc: Exception) -> Response:
     # The org lock makes this rare: only a concurrent change can reach the constraint.
-    log.info("integrity conflict: %s", type(exc).__name__)
-    return _answer(
-        request, 409, e.Conflict.code, "The change conflicts with a concurrent change; retry."
-    )
+    assert isinstance(exc, e.StoreConflict)
+    log.info("integrity conflict: %s", _cause(exc))
+    return _answer(request, 409, exc.code, exc.message)
 
 
 def unexpected_error(request: Request, exc: Exception) -> Response:
@@ -216,8 +200,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(e.KeyloftError, keyloft_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(IntegrityError, integrity_error)
-    for unreachable in STORE_FAILURES:
-        app.add_exception_handler(unreachable, store_unavailable)
-    app.add_exception_handler(DBAPIError, database_error)
+    app.add_exception_handler(e.StoreConflict, store_conflict)
+    app.add_exception_handler(e.StoreUnavailable, store_unavailable)
     app.add_exception_handler(Exception, unexpected_error)

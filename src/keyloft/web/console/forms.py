@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from keyloft.domain.clients import ScopeInput
 from keyloft.domain.errors import ValidationFailed
-from keyloft.services.clients import ClientRequest
+from keyloft.services.client_requests import ClientRequest
 
 MAX_FIELDS = 400
 NO_ACCESS = "NONE"

@@ -24,6 +24,8 @@ HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 PREFIX = "/console"
+SIGN_IN = f"{PREFIX}/sign-in"
+CLIENTS = f"{PREFIX}/clients"
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

@@ -11,11 +11,13 @@ from starlette.responses import Response
 
 from keyloft.domain.audit import AuditEvent
 from keyloft.domain.timefmt import format_v3
+from keyloft.services.client_admin import AuditFilter
 from keyloft.web import envelope
-from keyloft.web.deps import ActorDep, AuditServiceDep, ClientServiceDep
+from keyloft.web.caller import ActorDep
 from keyloft.web.routes.integrations import ERRORS
 from keyloft.web.schemas import AuditEnvelope
 from keyloft.web.views import actor_view, operator_view
+from keyloft.web.wiring import ServicesDep
 
 router = APIRouter(prefix="/v3/integrations", tags=["audit"])
 
@@ -36,8 +38,7 @@ def _event(event: AuditEvent, timezone: str) -> dict[str, Any]:
 @router.get("/audit", responses={200: {"model": AuditEnvelope}, **ERRORS})
 async def audit(
     actor: ActorDep,
-    trail: AuditServiceDep,
-    clients: ClientServiceDep,
+    services: ServicesDep,
     clientKey: Annotated[str | None, Query(max_length=64)] = None,
     actorCode: Annotated[str | None, Query(max_length=100, alias="actor")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
@@ -49,20 +50,12 @@ async def audit(
     """Changes to the org's clients, admins, Tills and scope entities: who (a principal of the
     org, or an operator at the command line), what (a before/after diff, never a secret), when,
     and from which request and address. Pass ``nextCursor`` back as ``cursor`` for more."""
-    page = await trail.find(
-        actor.org_id,
-        client_key=clientKey,
-        actor_code=actorCode,
-        action=action,
-        since=since,
-        until=until,
-        cursor=cursor,
-        limit=limit,
-    )
-    org = await clients.org(actor)
+    which = AuditFilter(clientKey, actorCode, action, since, until, cursor, limit)
+    found = await services.clients.audit(actor, which)
+    timezone = found.org.timezone
     return envelope.ok(
         {
-            "events": [_event(event, org.timezone) for event in page.events],
-            "nextCursor": page.next_cursor,
+            "events": [_event(event, timezone) for event in found.page.events],
+            "nextCursor": found.page.next_cursor,
         }
     )

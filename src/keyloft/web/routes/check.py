@@ -12,19 +12,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from keyloft.services.check import CheckResult
+from keyloft.services.decisions import Decision
 from keyloft.web import envelope
-from keyloft.web.deps import check_service, runtime_of, unit_of_work
-from keyloft.web.json_body import openapi_body, read_json
+from keyloft.web.caller import TILL_CODE, TILL_TYPE
 from keyloft.web.json_route import JsonRoute
+from keyloft.web.lane import direct
+from keyloft.web.lane.body import openapi_body, read_json
 from keyloft.web.schemas import CheckEnvelope, CheckRequest, ErrorEnvelope
+from keyloft.web.wiring import services_of
 
 router = APIRouter(prefix="/v3/oauth", tags=["decision"], route_class=JsonRoute)
-TILL_TYPE = "x-cap-api-attribution-entity-type"
-TILL_CODE = "x-cap-api-attribution-entity-code"
 
 
-def _data(result: CheckResult) -> dict[str, object]:
+def _data(result: Decision) -> dict[str, object]:
     return {
         "allowed": result.allowed,
         "reason": result.reason,
@@ -34,21 +34,19 @@ def _data(result: CheckResult) -> dict[str, object]:
     }
 
 
-async def _decide(request: Request, token: str, method: str, path: str) -> CheckResult:
+async def _decide(request: Request, token: str, method: str, path: str) -> Decision:
     """The decision, with the Till the caller names in the attribution headers."""
-    rt = runtime_of(request)
     headers = request.headers
-    async with unit_of_work(rt, write=False) as store:
-        return await check_service(rt, store).check(
-            token,
-            method.upper(),
-            path,
-            till_type=headers.get(TILL_TYPE),
-            till_code=headers.get(TILL_CODE),
-        )
+    return await services_of(request).decisions.decide(
+        token,
+        method.upper(),
+        path,
+        till_type=headers.get(TILL_TYPE),
+        till_code=headers.get(TILL_CODE),
+    )
 
 
-def _identity(result: CheckResult) -> dict[str, str]:
+def _identity(result: Decision) -> dict[str, str]:
     headers = {"X-Keyloft-Decision": result.reason, "Cache-Control": "no-store"}
     if result.client_key is not None:
         headers["X-Keyloft-Client-Key"] = result.client_key
@@ -67,6 +65,7 @@ def _identity(result: CheckResult) -> dict[str, str]:
     },
     openapi_extra=openapi_body(CheckRequest),
 )
+@direct
 async def check(request: Request) -> Response:
     """Decide ``method path`` for ``token``; a refused call is still a 200 answer."""
     body = await read_json(request, CheckRequest)
@@ -75,6 +74,7 @@ async def check(request: Request) -> Response:
 
 
 @router.get("/check", responses={401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}})
+@direct
 async def check_forwarded(request: Request) -> Response:
     """For gateways' sub-requests: the decision is the status code."""
     headers = request.headers
@@ -84,11 +84,11 @@ async def check_forwarded(request: Request) -> Response:
     method = headers.get("x-original-method", "")
     path = headers.get("x-original-uri", "")
     if token is not None and bearer is not None and token != bearer:
-        result = CheckResult(False, "ambiguous_token")
+        result = Decision(False, "ambiguous_token")
     elif not (token := token or bearer):
-        result = CheckResult(False, "invalid_token")
+        result = Decision(False, "invalid_token")
     elif not method or not path:
-        result = CheckResult(False, "missing_original_request")
+        result = Decision(False, "missing_original_request")
     else:
         result = await _decide(request, token, method, path)
     if result.allowed:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from starlette.responses import JSONResponse, Response
 
-from keyloft.web.deps import RuntimeDep
-from keyloft.web.errors import STORE_FAILURES
+from keyloft.domain.errors import StoreUnavailable
+from keyloft.web.wiring import RuntimeDep
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -24,10 +22,9 @@ async def ready(rt: RuntimeDep) -> Response:
     """503 while the store is unreachable; ``degraded`` while Redis is (the node still serves
     correctly then, from the store, with its client cache off)."""
     try:
-        async with rt.database.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await rt.database.ping()
         store = "up"
-    except (*STORE_FAILURES, DBAPIError):  # any driver error here: not ready
+    except StoreUnavailable:
         store = "down"
     redis = "off"
     if rt.redis is not None:

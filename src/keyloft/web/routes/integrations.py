@@ -7,12 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
-from keyloft.domain.clients import ScopeInput, etag
-from keyloft.services.clients import DEFAULT_PAGE, ClientRequest
+from keyloft.domain.clients import Client, ScopeInput, etag
+from keyloft.domain.orgs import Org
+from keyloft.services.client_admin import ClientFilter
+from keyloft.services.client_requests import ClientRequest
+from keyloft.services.clients import DEFAULT_PAGE
 from keyloft.web import envelope
-from keyloft.web.deps import ActorDep, ClientServiceDep, client_service_of, current_actor
+from keyloft.web.caller import ActorDep, current_actor, request_context
 from keyloft.web.json_route import JsonRoute
-from keyloft.web.query import openapi_parameters, read_query
+from keyloft.web.lane import direct
+from keyloft.web.lane.query import openapi_parameters, read_query
 from keyloft.web.schemas import (
     ClientCreate,
     ClientCreatedEnvelope,
@@ -27,6 +31,7 @@ from keyloft.web.schemas import (
     SecretRotation,
 )
 from keyloft.web.views import client_view, rendered_clients, scope_entity_view
+from keyloft.web.wiring import ServicesDep, services_of
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope} for status in (400, 401, 403, 404, 409, 412, 413, 415)
@@ -57,20 +62,21 @@ def _scope(scope: ScopeIn) -> ScopeInput:
 
 
 @router.get("/scopes", responses={200: {"model": ScopesEnvelope}, **ERRORS})
-async def list_scopes(actor: ActorDep, clients: ClientServiceDep) -> Response:
+async def list_scopes(actor: ActorDep, services: ServicesDep) -> Response:
     """Scope entities of the caller's org, to choose from when creating a client."""
-    entities = await clients.scopes(actor)
+    entities = await services.clients.scopes(actor)
     return envelope.ok([scope_entity_view(entity) for entity in entities])
 
 
 @router.post("/clients", responses={200: {"model": ClientCreatedEnvelope}, **ERRORS})
-async def create_client(body: ClientCreate, actor: ActorDep, clients: ClientServiceDep) -> Response:
+async def create_client(
+    request: Request, body: ClientCreate, actor: ActorDep, services: ServicesDep
+) -> Response:
     """Create an API client. The response is the only place the secret ever appears."""
-    client, secret = await clients.create(actor, _request(body))
-    org = await clients.org(actor)
+    made = await services.clients.create(actor, _request(body), request_context(request))
     return envelope.ok(
-        client_view(client, org, scopes=True, secret=secret),
-        headers={"ETag": etag(client), "Cache-Control": "no-store"},
+        client_view(made.client, made.org, scopes=True, secret=made.secret),
+        headers={"ETag": etag(made.client), "Cache-Control": "no-store"},
     )
 
 
@@ -79,6 +85,7 @@ async def create_client(body: ClientCreate, actor: ActorDep, clients: ClientServ
     responses={200: {"model": ClientListEnvelope}, **ERRORS},
     openapi_extra=openapi_parameters(query=ClientListQuery),
 )
+@direct
 async def list_clients(request: Request) -> Response:
     """The org's API clients in creation order, without secrets or scopes. With ``limit`` or
     ``cursor`` the answer is one page, and ``page.nextCursor`` (also a ``Link: rel="next"``
@@ -86,12 +93,10 @@ async def list_clients(request: Request) -> Response:
     actor = await current_actor(request)
     query = read_query(request, ClientListQuery)
     limit, cursor = query.limit, query.cursor
-    async with client_service_of(request) as clients:
-        found = await clients.page(
-            actor, include_invalid=query.includeInvalid, name=query.name, cursor=cursor, limit=limit
-        )
-        org = await clients.org(actor)  # after the page, which may have brought it to the cache
-    data = rendered_clients.json_list(found.clients, org, scopes=False)
+    which = ClientFilter(query.includeInvalid, query.name, cursor, limit)
+    listed = await services_of(request).clients.list(actor, which)
+    found = listed.found
+    data = rendered_clients.json_list(found.clients, listed.org, scopes=False)
     if limit is None and cursor is None:
         return envelope.ok_json(data)
     headers: dict[str, str] = {}
@@ -110,61 +115,72 @@ async def list_clients(request: Request) -> Response:
     responses={200: {"model": ClientDetailEnvelope}, **ERRORS},
     openapi_extra=openapi_parameters(path=("clientKey",)),
 )
+@direct
 async def get_client(request: Request) -> Response:
     """One client with its scopes; deleted clients stay readable."""
     actor = await current_actor(request)
-    async with client_service_of(request) as clients:
-        client, org = await clients.read(actor, request.path_params["clientKey"])
-    data = rendered_clients.json_one(client, org, scopes=True)
-    return envelope.ok_json(data, headers={"ETag": etag(client)})
+    found = await services_of(request).clients.read(actor, request.path_params["clientKey"])
+    data = rendered_clients.json_one(found.client, found.org, scopes=True)
+    return envelope.ok_json(data, headers={"ETag": etag(found.client)})
 
 
 @router.put("/clients/{clientKey}", responses={200: {"model": ClientDetailEnvelope}, **ERRORS})
 async def update_client(
+    request: Request,
     clientKey: str,
     body: ClientUpdate,
     actor: ActorDep,
-    clients: ClientServiceDep,
+    services: ServicesDep,
     if_match: IfMatch = None,
 ) -> Response:
     """Change a client: name and description are kept when absent; scopes are replaced."""
-    client = await clients.update(actor, clientKey, _request(body), if_match=if_match)
-    org = await clients.org(actor)
-    return envelope.ok(client_view(client, org, scopes=True), headers={"ETag": etag(client)})
+    changed = await services.clients.update(
+        actor, clientKey, _request(body), request_context(request), if_match=if_match
+    )
+    return _detail(changed.client, changed.org)
 
 
 @router.delete("/clients/{clientKey}", responses={200: {"model": ClientSummaryEnvelope}, **ERRORS})
 async def delete_client(
+    request: Request,
     clientKey: str,
     actor: ActorDep,
-    clients: ClientServiceDep,
+    services: ServicesDep,
     if_match: IfMatch = None,
 ) -> Response:
     """Soft delete: the client stays readable, stops minting, and its tokens stop working."""
-    client = await clients.delete(actor, clientKey, if_match=if_match)
-    org = await clients.org(actor)
-    return envelope.ok(client_view(client, org, scopes=False), headers={"ETag": etag(client)})
+    deleted = await services.clients.delete(
+        actor, clientKey, request_context(request), if_match=if_match
+    )
+    client = deleted.client
+    return envelope.ok(
+        client_view(client, deleted.org, scopes=False), headers={"ETag": etag(client)}
+    )
 
 
 @router.post(
     "/clients/{clientKey}/secret", responses={200: {"model": ClientCreatedEnvelope}, **ERRORS}
 )
 async def rotate_secret(
+    request: Request,
     clientKey: str,
     body: SecretRotation,
     actor: ActorDep,
-    clients: ClientServiceDep,
+    services: ServicesDep,
     if_match: IfMatch = None,
 ) -> Response:
     """Give the client a new secret, shown only in this response. The replaced secret keeps
     working for ``graceSeconds``; at most two secrets are live at once."""
-    client, secret = await clients.rotate_secret(
-        actor, clientKey, grace_seconds=body.graceSeconds, if_match=if_match
+    rotated = await services.clients.rotate_secret(
+        actor,
+        clientKey,
+        request_context(request),
+        grace_seconds=body.graceSeconds,
+        if_match=if_match,
     )
-    org = await clients.org(actor)
     return envelope.ok(
-        client_view(client, org, scopes=True, secret=secret),
-        headers={"ETag": etag(client), "Cache-Control": "no-store"},
+        client_view(rotated.client, rotated.org, scopes=True, secret=rotated.secret),
+        headers={"ETag": etag(rotated.client), "Cache-Control": "no-store"},
     )
 
 
@@ -173,12 +189,18 @@ async def rotate_secret(
     responses={200: {"model": ClientDetailEnvelope}, **ERRORS},
 )
 async def end_secret_grace(
+    request: Request,
     clientKey: str,
     actor: ActorDep,
-    clients: ClientServiceDep,
+    services: ServicesDep,
     if_match: IfMatch = None,
 ) -> Response:
     """Stop accepting the secret the last rotation replaced, before its grace period ends."""
-    client = await clients.end_grace(actor, clientKey, if_match=if_match)
-    org = await clients.org(actor)
+    ended = await services.clients.end_grace(
+        actor, clientKey, request_context(request), if_match=if_match
+    )
+    return _detail(ended.client, ended.org)
+
+
+def _detail(client: Client, org: Org) -> Response:
     return envelope.ok(client_view(client, org, scopes=True), headers={"ETag": etag(client)})

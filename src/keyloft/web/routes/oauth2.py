@@ -8,21 +8,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from keyloft.domain.oauth import InvalidRequest, UnsupportedGrantType
-from keyloft.web.deps import (
-    RevokingOAuthServiceDep,
-    RuntimeDep,
-    caller_address,
-    oauth_service,
-    runtime_of,
-    store_rehashed_secret,
-    unit_of_work,
-)
-from keyloft.web.oauth_request import FORM, client_credentials, read_form
+from keyloft.services.client_auth import ClientAuthRequest, method_names
+from keyloft.services.token_issuance import CLIENT_CREDENTIALS, OAUTH2, TokenRequest
+from keyloft.web.caller import caller_address
+from keyloft.web.lane import direct
+from keyloft.web.lane.form import FORM, read_form
+from keyloft.web.wiring import RuntimeDep, services_of
 
 router = APIRouter(tags=["oauth2"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-GRANT = "client_credentials"
+GRANT = CLIENT_CREDENTIALS
 
 
 def _form_body(fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -56,27 +51,22 @@ _TOKEN_PARAM_FORM = _form_body(
 )
 
 
+def _client(request: Request, form: dict[str, str]) -> ClientAuthRequest:
+    return ClientAuthRequest(
+        form, authorization=request.headers.get("authorization"), address=caller_address(request)
+    )
+
+
 @router.post("/oauth2/token", openapi_extra=_TOKEN_FORM)
+@direct
 async def token(request: Request) -> Response:
     """Client credentials grant (RFC 6749 §4.4): a signed ``at+jwt`` access token (RFC 9068).
 
     ``scope`` (space-separated ``<Entity>:<read|write|readwrite>``) narrows the token; never
     a refresh token."""
     form = await read_form(request)
-    grant_type = form.get("grant_type")
-    if not grant_type:
-        raise InvalidRequest("grant_type is required.")
-    if grant_type != GRANT:
-        raise UnsupportedGrantType(f"Only {GRANT} is supported.")
-    credentials = client_credentials(request, form)
-    rt = runtime_of(request)
-    address = caller_address(request, rt)
-    async with unit_of_work(rt, write=False) as store:
-        issued = await oauth_service(rt, store).client_credentials(
-            credentials.client_id, credentials.secret, form.get("scope"), address=address
-        )
-    if issued.rehash is not None:
-        await store_rehashed_secret(rt, issued.client_id, issued.rehash, replacing=issued.replaces)
+    asked = TokenRequest(_client(request, form), form.get("grant_type"), form.get("scope"))
+    issued = await services_of(request).tokens.issue(asked, OAUTH2)
     return JSONResponse(
         {
             "access_token": issued.access_token,
@@ -89,33 +79,21 @@ async def token(request: Request) -> Response:
 
 
 @router.post("/oauth2/introspect", openapi_extra=_TOKEN_PARAM_FORM)
+@direct
 async def introspect(request: Request) -> Response:
     """Token introspection (RFC 7662) of the calling client's own tokens."""
     form = await read_form(request)
-    credentials = client_credentials(request, form)
-    rt = runtime_of(request)
-    address = caller_address(request, rt)
-    async with unit_of_work(rt, write=False) as store:
-        oauth = oauth_service(rt, store)
-        caller, _ = await oauth.authenticate(
-            credentials.client_id, credentials.secret, address=address
-        )
-        if not form.get("token"):
-            raise InvalidRequest("token is required.")
-        answer = await oauth.introspect(caller, form["token"])
+    answer = await services_of(request).introspection.introspect(
+        _client(request, form), form.get("token")
+    )
     return JSONResponse(answer, headers=NO_STORE)
 
 
 @router.post("/oauth2/revoke", openapi_extra=_TOKEN_PARAM_FORM)
-async def revoke(request: Request, oauth: RevokingOAuthServiceDep) -> Response:
+async def revoke(request: Request) -> Response:
     """Token revocation (RFC 7009): 200 whether or not there was anything to revoke."""
     form = await read_form(request)
-    credentials = client_credentials(request, form)
-    address = caller_address(request, runtime_of(request))
-    caller, _ = await oauth.authenticate(credentials.client_id, credentials.secret, address=address)
-    if "token" not in form:
-        raise InvalidRequest("token is required.")
-    await oauth.revoke(caller, form["token"])
+    await services_of(request).introspection.revoke(_client(request, form), form.get("token"))
     return Response(status_code=200, headers=NO_STORE)
 
 
@@ -123,7 +101,7 @@ async def revoke(request: Request, oauth: RevokingOAuthServiceDep) -> Response:
 async def metadata(rt: RuntimeDep) -> Response:
     """Authorization server metadata (RFC 8414)."""
     issuer = rt.settings.issuer.rstrip("/")
-    methods = ["client_secret_basic", "client_secret_post"]
+    methods = method_names(OAUTH2.name)
     return JSONResponse(
         {
             "issuer": rt.settings.issuer,

@@ -8,18 +8,16 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from keyloft.services.client_auth import ClientAuthRequest
+from keyloft.services.token_issuance import V3, TokenRequest
 from keyloft.web import envelope
-from keyloft.web.deps import (
-    RuntimeDep,
-    caller_address,
-    runtime_of,
-    store_rehashed_secret,
-    token_service,
-    unit_of_work,
-)
-from keyloft.web.json_body import openapi_body, read_json
+from keyloft.web.caller import caller_address
 from keyloft.web.json_route import JsonRoute
-from keyloft.web.schemas import ErrorEnvelope, TokenEnvelope, TokenRequest
+from keyloft.web.lane import direct
+from keyloft.web.lane.body import openapi_body, read_json
+from keyloft.web.schemas import ErrorEnvelope, TokenEnvelope
+from keyloft.web.schemas import TokenRequest as TokenBody
+from keyloft.web.wiring import RuntimeDep, services_of
 
 router = APIRouter(route_class=JsonRoute)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -61,20 +59,19 @@ JWKS_SCHEMA: dict[str, Any] = {
         413: {"model": ErrorEnvelope},
         415: {"model": ErrorEnvelope},
     },
-    openapi_extra=openapi_body(TokenRequest),
+    openapi_extra=openapi_body(TokenBody),
 )
+@direct
 async def generate_token(request: Request) -> Response:
     """Trade a client key and secret for a signed access token (a JWT signed with the
     deployment's algorithm: RS256, ES256 or EdDSA)."""
-    body = await read_json(request, TokenRequest)
-    rt = runtime_of(request)
-    address = caller_address(request, rt)
-    async with unit_of_work(rt, write=False) as store:
-        issued = await token_service(rt, store).mint(body.key, body.secret, address=address)
-    if issued.rehash is not None:
-        await store_rehashed_secret(rt, issued.client.id, issued.rehash, replacing=issued.replaces)
+    body = await read_json(request, TokenBody)
+    client = ClientAuthRequest(
+        {"key": body.key, "secret": body.secret}, address=caller_address(request)
+    )
+    issued = await services_of(request).tokens.issue(TokenRequest(client), V3)
     return envelope.ok(
-        {"accessToken": issued.access_token, "ttlSeconds": issued.ttl_seconds}, headers=NO_STORE
+        {"accessToken": issued.access_token, "ttlSeconds": issued.expires_in}, headers=NO_STORE
     )
 
 

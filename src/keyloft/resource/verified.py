@@ -1,0 +1,75 @@
+"""What a verified Keyloft access token says, read from its claims: who it is for (client,
+organisation, default till) and what it may do (its grants).
+
+Both token kinds are read here: RFC 9068 tokens (``typ: at+jwt``) name the client by its key;
+v3 tokens (``typ: JWT``) say ``token_use: token_access`` and carry the numeric client id and
+the client key. Claims that do not fit are refused as ``TokenInvalid("claims")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from keyloft.domain.scopes import Grant
+from keyloft.domain.tokens import TOKEN_USE, grants_from_claims
+
+OAUTH_TYP = "at+jwt"
+V3_TYP = "JWT"
+
+
+class TokenInvalid(Exception):
+    """The token is not acceptable; ``reason`` is for logs and metrics, not for the caller."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """What a verified token says: who it is for and what it may do."""
+
+    typ: str
+    claims: Mapping[str, Any]
+    client_key: str
+    org_id: int
+    default_till: int | None
+    grants: tuple[Grant, ...]
+    expires_at: int
+
+    @property
+    def oauth(self) -> bool:
+        """An RFC 9068 token (from ``/oauth2/token``) rather than a v3 one."""
+        return self.typ == OAUTH_TYP
+
+
+def read_verified(typ: str, claims: dict[str, Any]) -> VerifiedToken:
+    """The identity and grants of verified ``claims``; TokenInvalid when they are malformed."""
+    sub = claims.get("sub")
+    if typ == OAUTH_TYP:
+        client_key = claims.get("client_id")
+    else:
+        client_id = claims.get("client_id")
+        if claims.get("token_use") != TOKEN_USE or type(client_id) is not int:
+            raise TokenInvalid("claims")
+        client_key = claims.get("client_key")
+    org_id, till, exp = claims.get("org_id"), claims.get("default_till"), claims["exp"]
+    if not isinstance(client_key, str) or client_key != sub or type(org_id) is not int:
+        raise TokenInvalid("claims")
+    if till is not None and type(till) is not int:
+        raise TokenInvalid("claims")
+    grants = grants_from_claims(claims)
+    if grants is None:
+        raise TokenInvalid("claims")
+    return VerifiedToken(
+        typ=typ,
+        claims=MappingProxyType(claims),
+        client_key=client_key,
+        org_id=org_id,
+        default_till=till,
+        grants=grants,
+        expires_at=int(exp),
+    )

@@ -1,0 +1,57 @@
+"""Client authentication at the token endpoints, as a registry of methods (RFC 6749 §2.3).
+
+Each method is one module (``client_secret_basic``, ``client_secret_post``, the v3 body) and
+one line in ``METHODS`` below. An endpoint names its dialect; the registry picks the one
+method of that dialect whose credentials the request carries: none is ``invalid_client``,
+more than one ``invalid_request`` (§2.3: exactly one method per request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from keyloft.domain.oauth import InvalidClient, InvalidRequest
+from keyloft.services.client_auth.client_secret_basic import ClientSecretBasic
+from keyloft.services.client_auth.client_secret_post import ClientSecretPost
+from keyloft.services.client_auth.request import (
+    AuthenticatedClient,
+    ClientAuthMethod,
+    ClientAuthRequest,
+    SecretUpgrade,
+)
+from keyloft.services.client_auth.v3_key_secret import V3KeySecret
+
+__all__ = [
+    "METHODS",
+    "AuthenticatedClient",
+    "ClientAuthMethod",
+    "ClientAuthRequest",
+    "SecretUpgrade",
+    "method_names",
+    "select",
+]
+
+METHODS: tuple[ClientAuthMethod, ...] = (
+    ClientSecretBasic(),
+    ClientSecretPost(),
+    V3KeySecret(),
+)
+
+
+def method_names(dialect: str) -> list[str]:
+    """The methods a dialect's endpoints accept, as RFC 8414 metadata lists them."""
+    return [method.name for method in METHODS if dialect in method.dialects]
+
+
+def select(
+    request: ClientAuthRequest, dialect: str, methods: Sequence[ClientAuthMethod] = METHODS
+) -> ClientAuthMethod:
+    """The one method of ``dialect`` whose credentials ``request`` carries."""
+    present = [m for m in methods if dialect in m.dialects and m.present(request)]
+    superseded = {name for method in present for name in method.supersedes}
+    chosen = [method for method in present if method.name not in superseded]
+    if not chosen:
+        raise InvalidClient("Client authentication is required.")
+    if len(chosen) > 1:
+        raise InvalidRequest("Use exactly one client authentication method.")
+    return chosen[0]

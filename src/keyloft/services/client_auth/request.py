@@ -1,0 +1,65 @@
+"""What a client authentication method reads and what it answers (RFC 6749 §2.3).
+
+A method reads a ``ClientAuthRequest`` — the token endpoint's request as plain values, free of
+any web framework — and answers an ``AuthenticatedClient``, or raises a typed failure:
+``InvalidRequest``/``InvalidClient`` for credentials that are malformed or missing, and
+``InvalidClientCredentials`` (counted by the attempt guard) for credentials that are wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from keyloft.services.node import Node
+from keyloft.services.ports import ClientState, Store
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ClientAuthRequest:
+    """``params``: the form's parameters (RFC 6749), or the v3 body's ``key`` and ``secret``."""
+
+    params: Mapping[str, str]
+    authorization: str | None = None
+    address: str | None = None
+
+    def __repr__(self) -> str:  # parameters may hold a secret
+        return f"ClientAuthRequest(params={sorted(self.params)!r}, address={self.address!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class SecretUpgrade:
+    """A secret that matched its hash under a retired server secret, hashed anew under the
+    current one; stored only while ``replaces`` is still the stored hash."""
+
+    secret_hash: str
+    replaces: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedClient:
+    state: ClientState
+    method: str
+    upgrade: SecretUpgrade | None = field(default=None)
+
+
+class ClientAuthMethod(Protocol):
+    """One way for a client to prove who it is at a token endpoint.
+
+    ``name`` is its RFC 7591 ``token_endpoint_auth_method`` value; ``dialects`` the endpoints
+    that accept it (``oauth2``: the RFC 6749 endpoints; ``v3``: the v3 token call);
+    ``supersedes`` the methods whose parameters its own requests also carry, so that only it
+    is chosen when both look present."""
+
+    name: ClassVar[str]
+    dialects: ClassVar[frozenset[str]]
+    supersedes: ClassVar[frozenset[str]]
+
+    def present(self, request: ClientAuthRequest) -> bool:
+        """Whether the request carries this method's credentials (it may raise
+        ``InvalidClient`` for credentials of a form no method accepts)."""
+
+    async def authenticate(
+        self, request: ClientAuthRequest, node: Node, store: Store
+    ) -> AuthenticatedClient: ...

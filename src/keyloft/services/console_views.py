@@ -1,0 +1,263 @@
+"""The admin console's pages as use cases: each method answers everything one page shows,
+read (and for a form's POST, changed) in one unit of work, sealed to the actor's org.
+
+A change the rules refuse (a taken name, a stale version...) answers the page to show again,
+read in the same unit of work just before the change was tried: the refusal rolls the change
+back, so what was read is what stands. The rules themselves live in ``ClientService``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from keyloft.domain.actors import Actor, Principal, PrincipalKind
+from keyloft.domain.audit import AuditEvent, RequestContext
+from keyloft.domain.clients import Client
+from keyloft.domain.errors import ClientNotFound, KeyloftError
+from keyloft.domain.orgs import Org
+from keyloft.domain.scopes import ScopeEntity
+from keyloft.services.audit import AuditService
+from keyloft.services.callers import BasicLogin, CallerAuthentication
+from keyloft.services.client_admin import ClientAnswer
+from keyloft.services.client_requests import ClientRequest
+from keyloft.services.clients import ClientService
+from keyloft.services.node import Node
+from keyloft.services.ports import Store
+
+HISTORY = 10  # audit events shown on a client's page, newest first
+
+ReadRequest = Callable[[list[int]], ClientRequest]
+"""Reads the change a form asks for, given the ids of the org's scope entities (the form has
+fields for each); raises ``KeyloftError`` for input it cannot read."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientsView:
+    """The org's clients matching the page's filter, out of ``total``."""
+
+    org: Org
+    clients: list[Client]
+    total: int
+    entities: list[ScopeEntity]
+    tills: list[Principal]
+
+
+@dataclass(frozen=True, slots=True)
+class FormChoices:
+    """What the create form offers: the org's scope entities and Tills, and the Till it
+    starts with (the signed-in Till, or the org's only one)."""
+
+    org: Org
+    entities: list[ScopeEntity]
+    tills: list[Principal]
+    first_till: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientView:
+    """A client's page: the client, what its edit form offers, and its latest changes."""
+
+    org: Org
+    client: Client
+    entities: list[ScopeEntity]
+    tills: list[Principal]
+    history: list[AuditEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class NoSuchClient:
+    org: Org
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotCreated:
+    """The create form again, with why the rules refused it."""
+
+    choices: FormChoices
+    error: KeyloftError
+
+
+@dataclass(frozen=True, slots=True)
+class NotChanged:
+    """The client's page again, with why the rules refused the change."""
+
+    page: ClientView
+    error: KeyloftError
+
+
+ClientChange = Callable[[ClientService, ClientView], Awaitable[tuple[Client, str | None]]]
+"""A change to the client of a page read just before: the client and its new secret, if any."""
+
+
+class ConsoleViews:
+    def __init__(self, node: Node, callers: CallerAuthentication) -> None:
+        self._node = node
+        self._callers = callers
+
+    @asynccontextmanager
+    async def _unit(
+        self, context: RequestContext | None, *, write: bool
+    ) -> AsyncIterator[tuple[ClientService, Store]]:
+        node = self._node
+        async with node.transaction(write=write) as store:
+            clients = ClientService(store, node.hasher, node.clock, context, node.usage, node.cache)
+            yield clients, store
+
+    async def sign_in(
+        self, login: BasicLogin, fingerprint: Callable[[str], str]
+    ) -> tuple[Principal, str] | None:
+        """The principal whose password ``login`` proves, with the ``fingerprint`` of its
+        password hash a new session carries; None when it went away between the two reads."""
+        actor = await self._callers.basic(login)
+        found = await self._callers.principal_for_session(
+            login.username, fingerprint, expected=None
+        )
+        return None if found is None else (actor.principal, found[1])
+
+    async def clients_page(self, actor: Actor, *, deleted: bool, text: str) -> ClientsView:
+        """The org's clients (with ``deleted`` the deleted ones too) whose name, key or
+        description holds ``text``, ignoring case."""
+        async with self._unit(None, write=False) as (clients, _):
+            every = await clients.list(actor, include_invalid=deleted)
+            entities = await clients.scopes(actor)
+            tills = await clients.tills(actor)
+            # After the list, which may have brought the org to the node's cache.
+            org = await clients.org(actor)
+        shown = [client for client in every if not text or _matches(client, text)]
+        return ClientsView(org, shown, len(every), entities, tills)
+
+    async def new_client_form(self, actor: Actor) -> FormChoices:
+        async with self._unit(None, write=False) as (clients, _):
+            return await _choices(clients, actor)
+
+    async def create_client(
+        self, actor: Actor, read_request: ReadRequest, context: RequestContext
+    ) -> ClientAnswer | NotCreated:
+        choices: FormChoices | None = None
+        try:
+            async with self._unit(context, write=True) as (clients, _):
+                choices = await _choices(clients, actor)
+                request = read_request([entity.id for entity in choices.entities])
+                client, secret = await clients.create(actor, request)
+                return ClientAnswer(client, choices.org, secret)
+        except KeyloftError as error:
+            if choices is None:
+                raise
+            return NotCreated(choices, error)
+
+    async def client_page(self, actor: Actor, client_key: str) -> ClientView | NoSuchClient:
+        async with self._unit(None, write=False) as (clients, store):
+            return await _client_view(clients, store, actor, client_key)
+
+    async def deletion_page(self, actor: Actor, client_key: str) -> ClientAnswer | NoSuchClient:
+        async with self._unit(None, write=False) as (clients, _):
+            org = await clients.org(actor)
+            try:
+                return ClientAnswer(await clients.get(actor, client_key), org)
+            except ClientNotFound as missing:
+                return NoSuchClient(org, missing.message)
+
+    async def update_client(
+        self,
+        actor: Actor,
+        client_key: str,
+        read_request: ReadRequest,
+        context: RequestContext,
+        *,
+        if_match: str | None,
+    ) -> ClientAnswer | NotChanged | NoSuchClient:
+        async def update(clients: ClientService, page: ClientView) -> tuple[Client, str | None]:
+            request = read_request([entity.id for entity in page.entities])
+            return await clients.update(actor, client_key, request, if_match=if_match), None
+
+        return await self._change(actor, client_key, context, update)
+
+    async def delete_client(
+        self, actor: Actor, client_key: str, context: RequestContext, *, if_match: str | None
+    ) -> ClientAnswer | NotChanged | NoSuchClient:
+        async def delete(clients: ClientService, _: ClientView) -> tuple[Client, str | None]:
+            return await clients.delete(actor, client_key, if_match=if_match), None
+
+        return await self._change(actor, client_key, context, delete)
+
+    async def rotate_secret(
+        self,
+        actor: Actor,
+        client_key: str,
+        context: RequestContext,
+        *,
+        grace_seconds: int,
+        if_match: str | None,
+    ) -> ClientAnswer | NotChanged | NoSuchClient:
+        async def rotate(clients: ClientService, _: ClientView) -> tuple[Client, str | None]:
+            return await clients.rotate_secret(
+                actor, client_key, grace_seconds=grace_seconds, if_match=if_match
+            )
+
+        return await self._change(actor, client_key, context, rotate)
+
+    async def end_grace(
+        self, actor: Actor, client_key: str, context: RequestContext, *, if_match: str | None
+    ) -> ClientAnswer | NotChanged | NoSuchClient:
+        async def end(clients: ClientService, _: ClientView) -> tuple[Client, str | None]:
+            return await clients.end_grace(actor, client_key, if_match=if_match), None
+
+        return await self._change(actor, client_key, context, end)
+
+    async def _change(
+        self, actor: Actor, client_key: str, context: RequestContext, change: ClientChange
+    ) -> ClientAnswer | NotChanged | NoSuchClient:
+        """``change`` in a write transaction, after reading the client's page to show again
+        should the rules refuse it."""
+        page: ClientView | None = None
+        try:
+            async with self._unit(context, write=True) as (clients, store):
+                found = await _client_view(clients, store, actor, client_key)
+                if isinstance(found, NoSuchClient):
+                    return found
+                page = found
+                client, secret = await change(clients, found)
+                return ClientAnswer(client, found.org, secret)
+        except KeyloftError as error:
+            if page is None:
+                raise
+            return NotChanged(page, error)
+
+
+def _matches(client: Client, text: str) -> bool:
+    text = text.casefold()
+    return any(
+        text in value.casefold() for value in (client.name, client.client_key, client.description)
+    )
+
+
+async def _choices(clients: ClientService, actor: Actor) -> FormChoices:
+    org = await clients.org(actor)
+    entities = await clients.scopes(actor)
+    tills = await clients.tills(actor)
+    return FormChoices(org, entities, tills, _first_till(actor, tills))
+
+
+def _first_till(actor: Actor, tills: list[Principal]) -> int | None:
+    if actor.principal.kind is PrincipalKind.TILL:
+        return actor.principal.id
+    return tills[0].id if len(tills) == 1 else None
+
+
+async def _client_view(
+    clients: ClientService, store: Store, actor: Actor, client_key: str
+) -> ClientView | NoSuchClient:
+    org = await clients.org(actor)
+    try:
+        client = await clients.get(actor, client_key)
+    except ClientNotFound as missing:
+        return NoSuchClient(org, missing.message)
+    entities = await clients.scopes(actor)
+    tills = await clients.tills(actor)
+    history = await AuditService(store).find(
+        actor.org_id, client_key=client.client_key, limit=HISTORY
+    )
+    return ClientView(org, client, entities, tills, history.events)

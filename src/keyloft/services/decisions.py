@@ -1,0 +1,58 @@
+"""The gateway decision point: may this token make this call, and who is it?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keyloft.domain.actors import PrincipalKind
+from keyloft.domain.errors import InvalidToken
+from keyloft.domain.scopes import decide
+from keyloft.services.node import Node
+from keyloft.services.token_inspection import TokenInspector
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str
+    client_key: str | None = None
+    org_id: int | None = None
+    till_id: int | None = None
+
+
+class DecisionPoint:
+    def __init__(self, node: Node, inspector: TokenInspector) -> None:
+        self._node = node
+        self._inspector = inspector
+
+    async def decide(
+        self,
+        token: str,
+        method: str,
+        path: str,
+        *,
+        till_type: str | None = None,
+        till_code: str | None = None,
+    ) -> Decision:
+        """Never raises for a bad token: the answer says why it is refused. The Till is the
+        client's default unless the attribution names another of its org's."""
+        async with self._node.transaction(write=False) as store:
+            try:
+                context = await self._inspector.inspect(store, token)
+            except InvalidToken:
+                return Decision(False, "invalid_token")
+            state = context.state
+            client = state.client
+            till = state.default_till
+            if till_type is not None or till_code is not None:
+                till = None
+                if (till_type or "").upper() == PrincipalKind.TILL.value and till_code:
+                    till = await store.principals.find_in_org(
+                        client.org_id, till_code, PrincipalKind.TILL
+                    )
+        if till is None:
+            return Decision(False, "unknown_till", client.client_key, client.org_id)
+        decision = decide(state.entities, context.grants, method, path)
+        return Decision(
+            decision.allowed, decision.reason, client.client_key, client.org_id, till.id
+        )

@@ -1,0 +1,82 @@
+"""Who is calling, and from where: the credentials of a management call (HTTP Basic, or an
+access token in ``X-CAP-API-OAUTH-TOKEN`` / ``Authorization: Bearer``), the caller's address
+(``X-Forwarded-For`` only behind trusted proxies) and the request's audit context."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import Request
+
+from keyloft.domain.actors import Actor
+from keyloft.domain.addresses import client_ip
+from keyloft.domain.audit import RequestContext
+from keyloft.domain.errors import Unauthenticated, ValidationFailed
+from keyloft.services.callers import BasicLogin, TokenCall
+from keyloft.web.wiring import runtime_of, services_of
+
+TILL_TYPE = "x-cap-api-attribution-entity-type"
+TILL_CODE = "x-cap-api-attribution-entity-code"
+
+
+def caller_address(request: Request) -> str:
+    peer = request.client.host if request.client else None
+    trusted = runtime_of(request).trusted_proxies
+    return client_ip(peer, request.headers.get("x-forwarded-for"), trusted)
+
+
+def request_context(request: Request) -> RequestContext:
+    state = request.scope.get("state") or {}
+    return RequestContext(request_id=state.get("request_id"), source_ip=caller_address(request))
+
+
+def credentials(request: Request) -> BasicLogin | TokenCall:
+    """The call's one credential; a token and Basic together, or two different tokens, are
+    refused rather than guessed between."""
+    headers = request.headers
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    scheme = scheme.lower()
+    token = headers.get("x-cap-api-oauth-token")
+    if scheme == "bearer":
+        if token is not None and token != value.strip():
+            raise ValidationFailed(
+                "Send the access token in one header only.", field="Authorization"
+            )
+        token = value.strip()
+    elif token is not None and scheme == "basic":
+        raise ValidationFailed("Use either Basic or a token, not both.", field="Authorization")
+    if token is not None:
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        return TokenCall(
+            token,
+            method=request.method,
+            raw_path=raw_path.decode("latin-1"),
+            till_type=headers.get(TILL_TYPE),
+            till_code=headers.get(TILL_CODE),
+        )
+    if scheme == "basic":
+        username, password = _basic(value)
+        return BasicLogin(username, password, caller_address(request))
+    raise Unauthenticated()
+
+
+def _basic(value: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthenticated("Malformed Basic credentials.") from None
+    username, colon, password = decoded.partition(":")
+    if not colon or not username:
+        raise Unauthenticated("Malformed Basic credentials.")
+    return username, password
+
+
+async def current_actor(request: Request) -> Actor:
+    """Authenticate by Basic or access token; a token must also be allowed this call."""
+    return await services_of(request).callers.authenticate(credentials(request))
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]

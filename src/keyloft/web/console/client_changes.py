@@ -1,0 +1,164 @@
+"""The console's forms that change an API client: create, edit, delete, rotate the secret and
+stop the replaced one. Each is one call on the console's services, made by the signed-in
+principal from a guarded POST; a change the rules refuse shows its page again with why."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.responses import Response
+
+from keyloft.domain.errors import ValidationFailed
+from keyloft.services.client_admin import ClientAnswer
+from keyloft.services.client_requests import ClientRequest
+from keyloft.services.console_views import NoSuchClient, NotChanged, NotCreated, ReadRequest
+from keyloft.web.caller import request_context
+from keyloft.web.console import rendering
+from keyloft.web.console.dependencies import Console, ConsoleDep, GuardedPost, GuardedPostDep
+from keyloft.web.console.forms import ClientForm
+from keyloft.web.console.pages import redirect
+from keyloft.web.console.routing import console_router
+from keyloft.web.wiring import ServicesDep
+
+router = console_router()
+
+
+def _form_reader(fields: dict[str, str]) -> ReadRequest:
+    def read(entity_ids: list[int]) -> ClientRequest:
+        return ClientForm.from_fields(fields, entity_ids).to_request()
+
+    return read
+
+
+def _etag(post: GuardedPost) -> str | None:
+    return post.fields.get("etag") or None
+
+
+@router.post("/clients/new")
+async def create_client(
+    request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep
+) -> Response:
+    answer = await services.console.create_client(
+        post.actor, _form_reader(post.fields), request_context(request)
+    )
+    if isinstance(answer, NotCreated):
+        choices, error = answer.choices, answer.error
+        form = ClientForm.from_fields(post.fields, rendering.ids_of(choices.entities))
+        errors, problem = rendering.error_fields(form, error)
+        return rendering.new_client_page(
+            request,
+            con,
+            post,
+            choices,
+            form,
+            errors=errors,
+            problem=problem,
+            status=rendering.status_of(error),
+        )
+    return rendering.secret_page(request, con, post, answer, created=True)
+
+
+@router.post("/clients/{client_key}")
+async def update_client(
+    request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep, client_key: str
+) -> Response:
+    answer = await services.console.update_client(
+        post.actor,
+        client_key,
+        _form_reader(post.fields),
+        request_context(request),
+        if_match=_etag(post),
+    )
+    if isinstance(answer, NotChanged):
+        shown, error = answer.page, answer.error
+        form = ClientForm.from_fields(post.fields, rendering.ids_of(shown.entities))
+        errors, problem = rendering.error_fields(form, error)
+        return rendering.client_page(
+            request,
+            con,
+            post,
+            shown,
+            form=form,
+            errors=errors,
+            problem=problem,
+            status=rendering.status_of(error),
+        )
+    return _done(request, con, post, client_key, answer, "saved")
+
+
+def _done(
+    request: Request,
+    con: Console,
+    post: GuardedPost,
+    client_key: str,
+    answer: ClientAnswer | NotChanged | NoSuchClient,
+    done: str,
+) -> Response:
+    """Back to the client's page saying ``done``; or the page with why the change was
+    refused."""
+    if isinstance(answer, NoSuchClient):
+        return rendering.no_such_client(request, con, post, answer)
+    if isinstance(answer, NotChanged):
+        return rendering.client_page(
+            request,
+            con,
+            post,
+            answer.page,
+            problem=answer.error.message,
+            status=rendering.status_of(answer.error),
+        )
+    return redirect(f"{rendering.client_path(client_key)}?done={done}")
+
+
+@router.post("/clients/{client_key}/delete")
+async def delete_client(
+    request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep, client_key: str
+) -> Response:
+    answer = await services.console.delete_client(
+        post.actor, client_key, request_context(request), if_match=_etag(post)
+    )
+    return _done(request, con, post, client_key, answer, "deleted")
+
+
+@router.post("/clients/{client_key}/secret")
+async def rotate_secret(
+    request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep, client_key: str
+) -> Response:
+    grace = post.fields.get("graceSeconds", "0").strip() or "0"
+    answer: ClientAnswer | NotChanged | NoSuchClient
+    if not (grace.isascii() and grace.isdigit()) or len(grace) > 9:
+        unread = ValidationFailed("graceSeconds must be a whole number.", field="graceSeconds")
+        shown = await services.console.client_page(post.actor, client_key)
+        answer = shown if isinstance(shown, NoSuchClient) else NotChanged(shown, unread)
+    else:
+        answer = await services.console.rotate_secret(
+            post.actor,
+            client_key,
+            request_context(request),
+            grace_seconds=int(grace),
+            if_match=_etag(post),
+        )
+    if isinstance(answer, NoSuchClient):
+        return rendering.no_such_client(request, con, post, answer)
+    if isinstance(answer, NotChanged):
+        error = answer.error
+        errors = {"graceSeconds": error.message} if error.field == "graceSeconds" else {}
+        return rendering.client_page(
+            request,
+            con,
+            post,
+            answer.page,
+            errors=errors,
+            problem=None if errors else error.message,
+            status=rendering.status_of(error),
+        )
+    return rendering.secret_page(request, con, post, answer, created=False)
+
+
+@router.post("/clients/{client_key}/secret/previous")
+async def end_grace(
+    request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep, client_key: str
+) -> Response:
+    answer = await services.console.end_grace(
+        post.actor, client_key, request_context(request), if_match=_etag(post)
+    )
+    return _done(request, con, post, client_key, answer, "grace-ended")

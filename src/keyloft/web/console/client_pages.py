@@ -1,0 +1,99 @@
+"""The console's pages about an org's API clients: the list (filtered by text), the form for a
+new client, a client's page (its edit form and history) and the confirmation of its deletion.
+Each reads what it shows in one call on the console's services."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.responses import Response
+
+from keyloft.domain.clients import etag
+from keyloft.services.console_views import NoSuchClient
+from keyloft.web.console import rendering
+from keyloft.web.console.dependencies import ConsoleDep, SignedInDep
+from keyloft.web.console.pages import access_rows, till_label
+from keyloft.web.console.routing import console_router
+from keyloft.web.wiring import ServicesDep
+
+router = console_router()
+MAX_FILTER = 100
+NOTICES = {
+    "saved": "Changes saved.",
+    "deleted": "The client was deleted.",
+    "grace-ended": "Only the newest secret works now.",
+}
+
+
+@router.get("/clients")
+async def clients_page(
+    request: Request,
+    con: ConsoleDep,
+    services: ServicesDep,
+    who: SignedInDep,
+    q: str = "",
+    deleted: str = "",
+) -> Response:
+    show_deleted = deleted == "1"
+    query = q.strip()[:MAX_FILTER]
+    view = await services.console.clients_page(who.actor, deleted=show_deleted, text=query)
+    tills = {till.id: till for till in view.tills}
+    return rendering.page(
+        request,
+        con,
+        who,
+        view.org,
+        "clients.html",
+        title="API clients",
+        wide=True,
+        clients=view.clients,
+        total=view.total,
+        query=query,
+        show_deleted=show_deleted,
+        rows={client.client_key: access_rows(client, view.entities) for client in view.clients},
+        till_label=lambda till_id: till_label(till_id, tills),
+    )
+
+
+@router.get("/clients/new")
+async def new_client_form(
+    request: Request, con: ConsoleDep, services: ServicesDep, who: SignedInDep
+) -> Response:
+    choices = await services.console.new_client_form(who.actor)
+    first = "" if choices.first_till is None else str(choices.first_till)
+    form = rendering.blank_form(rendering.ids_of(choices.entities), first)
+    return rendering.new_client_page(request, con, who, choices, form)
+
+
+@router.get("/clients/{client_key}")
+async def client_page(
+    request: Request,
+    con: ConsoleDep,
+    services: ServicesDep,
+    who: SignedInDep,
+    client_key: str,
+    done: str = "",
+) -> Response:
+    view = await services.console.client_page(who.actor, client_key)
+    if isinstance(view, NoSuchClient):
+        return rendering.no_such_client(request, con, who, view)
+    return rendering.client_page(request, con, who, view, notice=NOTICES.get(done))
+
+
+@router.get("/clients/{client_key}/delete")
+async def delete_confirmation(
+    request: Request, con: ConsoleDep, services: ServicesDep, who: SignedInDep, client_key: str
+) -> Response:
+    found = await services.console.deletion_page(who.actor, client_key)
+    if isinstance(found, NoSuchClient):
+        return rendering.no_such_client(request, con, who, found)
+    client = found.client
+    return rendering.page(
+        request,
+        con,
+        who,
+        found.org,
+        "delete.html",
+        title=f"Delete {client.name}",
+        client=client,
+        etag=etag(client),
+    )

@@ -1,0 +1,212 @@
+"""Rendering the signed-in console's pages from what the console's services answer: the
+create and edit forms (as posted or as the client stands), a client's page, the one-time
+secret page, and how a refused change is shown (by field, or for the whole form)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keyloft.domain.actors import Principal
+from keyloft.domain.clients import Client, etag
+from keyloft.domain.errors import KeyloftError
+from keyloft.domain.orgs import Org
+from keyloft.domain.scopes import ScopeEntity
+from keyloft.services.client_admin import ClientAnswer
+from keyloft.services.console_views import HISTORY, ClientView, FormChoices, NoSuchClient
+from keyloft.web.console.dependencies import Console, SignedIn
+from keyloft.web.console.forms import ACCESS_CHOICES, NO_ACCESS, ClientForm
+from keyloft.web.console.pages import (
+    CLIENTS,
+    access_rows,
+    history_rows,
+    till_label,
+    till_options,
+)
+from keyloft.web.errors import STATUS
+
+
+def status_of(error: KeyloftError) -> int:
+    return next((code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
+
+
+def error_fields(form: ClientForm, error: KeyloftError) -> tuple[dict[str, str], str | None]:
+    """Errors by form field, and the message for errors that belong to no field."""
+    field = form.field_for(error.field)
+    if field is None:
+        return {}, error.message
+    return {field: error.message}, None
+
+
+def client_path(client_key: str) -> str:
+    return f"{CLIENTS}/{quote(client_key, safe='')}"
+
+
+def ids_of(entities: list[ScopeEntity]) -> list[int]:
+    return [entity.id for entity in entities]
+
+
+def page(
+    request: Request,
+    con: Console,
+    who: SignedIn,
+    org: Org,
+    template: str,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """A page for the signed-in principal, in its org; the session cookie is renewed."""
+    return con.pages.render(
+        request,
+        template,
+        viewer=who.viewer(org),
+        session=who.session,
+        status=status,
+        **context,
+    )
+
+
+def no_such_client(
+    request: Request, con: Console, who: SignedIn, missing: NoSuchClient
+) -> Response:
+    return page(
+        request,
+        con,
+        who,
+        missing.org,
+        "problem.html",
+        status=404,
+        title="No such client",
+        message=missing.message,
+    )
+
+
+def _form_context(
+    entities: list[ScopeEntity], tills: list[Principal], form: ClientForm
+) -> dict[str, Any]:
+    return {
+        "entities": entities,
+        "form": form,
+        "access_choices": ACCESS_CHOICES,
+        "till_options": till_options(tills, form.default_till_id),
+        "has_tills": bool(tills),
+    }
+
+
+def blank_form(entity_ids: list[int], default_till_id: str = "") -> ClientForm:
+    return ClientForm(
+        default_till_id=default_till_id,
+        access=dict.fromkeys(entity_ids, NO_ACCESS),
+        resources=dict.fromkeys(entity_ids, ""),
+    )
+
+
+def _form_of(client: Client, entity_ids: list[int]) -> ClientForm:
+    form = blank_form(entity_ids)
+    for grant in client.grants:
+        form.access[grant.entity_id] = grant.permission.value
+        form.resources[grant.entity_id] = "\n".join(grant.resources)
+    form.name, form.description = client.name, client.description
+    form.expiration_token_time = str(client.expiration_token_time)
+    form.default_till_id = str(client.default_till_id)
+    form.etag = etag(client)
+    return form
+
+
+def _curl(con: Console, client_key: str, secret: str | None) -> str:
+    """A command minting a token; without ``secret`` it reads ``$CLIENT_SECRET`` from the
+    shell. Keys and secrets are letters and digits only, so they need no quoting."""
+    issuer = con.issuer.rstrip("/")
+    if secret is None:
+        body = f'"{{\\"key\\": \\"{client_key}\\", \\"secret\\": \\"$CLIENT_SECRET\\"}}"'
+    else:
+        body = f'\'{{"key": "{client_key}", "secret": "{secret}"}}\''
+    return (
+        f"curl -X POST '{issuer}/v3/oauth/token/generate' \\\n"
+        f"  -H 'Content-Type: application/json' \\\n"
+        f"  -d {body}"
+    )
+
+
+def new_client_page(
+    request: Request,
+    con: Console,
+    who: SignedIn,
+    choices: FormChoices,
+    form: ClientForm,
+    *,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
+    status: int = 200,
+) -> Response:
+    return page(
+        request,
+        con,
+        who,
+        choices.org,
+        "new.html",
+        status=status,
+        title="New API client",
+        errors=errors or {},
+        problem=problem,
+        **_form_context(choices.entities, choices.tills, form),
+    )
+
+
+def client_page(
+    request: Request,
+    con: Console,
+    who: SignedIn,
+    view: ClientView,
+    *,
+    form: ClientForm | None = None,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
+    status: int = 200,
+    notice: str | None = None,
+) -> Response:
+    client = view.client
+    tills = {till.id: till for till in view.tills}
+    return page(
+        request,
+        con,
+        who,
+        view.org,
+        "client.html",
+        status=status,
+        title=client.name,
+        client=client,
+        rows=access_rows(client, view.entities),
+        default_till=till_label(client.default_till_id, tills),
+        history=history_rows(view.history, view.org.timezone),
+        history_limit=HISTORY,
+        errors=errors or {},
+        problem=problem,
+        notice=notice,
+        curl=_curl(con, client.client_key, None),
+        **_form_context(view.entities, view.tills, form or _form_of(client, ids_of(view.entities))),
+    )
+
+
+def secret_page(
+    request: Request, con: Console, who: SignedIn, answer: ClientAnswer, *, created: bool
+) -> Response:
+    """Shown in the answer to the POST that made the secret, and never again."""
+    assert answer.secret is not None
+    client = answer.client
+    return page(
+        request,
+        con,
+        who,
+        answer.org,
+        "secret.html",
+        title="Client secret",
+        client=client,
+        secret=answer.secret,
+        created=created,
+        curl=_curl(con, client.client_key, answer.secret),
+    )
