@@ -16,9 +16,9 @@ from keyloft.domain.signing import KeyRing, SigningKey
 from keyloft.domain.tokens import grants_from_claims
 from keyloft.runtime import Runtime
 from keyloft.services.verified_tokens import VerifiedToken, VerifiedTokens
-from tests.api.test_key_rotation import kid as kid_of
-from tests.api.test_key_rotation import rotate
 from tests.support.api import ISSUER, OrgFixture, client_basic, create_client, mint, oauth_token
+from tests.support.keys import kid as kid_of
+from tests.support.keys import rotate
 
 CHECK = "/v3/oauth/check"
 CLIENTS = "/v3/integrations/clients"

@@ -22,24 +22,15 @@ from keyloft.services.keys import (
     KeyStatus,
     list_signing_keys,
     retire_signing_key,
-    rotate_signing_key,
 )
 from keyloft.storage.store import Database
 from tests.support.api import ISSUER, OPERATOR, OrgFixture, create_client, mint
+from tests.support.keys import kid, rotate
 
 JWKS = "/.well-known/jwks.json"
 CHECK = "/v3/oauth/check"
 INTROSPECT = "/oauth2/introspect"
 DELAY = 300.0  # shorter than a token's life: tokens minted before it still verify after
-
-
-async def rotate(runtime: Runtime, delay: float) -> SigningKey:
-    async with runtime.database.unit_of_work(write=True) as store:
-        key = await rotate_signing_key(
-            store, runtime.server_keys, SystemClock().now(), delay, operator=OPERATOR
-        )
-        assert store.changes.keys is True
-    return key
 
 
 async def retire(database: Database, kid: str) -> None:
@@ -110,11 +101,6 @@ async def introspect_active(http: httpx.AsyncClient, client: dict[str, Any], tok
     assert answer.status_code == 200, answer.text
     active: bool = answer.json()["active"]
     return active
-
-
-def kid(token: str) -> str:
-    found: str = jwt.get_unverified_header(token)["kid"]
-    return found
 
 
 async def test_tokens_verify_across_a_rotation(

@@ -11,27 +11,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from keyloft.config import Settings
-from keyloft.runtime import Runtime, build_runtime
-from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
-from keyloft.web.app import create_app
-from tests.integration.tcp_proxy import TcpProxy
-from tests.support.api import BASE_URL, OrgFixture, client_body, create_client, make_org, mint
+from tests.integration.proxied import BOUNDED, ProxiedNode, proxied_node
+from tests.support.api import OrgFixture, client_body, create_client, make_org, mint
 from tests.support.waiting import eventually
 
 CLIENTS = "/v3/integrations/clients"
 TOKEN = "/v3/oauth/token/generate"
 # A request that needs the store must answer within this while the store is away.
-BOUNDED = 10.0
 # Lets a client token read the client list (entity 2 holds /v3/integrations/...).
 READ_CLIENTS = [{"entityId": 2, "permission": "READWRITE", "resources": []}]
 
@@ -40,31 +34,6 @@ READ_CLIENTS = [{"entityId": 2, "permission": "READWRITE", "resources": []}]
 def database_url(postgres_url: str) -> str:
     """PostgreSQL only: the proxy stands in front of a TCP server."""
     return postgres_url
-
-
-@dataclass
-class ProxiedNode:
-    proxy: TcpProxy
-    runtime: Runtime
-    http: httpx.AsyncClient
-
-
-@asynccontextmanager
-async def proxied_node(settings: Settings) -> AsyncIterator[ProxiedNode]:
-    """A runtime and app whose every database connection goes through a proxy."""
-    direct = make_url(settings.database_url)
-    async with TcpProxy(direct.host or "127.0.0.1", direct.port or 5432) as proxy:
-        proxied_url = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False
-        )
-        proxied = settings.model_copy(update={"database_url": proxied_url})
-        runtime = await build_runtime(proxied, database=Database(create_engine(proxied_url)))
-        transport = httpx.ASGITransport(app=create_app(runtime=runtime))
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
-                yield ProxiedNode(proxy, runtime, http)
-        finally:
-            await runtime.close()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 
 from keyloft.config import Settings
 from keyloft.storage.store import Database
-from tests.integration.test_faults_postgres import BOUNDED, ProxiedNode, proxied_node
+from tests.integration.proxied import BOUNDED, ProxiedNode, proxied_node
 from tests.support.api import client_body, make_org
 from tests.support.waiting import eventually
 

@@ -7,9 +7,9 @@ from redis.asyncio import Redis
 from keyloft.cache.bus import RedisBus
 from keyloft.cache.client_state import ClientStateCache
 from keyloft.services.ports import Changes
+from tests.support.client_states import state
 from tests.support.redis_servers import RedisProcess
 from tests.support.waiting import eventually
-from tests.unit.test_client_state_cache import state
 
 
 async def test_change_on_one_node_drops_the_entry_on_another(redis: Redis) -> None:

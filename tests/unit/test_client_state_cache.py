@@ -4,13 +4,13 @@ bypass."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from keyloft.cache.client_state import LARGEST_LISTED_ORG, ClientStateCache
 from keyloft.domain.actors import Principal, PrincipalKind
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
-from keyloft.services.ports import Changes, ClientState
+from keyloft.services.ports import Changes
+from tests.support.client_states import state
 
 
 class FakeClock:
@@ -19,27 +19,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def state(client_id: int, key: str | None = None) -> ClientState:
-    actor = Principal(1, 1, PrincipalKind.ADMIN_USER, "admin", "Admin")
-    now = datetime.now(UTC)
-    client = Client(
-        id=client_id,
-        org_id=1,
-        client_key=key or f"key{client_id}",
-        name=f"c{client_id}",
-        description="",
-        expiration_token_time=60,
-        default_till_id=2,
-        is_valid=True,
-        grants=(),
-        created_on=now,
-        last_updated_on=now,
-        created_by=actor,
-        last_updated_by=actor,
-    )
-    return ClientState(client, "kl1$hmac-sha256$" + "0" * 64, (), None)
 
 
 def test_hit_by_key_and_id_then_expiry() -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from keyloft.domain.orgs import Org
 from keyloft.web.envelope import dump, ok_json
 from keyloft.web.views import RenderedClients, client_view
-from tests.unit.test_client_state_cache import state
+from tests.support.client_states import state
 
 ORG = Org(1, "Acme", "Asia/Kolkata", max_clients=50, max_token_ttl=3600)
 

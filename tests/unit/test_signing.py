@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -16,8 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from keyloft.domain.signing import KeyRing, SigningKey, TokenRejected, generate_signing_key
-
-ISSUER = "http://issuer.test"
+from tests.support.tokens import ISSUER, b64url
+from tests.support.tokens import claims as token_claims
 
 
 @pytest.fixture(scope="module")
@@ -30,29 +29,12 @@ def ring(signing_key: SigningKey) -> KeyRing:
     return KeyRing([signing_key])
 
 
-def _claims(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": ISSUER,
-        "sub": "client-key",
-        "iat": now,
-        "exp": now + 300,
-        "jti": "jti-1",
-    }
-    claims.update(overrides)
-    return claims
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def _forge(header: dict[str, Any], claims: dict[str, Any], signer: bytes | None) -> str:
     """A token built by hand, signed with HMAC-SHA256 under ``signer`` (or unsigned)."""
-    head = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
+    head = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
     if signer is None:
         return head + "."
-    return head + "." + _b64(hmac.new(signer, head.encode(), hashlib.sha256).digest())
+    return head + "." + b64url(hmac.new(signer, head.encode(), hashlib.sha256).digest())
 
 
 def _reason(ring: KeyRing, token: str, **kwargs: Any) -> str:
@@ -62,7 +44,7 @@ def _reason(ring: KeyRing, token: str, **kwargs: Any) -> str:
 
 
 def test_round_trip(ring: KeyRing, signing_key: SigningKey) -> None:
-    token = ring.sign(_claims(client_id=5))
+    token = ring.sign(token_claims(client_id=5))
     header = jwt.get_unverified_header(token)
     assert (header["alg"], header["kid"]) == ("RS256", signing_key.kid)
     assert ring.verify(token, issuer=ISSUER)[1]["client_id"] == 5
@@ -74,7 +56,7 @@ def test_newest_key_signs_and_older_keys_still_verify(
     old_ring = KeyRing([other_key])
     both = KeyRing([signing_key, other_key])
     assert both.active.kid == signing_key.kid
-    old_token = old_ring.sign(_claims())
+    old_token = old_ring.sign(token_claims())
     assert both.verify(old_token, issuer=ISSUER)[1]["sub"] == "client-key"
 
 
@@ -84,7 +66,7 @@ def test_empty_ring_refused() -> None:
 
 
 def test_unknown_kid(ring: KeyRing, other_key: SigningKey) -> None:
-    token = KeyRing([other_key]).sign(_claims())
+    token = KeyRing([other_key]).sign(token_claims())
     assert _reason(ring, token) == "unknown_kid"
 
 
@@ -102,15 +84,15 @@ def test_unknown_kid(ring: KeyRing, other_key: SigningKey) -> None:
 )
 def test_injection_shaped_kid(ring: KeyRing, signing_key: SigningKey, kid: object) -> None:
     header = {"alg": "RS256", "typ": "JWT", "kid": kid}
-    head = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(_claims()).encode())
+    head = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(token_claims()).encode())
     signature = signing_key.private_key.sign(head.encode(), padding.PKCS1v15(), hashes.SHA256())
-    token = head + "." + _b64(signature)
+    token = head + "." + b64url(signature)
     # PyJWT itself refuses a kid that is not a string; either way the key is never looked up.
     assert _reason(ring, token) in {"header", "malformed"}
 
 
 def test_alg_none(ring: KeyRing, signing_key: SigningKey) -> None:
-    token = _forge({"alg": "none", "typ": "JWT", "kid": signing_key.kid}, _claims(), None)
+    token = _forge({"alg": "none", "typ": "JWT", "kid": signing_key.kid}, token_claims(), None)
     assert _reason(ring, token) == "header"
 
 
@@ -118,41 +100,43 @@ def test_hs256_signed_with_the_public_key(ring: KeyRing, signing_key: SigningKey
     public_pem = signing_key.private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    token = _forge({"alg": "HS256", "typ": "JWT", "kid": signing_key.kid}, _claims(), public_pem)
+    token = _forge(
+        {"alg": "HS256", "typ": "JWT", "kid": signing_key.kid}, token_claims(), public_pem
+    )
     assert _reason(ring, token) == "header"
 
 
 def test_rs256_header_with_forged_signature(ring: KeyRing, signing_key: SigningKey) -> None:
-    token = _forge({"alg": "RS256", "typ": "JWT", "kid": signing_key.kid}, _claims(), b"k")
+    token = _forge({"alg": "RS256", "typ": "JWT", "kid": signing_key.kid}, token_claims(), b"k")
     assert _reason(ring, token) == "invalid"
 
 
 def test_tampered_payload(ring: KeyRing) -> None:
-    head, _, signature = ring.sign(_claims(sub="a")).split(".")
-    forged = ".".join([head, _b64(json.dumps(_claims(sub="b")).encode()), signature])
+    head, _, signature = ring.sign(token_claims(sub="a")).split(".")
+    forged = ".".join([head, b64url(json.dumps(token_claims(sub="b")).encode()), signature])
     assert _reason(ring, forged) == "invalid"
 
 
 def test_wrong_issuer(ring: KeyRing) -> None:
-    assert _reason(ring, ring.sign(_claims(iss="http://other"))) == "invalid"
+    assert _reason(ring, ring.sign(token_claims(iss="http://other"))) == "invalid"
 
 
 def test_expiry_leeway(ring: KeyRing) -> None:
     now = int(time.time())
-    within = ring.sign(_claims(iat=now - 400, exp=now - 10))
-    beyond = ring.sign(_claims(iat=now - 400, exp=now - 60))
+    within = ring.sign(token_claims(iat=now - 400, exp=now - 10))
+    beyond = ring.sign(token_claims(iat=now - 400, exp=now - 60))
     assert ring.verify(within, issuer=ISSUER, leeway=30)[1]["exp"] == now - 10
     assert _reason(ring, beyond, leeway=30) == "expired"
 
 
 def test_issued_in_the_future(ring: KeyRing) -> None:
     now = int(time.time())
-    assert _reason(ring, ring.sign(_claims(iat=now + 3600, exp=now + 7200))) == "invalid"
+    assert _reason(ring, ring.sign(token_claims(iat=now + 3600, exp=now + 7200))) == "invalid"
 
 
 @pytest.mark.parametrize("missing", ["exp", "iat", "iss", "sub", "jti"])
 def test_required_claims(ring: KeyRing, missing: str) -> None:
-    claims = _claims()
+    claims = token_claims()
     del claims[missing]
     assert _reason(ring, ring.sign(claims)) == "invalid"
 
@@ -192,7 +176,7 @@ def test_reprs_hide_private_material(signing_key: SigningKey) -> None:
 )
 def test_clock_skew_between_nodes(ring: KeyRing, ahead: int, accepted: bool) -> None:
     now = int(time.time())
-    token = ring.sign(_claims(iat=now + ahead, exp=now + ahead + 600))
+    token = ring.sign(token_claims(iat=now + ahead, exp=now + ahead + 600))
     if accepted:
         assert ring.verify(token, issuer=ISSUER)[1]["iat"] == now + ahead
     else:
@@ -201,4 +185,6 @@ def test_clock_skew_between_nodes(ring: KeyRing, ahead: int, accepted: bool) -> 
 
 def test_not_before_far_in_the_future_is_refused(ring: KeyRing) -> None:
     now = int(time.time())
-    assert _reason(ring, ring.sign(_claims(iat=now, nbf=now + 3600, exp=now + 7200))) == "invalid"
+    assert (
+        _reason(ring, ring.sign(token_claims(iat=now, nbf=now + 3600, exp=now + 7200))) == "invalid"
+    )

@@ -24,8 +24,9 @@ from keyloft.domain.signing import (
     generate_signing_key,
     load_signing_key,
 )
-from tests.unit.test_signing import ISSUER, _b64
-from tests.unit.test_signing import _claims as plain_claims
+from tests.support.tokens import ISSUER
+from tests.support.tokens import b64url as _b64
+from tests.support.tokens import claims as plain_claims
 
 AUDIENCE = "http://issuer.test"
 PAST = datetime.now(UTC) - timedelta(days=1)

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from keyloft.services.usage import UsageLog
-from tests.unit.test_client_state_cache import state
+from tests.support.client_states import state
 
 AT = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 MINUTE = AT.replace(second=0, microsecond=0)

@@ -1,19 +1,10 @@
-"""A per-node cache of tokens whose signature and claims were verified, so that a gateway
-asking about the same token on every call pays the RSA verification and JSON parsing once.
+"""A per-node cache of tokens whose signature and claims were verified, so a gateway asking
+about the same token on every call pays the verification once.
 
-Only what depends on the token alone is remembered: its type, claims, the grants it carries
-and the kid that signed it. Everything that can change while the token lives is still decided
-on every call by the caller: the key ring is asked whether that kid still verifies (a removed
-or unpublished key stops its tokens at once, as on a miss), and the client, its grants and
-revocation are read as on a miss. ``exp`` is compared with the clock on every hit, with the
-same leeway the verification allows; an entry also lives at most ``ceiling`` seconds, and the
-least recently used entries go when there are more than ``max_entries`` (an entry with its
-claims takes about 3 KB, so the default bounds the cache near 12 MB per worker).
-
-Entries are keyed by the SHA-256 of the token, not the token itself: the keys are 32 bytes
-instead of a kilobyte or more, the cache never holds a bearer credential that a heap dump or
-a debugger could show, and a lookup compares digests rather than the secret token string, so
-its timing says nothing about any cached token.
+Only what depends on the token alone is kept (type, claims, carried grants, signing kid),
+keyed by the token's SHA-256; the kid's key, ``exp``, the client, its grants and revocation
+are still checked on every hit. Bounded by ``max_entries`` (least recently used go first) and
+by ``ceiling`` seconds per entry. Figures: docs/performance.md, "Verified-token cache".
 """
 
 from __future__ import annotations

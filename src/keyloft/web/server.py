@@ -1,13 +1,10 @@
 """How ``keyloft serve`` runs uvicorn: its options, and an HTTP protocol whose answers leave
 in one write.
 
-uvicorn writes a response's status line and headers as soon as the app starts the response,
-and the body in a second write: two system calls and two TCP segments for every small answer,
-which for the decision point and the cached reads was a fifth of a worker's time. The protocol
-here is uvicorn's own (httptools) with its transport wrapped so that everything written during
-one turn of the event loop is sent together, in one system call, at the end of that turn (or
-at once, when it grows past ``FLUSH_BYTES``, or before the connection closes). Nothing else
-about the protocol changes: parsing, keep-alive, flow control and timeouts are uvicorn's.
+The protocol is uvicorn's own (httptools) with its transport wrapped so that everything
+written during one turn of the event loop is sent together in one system call (at once past
+``FLUSH_BYTES``, and before the connection closes); parsing, keep-alive, flow control and
+timeouts stay uvicorn's. Why, and what it saves: docs/performance.md, "One write per answer".
 """
 
 from __future__ import annotations
