@@ -21,7 +21,8 @@ from keyloft.services.ports import ClientState, Store
 from keyloft.services.token_inspection import TokenInspector
 
 
-@dataclass(frozen=True, slots=True, repr=False)
+# Made for each request: plain slotted dataclasses, cheaper to build than frozen ones.
+@dataclass(slots=True, repr=False)
 class BasicLogin:
     username: str
     password: str
@@ -31,7 +32,7 @@ class BasicLogin:
         return f"BasicLogin(username={self.username!r}, address={self.address!r})"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
+@dataclass(slots=True, repr=False)
 class TokenCall:
     """A call made with an access token: the call itself, and the Till it names, if any."""
 

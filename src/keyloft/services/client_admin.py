@@ -7,8 +7,6 @@ The rules themselves live in ``ClientService``, which works inside one transacti
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +19,7 @@ from keyloft.services.audit import AuditPage, AuditService
 from keyloft.services.client_requests import ClientRequest
 from keyloft.services.clients import ClientList, ClientService
 from keyloft.services.node import Node
+from keyloft.services.ports import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,20 +67,18 @@ class ClientAdministration:
     def __init__(self, node: Node) -> None:
         self._node = node
 
-    @asynccontextmanager
-    async def _clients(
-        self, context: RequestContext | None, *, write: bool
-    ) -> AsyncIterator[ClientService]:
+    def _clients(self, store: Store, context: RequestContext | None = None) -> ClientService:
         node = self._node
-        async with node.transaction(write=write) as store:
-            yield ClientService(store, node.hasher, node.clock, context, node.usage, node.cache)
+        return ClientService(store, node.hasher, node.clock, context, node.usage, node.cache)
 
     async def scopes(self, actor: Actor) -> list[ScopeEntity]:
-        async with self._clients(None, write=False) as clients:
+        async with self._node.transaction(write=False) as store:
+            clients = self._clients(store)
             return await clients.scopes(actor)
 
     async def list(self, actor: Actor, which: ClientFilter) -> ClientListAnswer:
-        async with self._clients(None, write=False) as clients:
+        async with self._node.transaction(write=False) as store:
+            clients = self._clients(store)
             found = await clients.page(
                 actor,
                 include_invalid=which.include_invalid,
@@ -94,14 +91,16 @@ class ClientAdministration:
 
     async def read(self, actor: Actor, client_key: str) -> ClientAnswer:
         """A client with its scopes; deleted clients stay readable."""
-        async with self._clients(None, write=False) as clients:
+        async with self._node.transaction(write=False) as store:
+            clients = self._clients(store)
             client, org = await clients.read(actor, client_key)
         return ClientAnswer(client, org)
 
     async def create(
         self, actor: Actor, request: ClientRequest, context: RequestContext
     ) -> ClientAnswer:
-        async with self._clients(context, write=True) as clients:
+        async with self._node.transaction(write=True) as store:
+            clients = self._clients(store, context)
             client, secret = await clients.create(actor, request)
             return ClientAnswer(client, await clients.org(actor), secret)
 
@@ -114,14 +113,16 @@ class ClientAdministration:
         *,
         if_match: str | None = None,
     ) -> ClientAnswer:
-        async with self._clients(context, write=True) as clients:
+        async with self._node.transaction(write=True) as store:
+            clients = self._clients(store, context)
             client = await clients.update(actor, client_key, request, if_match=if_match)
             return ClientAnswer(client, await clients.org(actor))
 
     async def delete(
         self, actor: Actor, client_key: str, context: RequestContext, *, if_match: str | None = None
     ) -> ClientAnswer:
-        async with self._clients(context, write=True) as clients:
+        async with self._node.transaction(write=True) as store:
+            clients = self._clients(store, context)
             client = await clients.delete(actor, client_key, if_match=if_match)
             return ClientAnswer(client, await clients.org(actor))
 
@@ -134,7 +135,8 @@ class ClientAdministration:
         grace_seconds: int = 0,
         if_match: str | None = None,
     ) -> ClientAnswer:
-        async with self._clients(context, write=True) as clients:
+        async with self._node.transaction(write=True) as store:
+            clients = self._clients(store, context)
             client, secret = await clients.rotate_secret(
                 actor, client_key, grace_seconds=grace_seconds, if_match=if_match
             )
@@ -143,14 +145,14 @@ class ClientAdministration:
     async def end_grace(
         self, actor: Actor, client_key: str, context: RequestContext, *, if_match: str | None = None
     ) -> ClientAnswer:
-        async with self._clients(context, write=True) as clients:
+        async with self._node.transaction(write=True) as store:
+            clients = self._clients(store, context)
             client = await clients.end_grace(actor, client_key, if_match=if_match)
             return ClientAnswer(client, await clients.org(actor))
 
     async def audit(self, actor: Actor, which: AuditFilter) -> AuditAnswer:
         """The org's audit trail, newest first, with the org whose zone it is shown in."""
-        node = self._node
-        async with node.transaction(write=False) as store:
+        async with self._node.transaction(write=False) as store:
             page = await AuditService(store).find(
                 actor.org_id,
                 client_key=which.client_key,
@@ -161,5 +163,4 @@ class ClientAdministration:
                 cursor=which.cursor,
                 limit=which.limit,
             )
-            clients = ClientService(store, node.hasher, node.clock, None, node.usage, node.cache)
-            return AuditAnswer(page, await clients.org(actor))
+            return AuditAnswer(page, await self._clients(store).org(actor))

@@ -42,14 +42,15 @@ V3 = Dialect("v3", False, False, None, InvalidClientCredentials)
 OAUTH2 = Dialect("oauth2", True, True, "at+jwt", InvalidClient)
 
 
-@dataclass(frozen=True, slots=True)
+# Made for each request: plain slotted dataclasses, cheaper to build than frozen ones.
+@dataclass(slots=True)
 class TokenRequest:
     client: ClientAuthRequest
     grant_type: str | None = None
     scope: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IssuedToken:
     access_token: str
     expires_in: int

@@ -38,16 +38,31 @@ METHODS: tuple[ClientAuthMethod, ...] = (
 )
 
 
+# Each token request asks for its dialect's methods: sorted out once, not per request.
+_OF_DIALECT = {
+    dialect: tuple(method for method in METHODS if dialect in method.dialects)
+    for dialect in {dialect for method in METHODS for dialect in method.dialects}
+}
+
+
 def method_names(dialect: str) -> list[str]:
     """The methods a dialect's endpoints accept, as RFC 8414 metadata lists them."""
-    return [method.name for method in METHODS if dialect in method.dialects]
+    return [method.name for method in _OF_DIALECT.get(dialect, ())]
 
 
 def select(
-    request: ClientAuthRequest, dialect: str, methods: Sequence[ClientAuthMethod] = METHODS
+    request: ClientAuthRequest, dialect: str, methods: Sequence[ClientAuthMethod] | None = None
 ) -> ClientAuthMethod:
-    """The one method of ``dialect`` whose credentials ``request`` carries."""
-    present = [m for m in methods if dialect in m.dialects and m.present(request)]
+    """The one method of ``dialect`` (among ``methods``, by default the registry's) whose
+    credentials ``request`` carries."""
+    candidates = (
+        _OF_DIALECT.get(dialect, ())
+        if methods is None
+        else [method for method in methods if dialect in method.dialects]
+    )
+    present = [method for method in candidates if method.present(request)]
+    if len(present) == 1:
+        return present[0]
     superseded = {name for method in present for name in method.supersedes}
     chosen = [method for method in present if method.name not in superseded]
     if not chosen:

@@ -16,7 +16,8 @@ from keyloft.services.node import Node
 from keyloft.services.ports import ClientState, Store
 
 
-@dataclass(frozen=True, slots=True, repr=False)
+# Made for each request: plain slotted dataclasses, cheaper to build than frozen ones.
+@dataclass(slots=True, repr=False)
 class ClientAuthRequest:
     """``params``: the form's parameters (RFC 6749), or the v3 body's ``key`` and ``secret``."""
 
@@ -37,7 +38,7 @@ class SecretUpgrade:
     replaces: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuthenticatedClient:
     state: ClientState
     method: str
