@@ -27,50 +27,36 @@ async def _entity_in_unknown_org(store: Store, seeded: Seeded) -> None:
     await store.scopes.add(MISSING, "Orphan", "/orphan")
 
 
-async def _client_in_unknown_org(store: Store, seeded: Seeded) -> None:
-    await add_client(store, seeded, grants=())
+async def _orphan(store: Store, seeded: Seeded, **unknown: int) -> None:
+    """A client naming something that does not exist (``unknown``: the org, Till or actor)."""
+    named: dict[str, int] = {
+        "org_id": seeded.org.id,
+        "default_till_id": seeded.till.id,
+        "actor_id": seeded.admin.id,
+    }
     await store.clients.add(
-        org_id=MISSING,
         client_key="orphan-key",
         secret_hash="h",
         name="orphan",
         description="",
         expiration_token_time=60,
-        default_till_id=seeded.till.id,
         grants=(),
-        actor_id=seeded.admin.id,
         now=NOW,
+        **(named | unknown),
     )
+
+
+async def _client_in_unknown_org(store: Store, seeded: Seeded) -> None:
+    await add_client(store, seeded, grants=())
+    await _orphan(store, seeded, org_id=MISSING)
 
 
 async def _client_with_unknown_till(store: Store, seeded: Seeded) -> None:
-    await store.clients.add(
-        org_id=seeded.org.id,
-        client_key="orphan-key",
-        secret_hash="h",
-        name="orphan",
-        description="",
-        expiration_token_time=60,
-        default_till_id=MISSING,
-        grants=(),
-        actor_id=seeded.admin.id,
-        now=NOW,
-    )
+    await _orphan(store, seeded, default_till_id=MISSING)
 
 
 async def _client_by_unknown_actor(store: Store, seeded: Seeded) -> None:
-    await store.clients.add(
-        org_id=seeded.org.id,
-        client_key="orphan-key",
-        secret_hash="h",
-        name="orphan",
-        description="",
-        expiration_token_time=60,
-        default_till_id=seeded.till.id,
-        grants=(),
-        actor_id=MISSING,
-        now=NOW,
-    )
+    await _orphan(store, seeded, actor_id=MISSING)
 
 
 async def _grant_of_unknown_entity(store: Store, seeded: Seeded) -> None:

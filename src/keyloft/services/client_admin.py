@@ -19,7 +19,6 @@ from keyloft.services.audit import AuditPage, AuditService
 from keyloft.services.client_requests import ClientRequest
 from keyloft.services.clients import ClientList, ClientService
 from keyloft.services.node import Node
-from keyloft.services.ports import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +66,14 @@ class ClientAdministration:
     def __init__(self, node: Node) -> None:
         self._node = node
 
-    def _clients(self, store: Store, context: RequestContext | None = None) -> ClientService:
-        node = self._node
-        return ClientService(store, node.hasher, node.clock, context, node.usage, node.cache)
-
     async def scopes(self, actor: Actor) -> list[ScopeEntity]:
         async with self._node.transaction(write=False) as store:
-            clients = self._clients(store)
+            clients = ClientService.of(self._node, store)
             return await clients.scopes(actor)
 
     async def list(self, actor: Actor, which: ClientFilter) -> ClientListAnswer:
         async with self._node.transaction(write=False) as store:
-            clients = self._clients(store)
+            clients = ClientService.of(self._node, store)
             found = await clients.page(
                 actor,
                 include_invalid=which.include_invalid,
@@ -92,7 +87,7 @@ class ClientAdministration:
     async def read(self, actor: Actor, client_key: str) -> ClientAnswer:
         """A client with its scopes; deleted clients stay readable."""
         async with self._node.transaction(write=False) as store:
-            clients = self._clients(store)
+            clients = ClientService.of(self._node, store)
             client, org = await clients.read(actor, client_key)
         return ClientAnswer(client, org)
 
@@ -100,7 +95,7 @@ class ClientAdministration:
         self, actor: Actor, request: ClientRequest, context: RequestContext
     ) -> ClientAnswer:
         async with self._node.transaction(write=True) as store:
-            clients = self._clients(store, context)
+            clients = ClientService.of(self._node, store, context)
             client, secret = await clients.create(actor, request)
             return ClientAnswer(client, await clients.org(actor), secret)
 
@@ -114,7 +109,7 @@ class ClientAdministration:
         if_match: str | None = None,
     ) -> ClientAnswer:
         async with self._node.transaction(write=True) as store:
-            clients = self._clients(store, context)
+            clients = ClientService.of(self._node, store, context)
             client = await clients.update(actor, client_key, request, if_match=if_match)
             return ClientAnswer(client, await clients.org(actor))
 
@@ -122,7 +117,7 @@ class ClientAdministration:
         self, actor: Actor, client_key: str, context: RequestContext, *, if_match: str | None = None
     ) -> ClientAnswer:
         async with self._node.transaction(write=True) as store:
-            clients = self._clients(store, context)
+            clients = ClientService.of(self._node, store, context)
             client = await clients.delete(actor, client_key, if_match=if_match)
             return ClientAnswer(client, await clients.org(actor))
 
@@ -136,7 +131,7 @@ class ClientAdministration:
         if_match: str | None = None,
     ) -> ClientAnswer:
         async with self._node.transaction(write=True) as store:
-            clients = self._clients(store, context)
+            clients = ClientService.of(self._node, store, context)
             client, secret = await clients.rotate_secret(
                 actor, client_key, grace_seconds=grace_seconds, if_match=if_match
             )
@@ -146,7 +141,7 @@ class ClientAdministration:
         self, actor: Actor, client_key: str, context: RequestContext, *, if_match: str | None = None
     ) -> ClientAnswer:
         async with self._node.transaction(write=True) as store:
-            clients = self._clients(store, context)
+            clients = ClientService.of(self._node, store, context)
             client = await clients.end_grace(actor, client_key, if_match=if_match)
             return ClientAnswer(client, await clients.org(actor))
 
@@ -163,4 +158,4 @@ class ClientAdministration:
                 cursor=which.cursor,
                 limit=which.limit,
             )
-            return AuditAnswer(page, await self._clients(store).org(actor))
+            return AuditAnswer(page, await ClientService.of(self._node, store).org(actor))

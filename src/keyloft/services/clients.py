@@ -30,6 +30,7 @@ from keyloft.domain.scopes import ScopeEntity, grants_cover
 from keyloft.services.client_requests import ClientRequest, check_request
 from keyloft.services.client_states import ClientStates
 from keyloft.services.cursor import decode_cursor, encode_cursor
+from keyloft.services.node import Node
 from keyloft.services.ports import ClientCache, ClientPage, ClientSecrets, Clock, Store
 from keyloft.services.usage import UsageLog
 
@@ -61,6 +62,11 @@ class ClientService:
         self._context = context or RequestContext()
         self._usage = usage
         self._cache = cache
+
+    @classmethod
+    def of(cls, node: Node, store: Store, context: RequestContext | None = None) -> ClientService:
+        """The rules over ``store``, with the node's hasher, clock, usage log and cache."""
+        return cls(store, node.hasher, node.clock, context, node.usage, node.cache)
 
     def _latest_use(self, client: Client) -> Client:
         """The client with this node's uses not yet written counted in."""

@@ -101,10 +101,8 @@ class ConsoleViews:
     async def _unit(
         self, context: RequestContext | None, *, write: bool
     ) -> AsyncIterator[tuple[ClientService, Store]]:
-        node = self._node
-        async with node.transaction(write=write) as store:
-            clients = ClientService(store, node.hasher, node.clock, context, node.usage, node.cache)
-            yield clients, store
+        async with self._node.transaction(write=write) as store:
+            yield ClientService.of(self._node, store, context), store
 
     async def sign_in(
         self, login: BasicLogin, fingerprint: Callable[[str], str]

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from keyloft.domain.errors import InvalidClientCredentials, InvalidToken
-from keyloft.domain.oauth import InvalidClient, InvalidRequest, scope_string
-from keyloft.services.client_auth import ClientAuthRequest, select
+from keyloft.domain.errors import InvalidToken
+from keyloft.domain.oauth import InvalidRequest, scope_string
+from keyloft.services import client_auth
+from keyloft.services.client_auth import ClientAuthRequest
 from keyloft.services.node import Node
 from keyloft.services.ports import ClientState, Store
 from keyloft.services.token_inspection import TokenContext, TokenInspector
@@ -51,11 +52,7 @@ class Introspection:
         return True
 
     async def _authenticate(self, caller: ClientAuthRequest, store: Store) -> ClientState:
-        method = select(caller, DIALECT)
-        try:
-            return (await method.authenticate(caller, self._node, store)).state
-        except InvalidClientCredentials:
-            raise InvalidClient() from None
+        return (await client_auth.authenticate(caller, DIALECT, self._node, store)).state
 
     async def _own(self, store: Store, caller: ClientState, token: str) -> TokenContext | None:
         """The token's context when it is alive and was issued to ``caller``."""

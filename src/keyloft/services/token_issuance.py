@@ -4,23 +4,23 @@
 
 ``V3`` (``POST /v3/oauth/token/generate``) and ``OAUTH2`` (``POST /oauth2/token``, RFC 6749
 §4.4 client credentials with RFC 9068 tokens) differ only in their dialect: which client
-authentication methods they accept, how a failed one is named, whether ``scope`` narrows the
-token, and the claims minted. Each step is a method named after it.
+authentication methods they accept (and so how a failed one is named), whether ``scope``
+narrows the token, and the claims minted. Each step is a method named after it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from keyloft.domain.clients import Client
-from keyloft.domain.errors import InvalidClientCredentials, KeyloftError
-from keyloft.domain.oauth import InvalidClient, InvalidRequest, UnsupportedGrantType, narrow
+from keyloft.domain.oauth import InvalidRequest, UnsupportedGrantType, narrow
 from keyloft.domain.oauth import scope_string as scope_of
 from keyloft.domain.scopes import Grant, ScopeEntity
 from keyloft.domain.tokens import access_claims, oauth_access_claims
-from keyloft.services.client_auth import AuthenticatedClient, ClientAuthRequest, select
+from keyloft.services import client_auth
+from keyloft.services.client_auth import AuthenticatedClient, ClientAuthRequest
 from keyloft.services.node import Node
 
 CLIENT_CREDENTIALS = "client_credentials"
@@ -34,12 +34,10 @@ class Dialect:
     narrows_scope: bool
     typ: str | None
     """The JWT ``typ`` of its tokens (None: the default ``JWT``)."""
-    refusal: Callable[[], KeyloftError]
-    """What a client whose credentials are wrong is told."""
 
 
-V3 = Dialect("v3", False, False, None, InvalidClientCredentials)
-OAUTH2 = Dialect("oauth2", True, True, "at+jwt", InvalidClient)
+V3 = Dialect("v3", False, False, None)
+OAUTH2 = Dialect("oauth2", True, True, "at+jwt")
 
 
 # Made for each request: plain slotted dataclasses, cheaper to build than frozen ones.
@@ -87,12 +85,8 @@ class TokenIssuance:
     ) -> AuthenticatedClient:
         """RFC 6749 §2.3 by the one method the request uses; in a read transaction of its
         own, begun only if the node's caches cannot answer."""
-        method = select(request, dialect.name)
-        try:
-            async with self._node.transaction(write=False) as store:
-                return await method.authenticate(request, self._node, store)
-        except InvalidClientCredentials:
-            raise dialect.refusal() from None
+        async with self._node.transaction(write=False) as store:
+            return await client_auth.authenticate(request, dialect.name, self._node, store)
 
     def grant_scope(
         self,

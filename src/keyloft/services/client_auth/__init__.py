@@ -8,8 +8,9 @@ more than one ``invalid_request`` (§2.3: exactly one method per request).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from keyloft.domain.errors import InvalidClientCredentials, KeyloftError
 from keyloft.domain.oauth import InvalidClient, InvalidRequest
 from keyloft.services.client_auth.client_secret_basic import ClientSecretBasic
 from keyloft.services.client_auth.client_secret_post import ClientSecretPost
@@ -20,6 +21,8 @@ from keyloft.services.client_auth.request import (
     SecretUpgrade,
 )
 from keyloft.services.client_auth.v3_key_secret import V3KeySecret
+from keyloft.services.node import Node
+from keyloft.services.ports import Store
 
 __all__ = [
     "METHODS",
@@ -27,6 +30,7 @@ __all__ = [
     "ClientAuthMethod",
     "ClientAuthRequest",
     "SecretUpgrade",
+    "authenticate",
     "method_names",
     "select",
 ]
@@ -70,3 +74,22 @@ def select(
     if len(chosen) > 1:
         raise InvalidRequest("Use exactly one client authentication method.")
     return chosen[0]
+
+
+# What a client whose credentials are wrong is told, where it is not the v3 API's own
+# "Invalid client key or secret.": RFC 6749 §5.2's invalid_client.
+_REFUSALS: dict[str, Callable[[], KeyloftError]] = {"oauth2": InvalidClient}
+
+
+async def authenticate(
+    request: ClientAuthRequest, dialect: str, node: Node, store: Store
+) -> AuthenticatedClient:
+    """The client ``request`` proves, by the one method of ``dialect`` it uses."""
+    method = select(request, dialect)
+    try:
+        return await method.authenticate(request, node, store)
+    except InvalidClientCredentials:
+        refusal = _REFUSALS.get(dialect)
+        if refusal is None:
+            raise
+        raise refusal() from None
