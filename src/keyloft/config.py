@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         le=3600,
         description="How often a node writes its clients' last use (lastUsedOn), in one batch.",
     )
+    federation_allow_http: bool = Field(
+        default=False,
+        description="Development and tests only: let client JWKS URIs and federated issuers "
+        "use http:// and loopback or private addresses (otherwise https and public only).",
+    )
     console_session_seconds: int = Field(
         default=8 * 3600,
         ge=60,

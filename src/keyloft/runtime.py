@@ -17,18 +17,22 @@ from keyloft.cache.bus import LocalBus, RedisBus
 from keyloft.cache.client_state import ClientStateCache
 from keyloft.cache.node import NodeCopies
 from keyloft.cache.ratelimit import MemoryLimiter, RedisLimiter
+from keyloft.cache.replay import RedisReplays
 from keyloft.cache.revocations import RevokedTokens
 from keyloft.cache.sqlite_watch import DataVersionWatch
 from keyloft.config import Settings
 from keyloft.domain.addresses import Network, parse_networks
 from keyloft.domain.credentials import SecretHasher
 from keyloft.domain.signing import KeyRing
+from keyloft.outbound import FetchPolicy, JsonFetcher
 from keyloft.services.clock import SystemClock
 from keyloft.services.container import Services
 from keyloft.services.guard import AttemptGuard
+from keyloft.services.key_sets import RemoteKeySets
 from keyloft.services.keys import ServerKeys, load_key_ring
 from keyloft.services.login_cache import LoginCache
-from keyloft.services.ports import Changes, Clock, FailureLimiter, Limit, Store
+from keyloft.services.ports import Changes, Clock, FailureLimiter, Limit, ReplayGuard, Store
+from keyloft.services.replays import StoreReplays
 from keyloft.services.server_secret import previous_server_keys
 from keyloft.services.server_secret import server_keys as current_server_keys
 from keyloft.services.usage import UsageLog
@@ -38,6 +42,7 @@ from keyloft.storage.store import Database
 
 log = logging.getLogger("keyloft.runtime")
 REFRESH_SECONDS = 60.0
+PURGE_SECONDS = 300.0
 
 
 @dataclass(slots=True)
@@ -61,10 +66,22 @@ class Runtime:
     usage: UsageLog = field(default_factory=UsageLog)
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     services: Services = field(init=False)
+    fetcher: JsonFetcher = field(init=False)
+    key_sets: RemoteKeySets = field(init=False)
+    replays: ReplayGuard = field(init=False)
     _tickers: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.services = Services(self)
+        self.fetcher = JsonFetcher(FetchPolicy(allow_http=self.settings.federation_allow_http))
+        self.key_sets = RemoteKeySets(self.fetcher, wall=lambda: self.now().timestamp())
+        self.replays = (
+            RedisReplays(self.redis) if self.redis is not None else StoreReplays(self.transaction)
+        )
+
+    @property
+    def federation_allow_http(self) -> bool:
+        return self.settings.federation_allow_http
 
     def now(self) -> datetime:
         """The node's one clock, as the key ring and the token cache read it too."""
@@ -105,16 +122,23 @@ class Runtime:
     async def flush_usage(self) -> int:
         """Write the clients' uses noted since the last flush, in one transaction; a batch
         that cannot be written is kept for the next flush. Returns how many clients."""
-        batch = self.usage.take()
-        if not batch:
+        batch, credentials = self.usage.take(), self.usage.take_credentials()
+        if not batch and not credentials:
             return 0
         try:
             async with self.database.unit_of_work(write=True) as store:
                 await store.clients.record_use(batch)
+                await store.clients.record_credential_use(credentials)
         except BaseException:
-            self.usage.give_back(batch)
+            self.usage.give_back(batch, credentials)
             raise
         return len(batch)
+
+    async def purge_used_assertions(self) -> int:
+        """Forget the used client assertions that have expired (store-kept ones only)."""
+        if isinstance(self.replays, StoreReplays):
+            return await self.replays.purge(self.now())
+        return 0
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
         while True:
@@ -129,6 +153,7 @@ class Runtime:
         self._tickers = [
             loop.create_task(self._every(REFRESH_SECONDS, self.refresh)),
             loop.create_task(self._every(self.settings.usage_flush_seconds, self.flush_usage)),
+            loop.create_task(self._every(PURGE_SECONDS, self.purge_used_assertions)),
         ]
         await self.bus.start()
 
@@ -145,6 +170,7 @@ class Runtime:
         except Exception as exc:
             log.warning("writing the last client uses failed: %s", type(exc).__name__)
         await self.bus.stop()
+        await self.fetcher.aclose()
         await self.copies.close()
         await self.copies.settle()
         if self.watch is not None:

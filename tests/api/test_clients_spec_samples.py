@@ -26,7 +26,15 @@ SAMPLES: dict[str, Any] = json.loads(
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}$")
 CLIENTS = "/v3/integrations/clients"
 # Fields Keyloft adds to a client (additive, after the contract's own): nothing else may differ.
-ADDED_CLIENT_FIELDS = ("lastUsedOn",)
+ADDED_CLIENT_FIELDS = (
+    "lastUsedOn",
+    "tokenEndpointAuthMethod",
+    "jwks",
+    "jwksUri",
+    "federatedCredentials",
+    "keys",
+    "lastUsedCredential",
+)
 
 
 def _path(sample: str, client_key: str = "") -> str:

@@ -209,4 +209,12 @@ async def test_metadata_lists_the_endpoints(http: httpx.AsyncClient) -> None:
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
         "client_secret_post",
+        "private_key_jwt",
     }
+    assert meta["token_endpoint_auth_signing_alg_values_supported"] == [
+        "RS256",
+        "PS256",
+        "ES256",
+        "ES384",
+        "EdDSA",
+    ]

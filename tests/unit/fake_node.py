@@ -17,11 +17,13 @@ from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, Permission, ScopeEntity
 from keyloft.domain.signing import KeyRing, SigningKey, generate_signing_key
 from keyloft.services.guard import AttemptGuard
+from keyloft.services.key_sets import RemoteKeySets
 from keyloft.services.login_cache import LoginCache
 from keyloft.services.ports import ClientState, Limit
+from keyloft.services.replays import StoreReplays
 from keyloft.services.usage import UsageLog
 from keyloft.services.verified_tokens import VerifiedTokens
-from tests.unit.fakes import FakeClock, FakeStore
+from tests.unit.fakes import FakeClock, FakeRemoteJson, FakeStore
 
 ISSUER = "https://keyloft.test"
 AUDIENCE = "https://api.test"
@@ -80,6 +82,10 @@ class FakeNode:
         self.logins = LoginCache(b"l" * 32, 0)
         self.usage = UsageLog()
         self.verified_tokens = VerifiedTokens(wall=lambda: clock.now().timestamp())
+        self.remote = FakeRemoteJson()
+        self.key_sets = RemoteKeySets(self.remote, wall=lambda: clock.now().timestamp())
+        self.replays = StoreReplays(self.transaction)
+        self.federation_allow_http = False
         self.units: list[bool] = []
 
     @property

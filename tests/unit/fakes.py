@@ -8,10 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 from keyloft.domain.actors import Principal, PrincipalKind
 from keyloft.domain.audit import AuditEvent
-from keyloft.domain.clients import Client
+from keyloft.domain.clients import CLIENT_SECRET, NO_CREDENTIALS, Client, ClientCredentials
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, ScopeEntity
-from keyloft.services.ports import AuditQuery, Changes, ClientPage, ClientSecrets, StoredKey
+from keyloft.services.ports import (
+    AuditQuery,
+    Changes,
+    ClientPage,
+    ClientSecrets,
+    RemoteDocument,
+    RemoteFetchFailed,
+    StoredKey,
+)
 
 
 class FakeClock:
@@ -119,7 +127,9 @@ class FakeScopes:
 class FakeClients:
     def __init__(self, principals: FakePrincipals) -> None:
         self._principals = principals
-        self.rows: dict[int, tuple[Client, str]] = {}  # id -> (client, current secret hash)
+        # id -> (client, current secret hash: None for a client without a secret)
+        self.rows: dict[int, tuple[Client, str | None]] = {}
+        self.uses: dict[tuple[int, str], datetime] = {}
         self.grace: dict[int, tuple[str, datetime]] = {}  # id -> (replaced hash, its end)
 
     async def _principal(self, principal_id: int) -> Principal:
@@ -132,7 +142,7 @@ class FakeClients:
         *,
         org_id: int,
         client_key: str,
-        secret_hash: str,
+        secret_hash: str | None,
         name: str,
         description: str,
         expiration_token_time: int,
@@ -140,6 +150,8 @@ class FakeClients:
         grants: Sequence[Grant],
         actor_id: int,
         now: datetime,
+        auth_method: str = CLIENT_SECRET,
+        credentials: ClientCredentials = NO_CREDENTIALS,
     ) -> Client:
         actor = await self._principal(actor_id)
         client = Client(
@@ -156,6 +168,8 @@ class FakeClients:
             last_updated_on=now,
             created_by=actor,
             last_updated_by=actor,
+            auth_method=auth_method,
+            credentials=credentials,
         )
         self.rows[client.id] = (client, secret_hash)
         return client
@@ -225,6 +239,14 @@ class FakeClients:
             if client.last_used_on is None or client.last_used_on < at:
                 self.rows[client_id] = (dataclasses.replace(client, last_used_on=at), secret)
 
+    async def record_credential_use(self, uses: Mapping[tuple[int, str], datetime]) -> None:
+        for key, at in uses.items():
+            if key not in self.uses or self.uses[key] < at:
+                self.uses[key] = at
+
+    async def credential_uses(self, client_id: int) -> dict[str, datetime]:
+        return {name: at for (owner, name), at in self.uses.items() if owner == client_id}
+
     async def count_valid(self, org_id: int) -> int:
         return len(await self.list(org_id, include_invalid=False))
 
@@ -262,8 +284,11 @@ class FakeClients:
         actor_id: int,
         now: datetime,
         expected_version: int,
+        auth_method: str = CLIENT_SECRET,
+        credentials: ClientCredentials = NO_CREDENTIALS,
+        secrets: ClientSecrets | None = None,
     ) -> Client | None:
-        return await self._bump(
+        changed = await self._bump(
             client_id,
             expected_version,
             actor_id,
@@ -273,7 +298,13 @@ class FakeClients:
             expiration_token_time=expiration_token_time,
             default_till_id=default_till_id,
             grants=tuple(grants),
+            auth_method=auth_method,
+            credentials=credentials,
         )
+        if changed is not None and secrets is not None:
+            self.rows[client_id] = (changed, secrets.current)
+            self.grace.pop(client_id, None)
+        return changed
 
     async def invalidate(
         self, client_id: int, *, actor_id: int, now: datetime, expected_version: int
@@ -322,6 +353,38 @@ class FakeRevocations:
         return [(jti, expires) for jti, (_, expires) in self.rows.items() if expires > now]
 
 
+class FakeUsedAssertions:
+    def __init__(self) -> None:
+        self.rows: dict[str, datetime] = {}
+
+    async def claim(self, digest: str, expires_at: datetime) -> bool:
+        if digest in self.rows:
+            return False
+        self.rows[digest] = expires_at
+        return True
+
+    async def purge(self, now: datetime) -> int:
+        gone = [digest for digest, expires in self.rows.items() if expires < now]
+        for digest in gone:
+            del self.rows[digest]
+        return len(gone)
+
+
+class FakeRemoteJson:
+    """A ``RemoteJson`` serving documents from a dict; ``fetched`` lists each URL asked for."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, RemoteDocument | RemoteFetchFailed] = {}
+        self.fetched: list[str] = []
+
+    async def get_json(self, url: str) -> RemoteDocument:
+        self.fetched.append(url)
+        found = self.documents.get(url, RemoteFetchFailed("status", "404"))
+        if isinstance(found, RemoteFetchFailed):
+            raise found
+        return found
+
+
 class FakeStore:
     """One in-memory unit of work with every repository of ``keyloft.services.ports.Store``."""
 
@@ -334,3 +397,4 @@ class FakeStore:
         self.clients = FakeClients(self.principals)
         self.keys = FakeKeys()
         self.revocations = FakeRevocations(self.changes)
+        self.used_assertions = FakeUsedAssertions()

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import base64
-from typing import ClassVar
 
 import pytest
 
-from keyloft.domain.errors import InvalidClientCredentials
 from keyloft.domain.oauth import InvalidClient, InvalidRequest
 from keyloft.services.client_auth import (
-    METHODS,
-    AuthenticatedClient,
-    ClientAuthMethod,
     ClientAuthRequest,
     method_names,
     select,
 )
-from keyloft.services.node import Node
-from keyloft.services.ports import Store
 from tests.unit.fake_node import signing_key, world
 
 
@@ -27,8 +20,12 @@ def basic(raw: str) -> str:
 
 
 def test_each_dialect_lists_its_methods_in_registry_order() -> None:
-    assert method_names("oauth2") == ["client_secret_basic", "client_secret_post"]
-    assert method_names("v3") == ["v3_key_secret"]
+    assert method_names("oauth2") == [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ]
+    assert method_names("v3") == ["v3_key_secret", "private_key_jwt"]
 
 
 @pytest.mark.parametrize(
@@ -65,28 +62,23 @@ def test_the_v3_method_is_not_an_oauth_method() -> None:
     assert select(ClientAuthRequest({"key": "a", "secret": "b"}), "v3").name == "v3_key_secret"
 
 
-class Assertion:
-    """A made-up method whose requests also carry ``client_id``, as RFC 7523's do."""
-
-    name: ClassVar[str] = "made_up_assertion"
-    dialects: ClassVar[frozenset[str]] = frozenset({"oauth2"})
-    supersedes: ClassVar[frozenset[str]] = frozenset({"client_secret_post"})
-
-    def present(self, request: ClientAuthRequest) -> bool:
-        return "client_assertion" in request.params
-
-    async def authenticate(
-        self, request: ClientAuthRequest, node: Node, store: Store
-    ) -> AuthenticatedClient:
-        raise InvalidClientCredentials()
-
-
-def test_a_method_may_supersede_one_whose_parameters_its_requests_carry() -> None:
-    methods: tuple[ClientAuthMethod, ...] = (*METHODS, Assertion())
-    asserted = ClientAuthRequest({"client_id": "a", "client_assertion": "x.y.z"})
-    assert select(asserted, "oauth2", methods).name == "made_up_assertion"
+def test_an_assertion_supersedes_the_form_post_whose_client_id_it_carries() -> None:
+    """RFC 7523 requests may name the client: that alone is not a second method."""
+    asserted = ClientAuthRequest(
+        {
+            "client_id": "a",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": "x.y.z",
+        }
+    )
+    assert select(asserted, "oauth2").name == "private_key_jwt"
     posted = ClientAuthRequest({"client_id": "a", "client_secret": "b"})
-    assert select(posted, "oauth2", methods).name == "client_secret_post"
+    assert select(posted, "oauth2").name == "client_secret_post"
+    both = ClientAuthRequest(
+        {"client_id": "a", "client_assertion": "x.y.z"}, authorization=basic("a:b")
+    )
+    with pytest.raises(InvalidRequest):
+        select(both, "oauth2")
 
 
 @pytest.mark.parametrize(

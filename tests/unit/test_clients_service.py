@@ -216,7 +216,7 @@ async def test_update_to_a_taken_name(world: World) -> None:
         await world.service.update(
             world.admin, two.client_key, _request(world, name="one"), if_match=None
         )
-    kept = await world.service.update(
+    kept, _ = await world.service.update(
         world.admin, two.client_key, _request(world, name="two"), if_match=None
     )
     assert (kept.name, kept.version) == ("two", 2)
@@ -224,7 +224,7 @@ async def test_update_to_a_taken_name(world: World) -> None:
 
 async def test_update_keeps_name_and_description_when_omitted(world: World) -> None:
     client, _ = await world.service.create(world.admin, _request(world))
-    updated = await world.service.update(
+    updated, _ = await world.service.update(
         world.admin,
         client.client_key,
         _request(world, name=None, description=None, expiration_token_time=60),
@@ -263,7 +263,7 @@ async def test_if_match(world: World) -> None:
         await world.service.update(
             world.admin, client.client_key, _request(world), if_match='"1-7"'
         )
-    updated = await world.service.update(
+    updated, _ = await world.service.update(
         world.admin, client.client_key, _request(world), if_match=f'"{client.id}-1"'
     )
     assert updated.version == 2

@@ -90,6 +90,11 @@ def client_fields(client: Client) -> dict[str, Any]:
             }
             for grant in client.grants
         ],
+        "tokenEndpointAuthMethod": client.auth_method,
+        # Keys by thumbprint: the audit trail names a key, it need not hold it.
+        "jwks": [key.thumbprint for key in client.credentials.jwks],
+        "jwksUri": client.credentials.jwks_uri,
+        "federatedCredentials": [rule.as_dict() for rule in client.credentials.federated],
     }
 
 

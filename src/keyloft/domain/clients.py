@@ -6,12 +6,40 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from keyloft.domain.actors import Principal
+from keyloft.domain.client_keys import ClientKey
 from keyloft.domain.errors import ValidationFailed
+from keyloft.domain.federation import FederatedCredential
 from keyloft.domain.patterns import validate_patterns
 from keyloft.domain.scopes import Grant, Permission, ScopeEntity
 
 MAX_NAME = 100
 MAX_DESCRIPTION = 500
+
+# How a client proves itself at the token endpoints (RFC 7591 ``token_endpoint_auth_method``).
+# A secret client may use Basic, the form post or the v3 body alike; a private_key_jwt client
+# has no secret and signs a JWT assertion (RFC 7523) with one of its keys, or presents a token
+# of an issuer one of its federated credentials trusts.
+CLIENT_SECRET = "client_secret_basic"  # noqa: S105 (a method name, not a secret)
+PRIVATE_KEY_JWT = "private_key_jwt"
+AUTH_METHODS = (CLIENT_SECRET, PRIVATE_KEY_JWT)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """A client's registered public keys, key set URL and federated credentials."""
+
+    jwks: tuple[ClientKey, ...] = ()
+    jwks_uri: str | None = None
+    federated: tuple[FederatedCredential, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.jwks or self.jwks_uri or self.federated)
+
+    def rule(self, name: str) -> FederatedCredential | None:
+        return next((rule for rule in self.federated if rule.name == name), None)
+
+
+NO_CREDENTIALS = ClientCredentials()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +60,12 @@ class Client:
     version: int = 1
     last_used_on: datetime | None = None
     """When a token was last minted for it, to the minute (None: never, as far as known)."""
+    auth_method: str = CLIENT_SECRET
+    credentials: ClientCredentials = NO_CREDENTIALS
+
+    @property
+    def has_secret(self) -> bool:
+        return self.auth_method == CLIENT_SECRET
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ class KeyloftError(Exception):
 
     code: int = 1000
     default_message: str = "Request failed."
+    reason: str | None = None
+    """Why, in one word, for the log and the metrics only (never told to the caller)."""
 
     def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
         self.message = message or self.default_message
@@ -32,6 +34,15 @@ class InvalidClientCredentials(KeyloftError):
 
     code = 3002
     default_message = "Invalid client key or secret."
+
+
+class AssertionRefused(InvalidClientCredentials):
+    """A client assertion (RFC 7523) that does not prove its client. ``reason`` is for the
+    log and the metrics only: the caller is told exactly what a wrong secret tells it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason: str | None = reason
 
 
 class InvalidToken(KeyloftError):

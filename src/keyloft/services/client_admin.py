@@ -7,7 +7,8 @@ The rules themselves live in ``ClientService``, which works inside one transacti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from keyloft.domain.actors import Actor
@@ -27,6 +28,8 @@ class ClientAnswer:
     org: Org
     secret: str | None = None
     """Only in the answer that creates it (create, rotation): never available again."""
+    uses: Mapping[str, datetime] = field(default_factory=dict)
+    """When each of its keys and federated credentials last minted a token (detail answers)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +92,8 @@ class ClientAdministration:
         async with self._node.transaction(write=False) as store:
             clients = ClientService.of(self._node, store)
             client, org = await clients.read(actor, client_key)
-        return ClientAnswer(client, org)
+            uses = await clients.credential_uses(client)
+        return ClientAnswer(client, org, uses=uses)
 
     async def create(
         self, actor: Actor, request: ClientRequest, context: RequestContext
@@ -110,8 +114,9 @@ class ClientAdministration:
     ) -> ClientAnswer:
         async with self._node.transaction(write=True) as store:
             clients = ClientService.of(self._node, store, context)
-            client = await clients.update(actor, client_key, request, if_match=if_match)
-            return ClientAnswer(client, await clients.org(actor))
+            client, secret = await clients.update(actor, client_key, request, if_match=if_match)
+            uses = await clients.credential_uses(client)
+            return ClientAnswer(client, await clients.org(actor), secret, uses)
 
     async def delete(
         self, actor: Actor, client_key: str, context: RequestContext, *, if_match: str | None = None

@@ -5,9 +5,17 @@ org's entities, and — for a caller with a token — nothing beyond the caller'
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Final
 
 from keyloft.domain.actors import Actor, PrincipalKind
+from keyloft.domain.client_keys import check_jwks
 from keyloft.domain.clients import (
+    AUTH_METHODS,
+    CLIENT_SECRET,
+    NO_CREDENTIALS,
+    PRIVATE_KEY_JWT,
+    Client,
+    ClientCredentials,
     ScopeInput,
     check_description,
     check_grants,
@@ -15,6 +23,7 @@ from keyloft.domain.clients import (
     check_ttl,
 )
 from keyloft.domain.errors import AccessDenied, ValidationFailed
+from keyloft.domain.federation import check_rules, check_url
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, grants_cover
 from keyloft.services.ports import Store
@@ -22,6 +31,76 @@ from keyloft.services.ports import Store
 # Ids are stored as signed 64-bit integers; a larger number names nothing and must not reach
 # the database driver, which would fail on it.
 MAX_ID = 2**63 - 1
+
+
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Final[Any] = _Keep()
+"""A credential field the request leaves as it is (absent from an update; none on create)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRequest:
+    """What a create or update asks of a client's credentials, as sent: ``KEEP`` leaves a
+    field as it is, ``None`` clears it."""
+
+    auth_method: str | None = None
+    jwks: Any = KEEP
+    jwks_uri: Any = KEEP
+    federated: Any = KEEP
+
+    @property
+    def empty(self) -> bool:
+        return self.auth_method is None and all(
+            value is KEEP for value in (self.jwks, self.jwks_uri, self.federated)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCredentials:
+    auth_method: str
+    credentials: ClientCredentials
+
+
+def check_credentials(
+    request: CredentialRequest, current: Client | None, *, allow_http: bool
+) -> CheckedCredentials:
+    """The method and credentials a client will have: the request's, else the current ones.
+    A private_key_jwt client needs a way to prove itself: keys, a key set URL, or a rule."""
+    held = current.credentials if current is not None else NO_CREDENTIALS
+    method = request.auth_method or (current.auth_method if current else CLIENT_SECRET)
+    if method not in AUTH_METHODS:
+        raise ValidationFailed(
+            f"tokenEndpointAuthMethod must be one of {', '.join(AUTH_METHODS)}.",
+            field="tokenEndpointAuthMethod",
+        )
+    jwks = held.jwks
+    if request.jwks is not KEEP:
+        jwks = check_jwks(request.jwks) if request.jwks is not None else ()
+    jwks_uri = held.jwks_uri
+    if request.jwks_uri is not KEEP:
+        jwks_uri = (
+            check_url(request.jwks_uri, "jwksUri", allow_http=allow_http)
+            if request.jwks_uri is not None
+            else None
+        )
+    federated = held.federated
+    if request.federated is not KEEP:
+        federated = (
+            check_rules(request.federated, "federatedCredentials", allow_http=allow_http)
+            if request.federated is not None
+            else ()
+        )
+    credentials = ClientCredentials(jwks, jwks_uri, federated)
+    if method == PRIVATE_KEY_JWT and not credentials:
+        raise ValidationFailed(
+            "A private_key_jwt client needs jwks, jwksUri or federatedCredentials.",
+            field="tokenEndpointAuthMethod",
+        )
+    return CheckedCredentials(method, credentials)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +112,7 @@ class ClientRequest:
     scopes: list[ScopeInput] = field(default_factory=list)
     name: str | None = None
     description: str | None = None
+    credentials: CredentialRequest = field(default_factory=CredentialRequest)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from keyloft.domain.actors import Actor, Principal, PrincipalKind
 from keyloft.domain.audit import AuditEvent, RequestContext, client_fields, diff
 from keyloft.domain.clients import (
+    CLIENT_SECRET,
     MAX_NAME,
     Client,
     if_match_allows,
@@ -27,7 +28,7 @@ from keyloft.domain.errors import (
 )
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import ScopeEntity, grants_cover
-from keyloft.services.client_requests import ClientRequest, check_request
+from keyloft.services.client_requests import ClientRequest, check_credentials, check_request
 from keyloft.services.client_states import ClientStates
 from keyloft.services.cursor import decode_cursor, encode_cursor
 from keyloft.services.node import Node
@@ -55,8 +56,11 @@ class ClientService:
         context: RequestContext | None = None,
         usage: UsageLog | None = None,
         cache: ClientCache | None = None,
+        *,
+        allow_http: bool = False,
     ) -> None:
         self._store = store
+        self._allow_http = allow_http
         self._hasher = hasher
         self._clock = clock
         self._context = context or RequestContext()
@@ -66,7 +70,15 @@ class ClientService:
     @classmethod
     def of(cls, node: Node, store: Store, context: RequestContext | None = None) -> ClientService:
         """The rules over ``store``, with the node's hasher, clock, usage log and cache."""
-        return cls(store, node.hasher, node.clock, context, node.usage, node.cache)
+        return cls(
+            store,
+            node.hasher,
+            node.clock,
+            context,
+            node.usage,
+            node.cache,
+            allow_http=node.federation_allow_http,
+        )
 
     def _latest_use(self, client: Client) -> Client:
         """The client with this node's uses not yet written counted in."""
@@ -175,6 +187,18 @@ class ClientService:
             raise ClientNotFound()
         return self._latest_use(client)
 
+    async def credential_uses(self, client: Client) -> dict[str, datetime]:
+        """When each of the client's keys and federated credentials last minted a token,
+        with this node's uses not yet written counted in (none for a plain secret client)."""
+        if not client.credentials:
+            return {}
+        uses = await self._store.clients.credential_uses(client.id)
+        if self._usage is not None:
+            for credential, at in self._usage.pending_credentials(client.id).items():
+                if credential not in uses or uses[credential] < at:
+                    uses[credential] = at
+        return uses
+
     async def read(self, actor: Actor, client_key: str) -> tuple[Client, Org]:
         """A client and its org, for answering a read: from the node's client cache when it
         holds them (as fresh as the token path's copy), else from the store. Not for changes,
@@ -187,8 +211,9 @@ class ClientService:
         org = state.org if state.org is not None else await self.org(actor)
         return self._latest_use(state.client), org
 
-    async def create(self, actor: Actor, request: ClientRequest) -> tuple[Client, str]:
-        """Returns the client and its secret, which is never available again."""
+    async def create(self, actor: Actor, request: ClientRequest) -> tuple[Client, str | None]:
+        """Returns the client and its secret, which is never available again (None: a client
+        that authenticates without a secret)."""
         org = await self.org(actor)
         if request.name is None:
             raise ValidationFailed("name is required.", field="name")
@@ -197,6 +222,7 @@ class ClientService:
         checked = await check_request(self._store, actor, org, request)
         assert checked.name is not None
         assert checked.description is not None
+        method = check_credentials(request.credentials, None, allow_http=self._allow_http)
         await self._store.orgs.lock(org.id)
         if await self._store.clients.count_valid(org.id) >= org.max_clients:
             raise ClientLimitReached(
@@ -205,11 +231,11 @@ class ClientService:
             )
         if await self._store.clients.name_in_use(org.id, checked.name, except_id=None):
             raise NameTaken(field="name")
-        secret = new_client_secret()
+        secret = new_client_secret() if method.auth_method == CLIENT_SECRET else None
         client = await self._store.clients.add(
             org_id=org.id,
             client_key=new_client_key(),
-            secret_hash=self._hasher.hash(secret),
+            secret_hash=self._hasher.hash(secret) if secret is not None else None,
             name=checked.name,
             description=checked.description,
             expiration_token_time=checked.ttl,
@@ -217,16 +243,29 @@ class ClientService:
             grants=checked.grants,
             actor_id=actor.principal.id,
             now=self._clock.now(),
+            auth_method=method.auth_method,
+            credentials=method.credentials,
         )
         await self._record(actor, "client.create", client, diff(None, client_fields(client)))
         return client, secret
 
     async def update(
         self, actor: Actor, client_key: str, request: ClientRequest, *, if_match: str | None
-    ) -> Client:
+    ) -> tuple[Client, str | None]:
+        """The changed client, and its new secret when the change gave it one (a switch to
+        client_secret_basic); a switch away from it drops the secret."""
         org = await self.org(actor)
         current = await self._changeable(actor, client_key, if_match)
         checked = await check_request(self._store, actor, org, request)
+        method = check_credentials(request.credentials, current, allow_http=self._allow_http)
+        secret: str | None = None
+        secrets: ClientSecrets | None = None
+        if method.auth_method != current.auth_method:
+            if method.auth_method == CLIENT_SECRET:
+                secret = new_client_secret()
+                secrets = ClientSecrets(self._hasher.hash(secret))
+            else:
+                secrets = ClientSecrets(None)
         name = checked.name if checked.name is not None else current.name
         description = (
             checked.description if checked.description is not None else current.description
@@ -246,13 +285,17 @@ class ClientService:
             actor_id=actor.principal.id,
             now=self._clock.now(),
             expected_version=current.version,
+            auth_method=method.auth_method,
+            credentials=method.credentials,
+            secrets=secrets,
         )
         if updated is None:
             raise VersionMismatch()
-        await self._record(
-            actor, "client.update", updated, diff(client_fields(current), client_fields(updated))
-        )
-        return self._latest_use(updated)
+        changes = diff(client_fields(current), client_fields(updated))
+        if secret is not None:
+            changes["secret"] = [None, "issued"]
+        await self._record(actor, "client.update", updated, changes)
+        return self._latest_use(updated), secret
 
     async def delete(self, actor: Actor, client_key: str, *, if_match: str | None) -> Client:
         current = await self._changeable(actor, client_key, if_match)
@@ -280,6 +323,12 @@ class ClientService:
                 f"graceSeconds must be between 0 and {MAX_GRACE_SECONDS}.", field="graceSeconds"
             )
         current = await self._changeable(actor, client_key, if_match)
+        if not current.has_secret:
+            raise ValidationFailed(
+                f"This client authenticates with {current.auth_method} and has no secret to "
+                "rotate; change its keys or federated credentials instead.",
+                field="tokenEndpointAuthMethod",
+            )
         replaced = await self._secrets(current)
         now = self._clock.now()
         secret = new_client_secret()
@@ -287,7 +336,7 @@ class ClientService:
             ClientSecrets(
                 self._hasher.hash(secret), replaced.current, now + timedelta(seconds=grace_seconds)
             )
-            if grace_seconds
+            if grace_seconds and replaced.current is not None
             else ClientSecrets(self._hasher.hash(secret))
         )
         rotated = await self._store.clients.set_secrets(

@@ -169,7 +169,7 @@ class ConsoleViews:
     ) -> ClientAnswer | NotChanged | NoSuchClient:
         async def update(clients: ClientService, page: ClientView) -> tuple[Client, str | None]:
             request = read_request([entity.id for entity in page.entities])
-            return await clients.update(actor, client_key, request, if_match=if_match), None
+            return await clients.update(actor, client_key, request, if_match=if_match)
 
         return await self._change(actor, client_key, context, update)
 

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from keyloft.domain.credentials import SecretHasher
     from keyloft.domain.signing import KeyRing
     from keyloft.services.guard import AttemptGuard
+    from keyloft.services.key_sets import RemoteKeySets
     from keyloft.services.login_cache import LoginCache
-    from keyloft.services.ports import ClientCache, Clock, RevocationView, Store
+    from keyloft.services.ports import ClientCache, Clock, ReplayGuard, RevocationView, Store
     from keyloft.services.usage import UsageLog
     from keyloft.services.verified_tokens import VerifiedTokens
 
@@ -39,6 +40,18 @@ class Node(Protocol):
     def usage(self) -> UsageLog: ...
     @property
     def verified_tokens(self) -> VerifiedTokens: ...
+    @property
+    def key_sets(self) -> RemoteKeySets:
+        """Public keys other servers hold (client key set URLs, federated issuers)."""
+
+    @property
+    def replays(self) -> ReplayGuard:
+        """Single use of client assertions across every node."""
+
+    @property
+    def federation_allow_http(self) -> bool:
+        """Whether client key set URLs and federated issuers may be http:// and private
+        addresses (development and tests only)."""
 
     @property
     def issuer(self) -> str:

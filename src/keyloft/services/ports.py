@@ -10,7 +10,7 @@ from typing import Protocol
 
 from keyloft.domain.actors import Principal, PrincipalKind
 from keyloft.domain.audit import AuditEvent
-from keyloft.domain.clients import Client
+from keyloft.domain.clients import CLIENT_SECRET, NO_CREDENTIALS, Client, ClientCredentials
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, ScopeEntity
 
@@ -32,9 +32,10 @@ class StoredKey:
 
 @dataclass(frozen=True, slots=True)
 class ClientSecrets:
-    """A client's secret hash, and the one it replaced while that is in its grace period."""
+    """A client's secret hash (None: it has no secret), and the one it replaced while that is
+    in its grace period."""
 
-    current: str
+    current: str | None
     previous: str | None = None
     previous_expires_at: datetime | None = None
 
@@ -65,7 +66,7 @@ class ClientState:
     """What the hot paths need about a client, cached per node."""
 
     client: Client
-    secret_hash: str
+    secret_hash: str | None
     entities: tuple[ScopeEntity, ...]
     default_till: Principal | None
     previous_secret_hash: str | None = None
@@ -148,7 +149,7 @@ class ClientRepository(Protocol):
         *,
         org_id: int,
         client_key: str,
-        secret_hash: str,
+        secret_hash: str | None,
         name: str,
         description: str,
         expiration_token_time: int,
@@ -156,6 +157,8 @@ class ClientRepository(Protocol):
         grants: Sequence[Grant],
         actor_id: int,
         now: datetime,
+        auth_method: str = CLIENT_SECRET,
+        credentials: ClientCredentials = NO_CREDENTIALS,
     ) -> Client: ...
     async def get(self, org_id: int, client_key: str) -> Client | None: ...
     async def credentials(self, client_key: str) -> tuple[Client, ClientSecrets] | None:
@@ -175,6 +178,12 @@ class ClientRepository(Protocol):
     async def record_use(self, uses: Mapping[int, datetime]) -> None:
         """Move each client's last use forward to the given time (never backward)."""
 
+    async def record_credential_use(self, uses: Mapping[tuple[int, str], datetime]) -> None:
+        """Move each (client, credential)'s last use forward (never backward)."""
+
+    async def credential_uses(self, client_id: int) -> dict[str, datetime]:
+        """When each of the client's credentials was last used, by credential name."""
+
     async def count_valid(self, org_id: int) -> int: ...
     async def name_in_use(self, org_id: int, name: str, *, except_id: int | None) -> bool: ...
     async def update(
@@ -189,8 +198,12 @@ class ClientRepository(Protocol):
         actor_id: int,
         now: datetime,
         expected_version: int,
+        auth_method: str = CLIENT_SECRET,
+        credentials: ClientCredentials = NO_CREDENTIALS,
+        secrets: ClientSecrets | None = None,
     ) -> Client | None:
-        """Apply a change if the stored version is still ``expected_version``; else None."""
+        """Apply a change if the stored version is still ``expected_version``; else None.
+        ``secrets`` replaces the secret hashes (None: they stay)."""
 
     async def invalidate(
         self, client_id: int, *, actor_id: int, now: datetime, expected_version: int
@@ -213,6 +226,14 @@ class RevocationRepository(Protocol):
 
     async def is_revoked(self, jti: str) -> bool: ...
     async def unexpired(self, now: datetime) -> list[tuple[str, datetime]]: ...
+
+
+class UsedAssertionRepository(Protocol):
+    async def claim(self, digest: str, expires_at: datetime) -> bool:
+        """Record an assertion's first use; False when it was used before."""
+
+    async def purge(self, now: datetime) -> int:
+        """Forget the assertions that expired before ``now``; how many."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,10 +283,41 @@ class Store(Protocol):
     def revocations(self) -> RevocationRepository: ...
     @property
     def audit(self) -> AuditRepository: ...
+    @property
+    def used_assertions(self) -> UsedAssertionRepository: ...
 
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteDocument:
+    """A JSON document fetched from another server (a client's JWKS, an issuer's metadata)."""
+
+    url: str
+    body: object
+    max_age: float | None
+    """How long the sender allows it to be cached, in seconds (``Cache-Control: max-age``;
+    0 for ``no-store``/``no-cache``); None when it does not say."""
+
+
+class RemoteFetchFailed(Exception):
+    """A document that could not be fetched, or was refused; ``reason`` is one word for logs
+    and metrics (``scheme``, ``address``, ``resolve``, ``connect``, ``timeout``, ``too_large``,
+    ``status``, ``redirect``, ``not_json``)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class RemoteJson(Protocol):
+    """Fetches JSON documents from other servers, behind the deployment's outbound guard."""
+
+    async def get_json(self, url: str) -> RemoteDocument:
+        """The document at ``url``; ``RemoteFetchFailed`` otherwise."""
 
 
 class ClientCache(Protocol):
@@ -300,3 +352,10 @@ class RevocationView(Protocol):
     """A node's copy of the revoked tokens; None means "not sure: ask the store"."""
 
     def known_revoked(self, jti: str) -> bool | None: ...
+
+
+class ReplayGuard(Protocol):
+    """Single use across every node (client assertions' ``jti``): Redis, or the store."""
+
+    async def first_use(self, key: str, expires_at: datetime) -> bool:
+        """True the first time ``key`` is seen before ``expires_at``; False ever after."""

@@ -129,7 +129,10 @@ class TokenIssuance:
         """Note the client's use (written later, in a batch) and store a secret re-hashed
         under the current server secret (during a server-secret rotation)."""
         client = authenticated.state.client
-        self._node.usage.note(client.id, at)
+        usage = self._node.usage
+        usage.note(client.id, at)
+        if authenticated.credential is not None:
+            usage.note_credential(client.id, authenticated.credential, at)
         upgrade = authenticated.upgrade
         if upgrade is not None:
             async with self._node.transaction(write=True) as store:

@@ -26,6 +26,9 @@ class UsageLog:
 
     def __init__(self, *, remembered: int = REMEMBERED) -> None:
         self._pending: dict[int, datetime] = {}
+        # (client id, credential) -> minute, for clients with several credentials (keys,
+        # federated rules): which of them minted last.
+        self._credentials: dict[tuple[int, str], datetime] = {}
         self._latest: OrderedDict[int, datetime] = OrderedDict()
         self._remembered = remembered
         # client id -> (a client as read, the use it was given, the client with that use):
@@ -44,6 +47,24 @@ class UsageLog:
                 if len(self._latest) > self._remembered:
                     forgotten, _ = self._latest.popitem(last=False)
                     self._overlaid.pop(forgotten, None)
+
+    def note_credential(self, client_id: int, credential: str, at: datetime) -> None:
+        minute = to_minute(at)
+        known = self._credentials.get((client_id, credential))
+        if known is None or known < minute:
+            self._credentials[(client_id, credential)] = minute
+
+    def pending_credentials(self, client_id: int) -> dict[str, datetime]:
+        """The credential uses of a client noted here and not yet written."""
+        return {
+            credential: at
+            for (owner, credential), at in self._credentials.items()
+            if owner == client_id
+        }
+
+    def take_credentials(self) -> dict[tuple[int, str], datetime]:
+        batch, self._credentials = self._credentials, {}
+        return batch
 
     def pending(self, client_id: int) -> datetime | None:
         return self._pending.get(client_id)
@@ -72,7 +93,13 @@ class UsageLog:
         batch, self._pending = self._pending, {}
         return batch
 
-    def give_back(self, batch: dict[int, datetime]) -> None:
+    def give_back(
+        self,
+        batch: dict[int, datetime],
+        credentials: dict[tuple[int, str], datetime] | None = None,
+    ) -> None:
         """A batch whose write failed, kept for the next flush (later uses win)."""
         for client_id, minute in batch.items():
             self.note(client_id, minute)
+        for (client_id, credential), minute in (credentials or {}).items():
+            self.note_credential(client_id, credential, minute)

@@ -25,6 +25,7 @@ from keyloft.services.ports import (
     RevocationRepository,
     ScopeRepository,
     SigningKeyRepository,
+    UsedAssertionRepository,
 )
 from keyloft.storage.engine import WRITE_OPTION
 from keyloft.storage.failures import PROBE_FAILURES, translated
@@ -36,6 +37,7 @@ from keyloft.storage.repositories import (
     SqlRevocations,
     SqlScopes,
     SqlSigningKeys,
+    SqlUsedAssertions,
 )
 
 _PING = text("SELECT 1")
@@ -54,6 +56,7 @@ class SqlStore:
         self.keys: SigningKeyRepository = SqlSigningKeys(session)
         self.revocations: RevocationRepository = SqlRevocations(session, self.changes)
         self.audit: AuditRepository = SqlAudit(session)
+        self.used_assertions: UsedAssertionRepository = SqlUsedAssertions(session)
 
 
 class LazyStore:
@@ -99,6 +102,10 @@ class LazyStore:
     @property
     def audit(self) -> AuditRepository:
         return self._open().audit
+
+    @property
+    def used_assertions(self) -> UsedAssertionRepository:
+        return self._open().used_assertions
 
     async def finish(self, *, commit: bool) -> None:
         """Commit (or roll back) and close the session, if one was opened."""

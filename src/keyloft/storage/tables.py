@@ -116,7 +116,8 @@ class ClientRow(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     org_id: Mapped[int] = mapped_column(Id, ForeignKey("orgs.id"))
     client_key: Mapped[str] = mapped_column(String(64), unique=True)
-    secret_hash: Mapped[str] = mapped_column(String(128))
+    # NULL for a client that has no secret (private_key_jwt).
+    secret_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
     previous_secret_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime(), nullable=True
@@ -133,6 +134,35 @@ class ClientRow(Base):
     updated_by_id: Mapped[int] = mapped_column(Id, ForeignKey("principals.id"))
     # When a token was last minted, to the minute; written in batches, never per token.
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(
+        String(32), server_default="client_secret_basic"
+    )
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    jwks_uri: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    federated_credentials: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+
+
+class CredentialUseRow(Base):
+    """When each of a client's credentials (a key by thumbprint, a federated rule by name)
+    last minted a token, to the minute; written in batches like the client's own last use."""
+
+    __tablename__ = "client_credential_uses"
+
+    client_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    credential: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UsedAssertionRow(Base):
+    """Client assertions already used (a digest of client and ``jti``), kept until they
+    expire: the single-use check when no Redis is shared by the nodes."""
+
+    __tablename__ = "used_assertions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class GrantRow(Base):

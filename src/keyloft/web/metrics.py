@@ -28,6 +28,7 @@ from keyloft.web.envelope import error
 
 UNMATCHED = "unmatched"
 ERROR_KEY = "keyloft.error"
+REASON_KEY = "keyloft.error.reason"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 TOKEN_ROUTES = {"/v3/oauth/token/generate": "v3", "/oauth2/token": "oauth2"}
 METRICS_CHALLENGE = 'Bearer realm="keyloft-metrics"'
@@ -132,7 +133,9 @@ def record(metrics: Metrics, scope: Scope, route: str, status: int, seconds: flo
         if status == 200:
             metrics.token_issued(endpoint)
         else:
-            metrics.token_refused(endpoint, refusal_reason(error_type, status))
+            # A refused client assertion says why (a fixed set of words), for operators only.
+            reason = scope.get(REASON_KEY) or refusal_reason(error_type, status)
+            metrics.token_refused(endpoint, reason)
     if metrics.multiprocess and metrics.node_due(time.monotonic()):
         # A scrape reaches one worker: each keeps its own share of the gauges current (to
         # the second: reading the cache and pool on every request would cost the hot paths).
@@ -152,16 +155,23 @@ def _noting(handler: Any) -> Any:
     if inspect.iscoroutinefunction(handler):
 
         async def noted_async(request: Request, exc: Exception) -> Any:
-            request.scope[ERROR_KEY] = type(exc)
+            _note(request, exc)
             return await handler(request, exc)
 
         return noted_async
 
     def noted(request: Request, exc: Exception) -> Any:
-        request.scope[ERROR_KEY] = type(exc)
+        _note(request, exc)
         return handler(request, exc)
 
     return noted
+
+
+def _note(request: Request, exc: Exception) -> None:
+    request.scope[ERROR_KEY] = type(exc)
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str):
+        request.scope[REASON_KEY] = reason
 
 
 router = APIRouter()

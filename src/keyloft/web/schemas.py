@@ -24,7 +24,59 @@ class ScopeIn(_Strict):
     )
 
 
-class ClientCreate(_Strict):
+AuthMethod = Literal["client_secret_basic", "private_key_jwt"]
+
+
+class FederatedCredentialIn(_Strict):
+    name: str = Field(description="1 to 100 characters, unique among the client's rules.")
+    issuer: str = Field(
+        description="The issuer trusted (exactly its tokens' iss): an https URL whose "
+        "/.well-known/openid-configuration (else oauth-authorization-server) names its keys."
+    )
+    subject: str = Field(description="The token's sub, exactly.")
+    audiences: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="The token's aud must hold one of them; empty: Keyloft's issuer.",
+    )
+    claims: dict[str, str | int | bool] = Field(
+        default_factory=dict,
+        description="Top-level claims the token must hold with exactly these values "
+        "(e.g. GitHub's repository and ref).",
+    )
+    maxAgeSeconds: int | None = Field(
+        default=None, description="Refuse tokens issued (iat) longer ago than this."
+    )
+
+
+class _Credentials(_Strict):
+    tokenEndpointAuthMethod: AuthMethod | None = Field(
+        default=None,
+        description="client_secret_basic (a secret: Basic, the form or the v3 body) or "
+        "private_key_jwt (no secret: a JWT assertion signed by one of its keys, or a token a "
+        "federated credential trusts). Default on create: client_secret_basic; kept when "
+        "absent on update. Switching to client_secret_basic issues a secret (in the answer).",
+    )
+    jwks: dict[str, Any] | None = Field(
+        default=None,
+        description='Public keys, {"keys": [JWK, ...]}: RSA (2048 bits or more), EC P-256, '
+        "P-384 or P-521, Ed25519; at most 10; no private members. null clears them; kept "
+        "when absent on update.",
+    )
+    jwksUri: str | None = Field(
+        default=None,
+        description="An https URL serving the client's JWK Set; null clears it; kept when "
+        "absent on update.",
+    )
+    federatedCredentials: list[FederatedCredentialIn] | None = Field(
+        default=None,
+        max_length=20,
+        description="Trust rules for other issuers' tokens (workload identity); replaces "
+        "the client's rules; null or [] clears them; kept when absent on update.",
+    )
+
+
+class ClientCreate(_Credentials):
     name: str = Field(description="1 to 100 characters, unique among the org's valid clients.")
     description: str = Field(description="Up to 500 characters.")
     expirationTokenTime: int = Field(description="Token lifetime in seconds, 1…org cap.")
@@ -32,7 +84,7 @@ class ClientCreate(_Strict):
     scopes: list[ScopeIn] = Field(min_length=1)
 
 
-class ClientUpdate(_Strict):
+class ClientUpdate(_Credentials):
     name: str | None = Field(default=None, description="Kept when absent.")
     description: str | None = Field(default=None, description="Kept when absent.")
     expirationTokenTime: int
@@ -67,7 +119,13 @@ class ClientListQuery(BaseModel):
 
 class TokenRequest(_Strict):
     key: str = Field(description="The client key.")
-    secret: str = Field(description="The client secret.")
+    secret: str | None = Field(default=None, description="The client secret (secret clients).")
+    assertion: str | None = Field(
+        default=None,
+        description="Instead of a secret (private_key_jwt clients): a JWT signed by one of "
+        "the client's keys (iss = sub = key, aud = the issuer, exp within 5 minutes, a "
+        "single-use jti), or a token a federated credential of the client trusts.",
+    )
 
 
 class CheckRequest(_Strict):
@@ -162,14 +220,50 @@ class ClientSummaryOut(BaseModel):
         examples=["2020-04-15T14:14:00.000+0530"],
         description="When a token was last minted for the client, to the minute; null: never.",
     )
+    tokenEndpointAuthMethod: AuthMethod
+
+
+class ClientKeyOut(BaseModel):
+    kid: str | None
+    kty: Literal["RSA", "EC", "OKP"]
+    alg: str | None
+    crv: str | None
+    thumbprint: str = Field(description="RFC 7638 SHA-256 thumbprint, base64url.")
+    lastUsedOn: str | None
+
+
+class FederatedCredentialOut(BaseModel):
+    name: str
+    issuer: str
+    subject: str
+    audiences: list[str]
+    claims: dict[str, str | int | bool]
+    maxAgeSeconds: int | None = None
+    lastUsedOn: str | None
+
+
+class CredentialUseOut(BaseModel):
+    type: Literal["secret", "key", "federated"]
+    id: str | None = Field(description="The key's thumbprint or the federated rule's name.")
+    at: str
 
 
 class ClientDetailOut(ClientSummaryOut):
     scopes: list[ScopeOut]
+    jwks: dict[str, Any] | None
+    jwksUri: str | None
+    federatedCredentials: list[FederatedCredentialOut]
+    keys: list[ClientKeyOut] = Field(description="The registered jwks keys, summarised.")
+    lastUsedCredential: CredentialUseOut | None = Field(
+        description="Which credential minted the latest token."
+    )
 
 
 class ClientCreatedOut(ClientDetailOut):
-    clientSecret: str = Field(description="Shown only in this response.")
+    clientSecret: str | None = Field(
+        default=None,
+        description="Shown only in this response; absent for a client without a secret.",
+    )
 
 
 class ScopeEntityOut(BaseModel):

@@ -9,10 +9,12 @@ is rendered once, not on every list call, and any change makes a new key.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from keyloft.domain.actors import Principal
+from keyloft.domain.client_keys import jwks_document
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import ScopeEntity
@@ -36,8 +38,15 @@ def operator_view(name: str) -> dict[str, Any]:
 
 
 def client_view(
-    client: Client, org: Org, *, scopes: bool, secret: str | None = None
+    client: Client,
+    org: Org,
+    *,
+    scopes: bool,
+    secret: str | None = None,
+    uses: Mapping[str, datetime] | None = None,
 ) -> dict[str, Any]:
+    """A client as the v3 API shows it; ``scopes`` for one client's own answer, which also
+    shows its keys and federated credentials with ``uses`` (credential -> last use)."""
     view: dict[str, Any] = {
         "id": client.id,
         "attribution": {
@@ -71,7 +80,55 @@ def client_view(
     # Keyloft's additions come after the contract's fields.
     used = client.last_used_on
     view["lastUsedOn"] = format_v3(used, org.timezone) if used is not None else None
+    view["tokenEndpointAuthMethod"] = client.auth_method
+    if scopes:
+        view.update(credentials_view(client, org, uses or {}))
     return view
+
+
+def credentials_view(client: Client, org: Org, uses: Mapping[str, datetime]) -> dict[str, Any]:
+    """A client's keys, key set URL and federated credentials, each with its last use."""
+
+    def when(credential: str) -> str | None:
+        at = uses.get(credential)
+        return format_v3(at, org.timezone) if at is not None else None
+
+    held = client.credentials
+    return {
+        "jwks": jwks_document(held.jwks) if held.jwks else None,
+        "jwksUri": held.jwks_uri,
+        "federatedCredentials": [
+            rule.as_dict() | {"lastUsedOn": when(f"federated:{rule.name}")}
+            for rule in held.federated
+        ],
+        "keys": [
+            {
+                "kid": key.kid,
+                "kty": key.kty,
+                "alg": key.alg,
+                "crv": key.crv,
+                "thumbprint": key.thumbprint,
+                "lastUsedOn": when(f"key:{key.thumbprint}"),
+            }
+            for key in held.jwks
+        ],
+        "lastUsedCredential": last_used_credential(client, org, uses),
+    }
+
+
+def last_used_credential(
+    client: Client, org: Org, uses: Mapping[str, datetime]
+) -> dict[str, Any] | None:
+    """Which credential minted the client's latest token: one of its keys (by thumbprint), a
+    federated credential (by name), or its secret (the uses of a secret are the client's)."""
+    latest = max(uses.items(), key=lambda item: item[1], default=None)
+    secret_use = client.last_used_on
+    if latest is None or (secret_use is not None and secret_use > latest[1]):
+        if secret_use is None:
+            return None
+        return {"type": "secret", "id": None, "at": format_v3(secret_use, org.timezone)}
+    kind, _, name = latest[0].partition(":")
+    return {"type": kind, "id": name, "at": format_v3(latest[1], org.timezone)}
 
 
 class RenderedClients:
@@ -83,7 +140,14 @@ class RenderedClients:
         """The JSON array of ``client_view`` of each client, byte for byte."""
         return b"[" + b",".join(self.json_one(c, org, scopes=scopes) for c in clients) + b"]"
 
-    def json_one(self, client: Client, org: Org, *, scopes: bool) -> bytes:
+    def json_one(
+        self,
+        client: Client,
+        org: Org,
+        *,
+        scopes: bool,
+        uses: Mapping[str, datetime] | None = None,
+    ) -> bytes:
         """``client_view`` of the client (without its secret) as JSON, byte for byte."""
         # Hashing these few fields, not the whole client, is what makes the memo pay.
         key = (
@@ -93,11 +157,12 @@ class RenderedClients:
             client.last_used_on,
             org.timezone,
             scopes,
+            tuple(sorted(uses.items())) if uses else None,
         )
         memo = self._json
         piece = memo.get(key)
         if piece is None:
-            piece = memo[key] = dump(client_view(client, org, scopes=scopes))
+            piece = memo[key] = dump(client_view(client, org, scopes=scopes, uses=uses))
             if len(memo) > self._max:
                 memo.popitem(last=False)
         return piece

@@ -1,6 +1,7 @@
 """Client authentication at the token endpoints, as a registry of methods (RFC 6749 §2.3).
 
-Each method is one module (``client_secret_basic``, ``client_secret_post``, the v3 body) and
+Each method is one module (``client_secret_basic``, ``client_secret_post``, the v3 body,
+``private_key_jwt`` with its federated assertions) and
 one line in ``METHODS`` below. An endpoint names its dialect; the registry picks the one
 method of that dialect whose credentials the request carries: none is ``invalid_client``,
 more than one ``invalid_request`` (§2.3: exactly one method per request).
@@ -14,6 +15,7 @@ from keyloft.domain.errors import InvalidClientCredentials, KeyloftError
 from keyloft.domain.oauth import InvalidClient, InvalidRequest
 from keyloft.services.client_auth.client_secret_basic import ClientSecretBasic
 from keyloft.services.client_auth.client_secret_post import ClientSecretPost
+from keyloft.services.client_auth.private_key_jwt import PrivateKeyJwt
 from keyloft.services.client_auth.request import (
     AuthenticatedClient,
     ClientAuthMethod,
@@ -39,6 +41,7 @@ METHODS: tuple[ClientAuthMethod, ...] = (
     ClientSecretBasic(),
     ClientSecretPost(),
     V3KeySecret(),
+    PrivateKeyJwt(),
 )
 
 
@@ -88,8 +91,10 @@ async def authenticate(
     method = select(request, dialect)
     try:
         return await method.authenticate(request, node, store)
-    except InvalidClientCredentials:
+    except InvalidClientCredentials as failed:
         refusal = _REFUSALS.get(dialect)
         if refusal is None:
             raise
-        raise refusal() from None
+        named = refusal()
+        named.reason = getattr(failed, "reason", None)  # for the metrics, never the caller
+        raise named from None

@@ -43,6 +43,9 @@ class AuthenticatedClient:
     state: ClientState
     method: str
     upgrade: SecretUpgrade | None = field(default=None)
+    credential: str | None = None
+    """Which of the client's credentials proved it, when it has several (``key:<thumbprint>``,
+    ``federated:<rule name>``); None for its secret."""
 
 
 class ClientAuthMethod(Protocol):

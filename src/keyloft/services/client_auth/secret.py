@@ -31,7 +31,7 @@ async def verify_secret(
         if state is None or verdict is SecretCheck.NO_MATCH or not state.client.is_valid:
             raise InvalidClientCredentials()
     upgrade = None
-    if verdict is SecretCheck.MATCH_PREVIOUS:
+    if verdict is SecretCheck.MATCH_PREVIOUS and state.secret_hash is not None:
         upgrade = SecretUpgrade(node.hasher.hash(secret), state.secret_hash)
     return AuthenticatedClient(state, method, upgrade)
 
@@ -40,7 +40,7 @@ def _compare(node: Node, secret: str, state: ClientState | None) -> SecretCheck:
     hasher = node.hasher
     secrets = state.secrets if state else None
     previous = secrets.previous_at(node.clock.now()) if secrets else None
-    current = hasher.check(secret, secrets.current if secrets else _NO_SUCH_HASH)
+    current = hasher.check(secret, (secrets.current if secrets else None) or _NO_SUCH_HASH)
     earlier = hasher.check(secret, previous or _NO_SUCH_HASH)
     if current is not SecretCheck.NO_MATCH:
         return current

@@ -9,6 +9,7 @@ from keyloft.storage.repositories.principals import SqlPrincipals
 from keyloft.storage.repositories.revocations import SqlRevocations
 from keyloft.storage.repositories.scopes import SqlScopes
 from keyloft.storage.repositories.signing_keys import SqlSigningKeys
+from keyloft.storage.repositories.used_assertions import SqlUsedAssertions
 
 __all__ = [
     "SqlAudit",
@@ -18,4 +19,5 @@ __all__ = [
     "SqlRevocations",
     "SqlScopes",
     "SqlSigningKeys",
+    "SqlUsedAssertions",
 ]

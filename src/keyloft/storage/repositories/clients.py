@@ -10,7 +10,9 @@ from typing import cast
 from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyloft.domain.clients import Client
+from keyloft.domain.client_keys import check_jwks, jwks_document
+from keyloft.domain.clients import CLIENT_SECRET, NO_CREDENTIALS, Client, ClientCredentials
+from keyloft.domain.federation import rules_from_stored
 from keyloft.domain.scopes import Grant, Permission
 from keyloft.services.ports import Changes, ClientPage, ClientSecrets
 from keyloft.storage.repositories.rows import (
@@ -20,12 +22,32 @@ from keyloft.storage.repositories.rows import (
     to_principal,
     unstorable,
 )
-from keyloft.storage.tables import ClientRow, GrantRow, PrincipalRow
+from keyloft.storage.repositories.upsert import insert_for
+from keyloft.storage.tables import ClientRow, CredentialUseRow, GrantRow, PrincipalRow
 
 # Reads select plain rows (Core), not ORM instances: building an instance and its identity
 # state per row cost more than the query itself for an org's list of clients.
 _CLIENT = cast(Table, ClientRow.__table__)
 _GRANT_COLUMNS = (GrantRow.client_id, GrantRow.entity_id, GrantRow.permission, GrantRow.resources)
+
+
+def _credentials(row: ClientRow | AnyRow) -> ClientCredentials:
+    """The credentials stored on a client row (checked when they were written)."""
+    if row.jwks is None and row.jwks_uri is None and not row.federated_credentials:
+        return ClientCredentials()
+    return ClientCredentials(
+        jwks=check_jwks(row.jwks) if row.jwks is not None else (),
+        jwks_uri=row.jwks_uri,
+        federated=rules_from_stored(row.federated_credentials or ()),
+    )
+
+
+def _credential_columns(credentials: ClientCredentials) -> dict[str, object]:
+    return {
+        "jwks": jwks_document(credentials.jwks) if credentials.jwks else None,
+        "jwks_uri": credentials.jwks_uri,
+        "federated_credentials": [rule.as_dict() for rule in credentials.federated] or None,
+    }
 
 
 class SqlClients:
@@ -71,6 +93,8 @@ class SqlClients:
                 last_updated_by=actors[row.updated_by_id],
                 version=row.version,
                 last_used_on=row.last_used_at,
+                auth_method=row.token_endpoint_auth_method,
+                credentials=_credentials(row),
             )
             for row in rows
         ]
@@ -97,7 +121,7 @@ class SqlClients:
         *,
         org_id: int,
         client_key: str,
-        secret_hash: str,
+        secret_hash: str | None,
         name: str,
         description: str,
         expiration_token_time: int,
@@ -105,6 +129,8 @@ class SqlClients:
         grants: Sequence[Grant],
         actor_id: int,
         now: datetime,
+        auth_method: str = CLIENT_SECRET,
+        credentials: ClientCredentials = NO_CREDENTIALS,
     ) -> Client:
         row = ClientRow(
             org_id=org_id,
@@ -120,6 +146,8 @@ class SqlClients:
             updated_at=now,
             created_by_id=actor_id,
             updated_by_id=actor_id,
+            token_endpoint_auth_method=auth_method,
+            **_credential_columns(credentials),
         )
         self._s.add(row)
         await self._s.flush()
@@ -203,6 +231,30 @@ class SqlClients:
             [{"client_id": client_id, "used": at} for client_id, at in sorted(uses.items())],
         )
 
+    async def record_credential_use(self, uses: Mapping[tuple[int, str], datetime]) -> None:
+        if not uses:
+            return
+        table = cast(Table, CredentialUseRow.__table__)
+        for (client_id, credential), at in sorted(uses.items()):
+            statement = insert_for(self._s, CredentialUseRow).values(
+                client_id=client_id, credential=credential, last_used_at=at
+            )
+            await self._s.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["client_id", "credential"],
+                    set_={"last_used_at": statement.excluded.last_used_at},
+                    where=table.c.last_used_at < statement.excluded.last_used_at,
+                )
+            )
+
+    async def credential_uses(self, client_id: int) -> dict[str, datetime]:
+        rows = await self._rows(
+            select(CredentialUseRow.credential, CredentialUseRow.last_used_at).where(
+                CredentialUseRow.client_id == client_id
+            )
+        )
+        return {credential: at for credential, at in rows}
+
     async def count_valid(self, org_id: int) -> int:
         count = await self._s.scalar(
             select(func.count())
@@ -245,7 +297,19 @@ class SqlClients:
         actor_id: int,
         now: datetime,
         expected_version: int,
+        auth_method: str = CLIENT_SECRET,
+        credentials: ClientCredentials = NO_CREDENTIALS,
+        secrets: ClientSecrets | None = None,
     ) -> Client | None:
+        secret_columns = (
+            {
+                "secret_hash": secrets.current,
+                "previous_secret_hash": secrets.previous,
+                "previous_secret_expires_at": secrets.previous_expires_at,
+            }
+            if secrets is not None
+            else {}
+        )
         changed = await self._bump(
             client_id,
             expected_version,
@@ -255,6 +319,9 @@ class SqlClients:
             default_till_id=default_till_id,
             updated_at=now,
             updated_by_id=actor_id,
+            token_endpoint_auth_method=auth_method,
+            **_credential_columns(credentials),
+            **secret_columns,
         )
         if not changed:
             return None

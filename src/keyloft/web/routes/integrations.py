@@ -10,7 +10,7 @@ from starlette.responses import Response
 from keyloft.domain.clients import Client, ScopeInput, etag
 from keyloft.domain.orgs import Org
 from keyloft.services.client_admin import ClientFilter
-from keyloft.services.client_requests import ClientRequest
+from keyloft.services.client_requests import KEEP, ClientRequest, CredentialRequest
 from keyloft.services.clients import DEFAULT_PAGE
 from keyloft.web import envelope
 from keyloft.web.caller import ActorDep, current_actor, request_context
@@ -54,6 +54,23 @@ def _request(body: ClientCreate | ClientUpdate) -> ClientRequest:
         expiration_token_time=body.expirationTokenTime,
         default_till_id=body.defaultTillId,
         scopes=[_scope(scope) for scope in body.scopes],
+        credentials=_credentials(body),
+    )
+
+
+def _credentials(body: ClientCreate | ClientUpdate) -> CredentialRequest:
+    """What the body asks of the credentials: a field it does not hold is kept."""
+    given = body.model_fields_set
+    rules = body.federatedCredentials
+    return CredentialRequest(
+        auth_method=body.tokenEndpointAuthMethod,
+        jwks=body.jwks if "jwks" in given else KEEP,
+        jwks_uri=body.jwksUri if "jwksUri" in given else KEEP,
+        federated=(
+            [rule.model_dump(exclude_none=True) for rule in rules] if rules is not None else None
+        )
+        if "federatedCredentials" in given
+        else KEEP,
     )
 
 
@@ -120,11 +137,11 @@ async def get_client(request: Request) -> Response:
     """One client with its scopes; deleted clients stay readable."""
     actor = await current_actor(request)
     found = await services_of(request).clients.read(actor, request.path_params["clientKey"])
-    data = rendered_clients.json_one(found.client, found.org, scopes=True)
+    data = rendered_clients.json_one(found.client, found.org, scopes=True, uses=found.uses)
     return envelope.ok_json(data, headers={"ETag": etag(found.client)})
 
 
-@router.put("/clients/{clientKey}", responses={200: {"model": ClientDetailEnvelope}, **ERRORS})
+@router.put("/clients/{clientKey}", responses={200: {"model": ClientCreatedEnvelope}, **ERRORS})
 async def update_client(
     request: Request,
     clientKey: str,
@@ -133,11 +150,20 @@ async def update_client(
     services: ServicesDep,
     if_match: IfMatch = None,
 ) -> Response:
-    """Change a client: name and description are kept when absent; scopes are replaced."""
+    """Change a client: name and description are kept when absent; scopes are replaced.
+    A switch to client_secret_basic answers the new secret, shown only then."""
     changed = await services.clients.update(
         actor, clientKey, _request(body), request_context(request), if_match=if_match
     )
-    return _detail(changed.client, changed.org)
+    if changed.secret is not None:
+        return envelope.ok(
+            client_view(changed.client, changed.org, scopes=True, secret=changed.secret),
+            headers={"ETag": etag(changed.client), "Cache-Control": "no-store"},
+        )
+    return envelope.ok(
+        client_view(changed.client, changed.org, scopes=True, uses=changed.uses),
+        headers={"ETag": etag(changed.client)},
+    )
 
 
 @router.delete("/clients/{clientKey}", responses={200: {"model": ClientSummaryEnvelope}, **ERRORS})

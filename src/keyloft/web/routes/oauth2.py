@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from keyloft.domain.client_keys import ASSERTION_ALGORITHMS
 from keyloft.services.client_auth import ClientAuthRequest, method_names
+from keyloft.services.client_auth.assertion import JWT_BEARER
 from keyloft.services.token_issuance import CLIENT_CREDENTIALS, OAUTH2, TokenRequest
 from keyloft.web.caller import caller_address
 from keyloft.web.lane import direct
@@ -35,8 +37,18 @@ _TOKEN_FORM = _form_body(
     {
         "grant_type": {"type": "string", "enum": [GRANT]},
         "scope": {"type": "string", "example": "TargetGroups:read All:readwrite"},
-        "client_id": {"type": "string", "description": "client_secret_post only"},
+        "client_id": {
+            "type": "string",
+            "description": "client_secret_post; private_key_jwt (required for a federated "
+            "assertion)",
+        },
         "client_secret": {"type": "string", "description": "client_secret_post only"},
+        "client_assertion_type": {"type": "string", "enum": [JWT_BEARER]},
+        "client_assertion": {
+            "type": "string",
+            "description": "private_key_jwt (RFC 7523): a JWT signed by one of the client's "
+            "keys, or a token one of its federated credentials trusts",
+        },
     },
     ["grant_type"],
 )
@@ -114,6 +126,9 @@ async def metadata(rt: RuntimeDep) -> Response:
             "token_endpoint_auth_methods_supported": methods,
             "introspection_endpoint_auth_methods_supported": methods,
             "revocation_endpoint_auth_methods_supported": methods,
+            "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+            "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+            "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             # Not registered by RFC 8414; it names the algorithms of the published keys.
             "access_token_signing_alg_values_supported": rt.key_ring.algorithms(),
             "service_documentation": f"{issuer}/docs",

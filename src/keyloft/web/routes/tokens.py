@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from keyloft.domain.errors import ValidationFailed
 from keyloft.services.client_auth import ClientAuthRequest
 from keyloft.services.token_issuance import V3, TokenRequest
 from keyloft.web import envelope
@@ -63,12 +64,20 @@ JWKS_SCHEMA: dict[str, Any] = {
 )
 @direct
 async def generate_token(request: Request) -> Response:
-    """Trade a client key and secret for a signed access token (a JWT signed with the
-    deployment's algorithm: RS256, ES256 or EdDSA)."""
+    """Trade a client key and secret (or, for a private_key_jwt client, a signed assertion)
+    for a signed access token (a JWT signed with the deployment's algorithm: RS256, ES256 or
+    EdDSA)."""
     body = await read_json(request, TokenBody)
-    client = ClientAuthRequest(
-        {"key": body.key, "secret": body.secret}, address=caller_address(request)
-    )
+    if body.secret is None and body.assertion is None:
+        raise ValidationFailed(
+            "secret is required (or assertion, for a private_key_jwt client).", field="secret"
+        )
+    params = {"key": body.key}
+    if body.secret is not None:
+        params["secret"] = body.secret
+    if body.assertion is not None:
+        params["assertion"] = body.assertion
+    client = ClientAuthRequest(params, address=caller_address(request))
     issued = await services_of(request).tokens.issue(TokenRequest(client), V3)
     return envelope.ok(
         {"accessToken": issued.access_token, "ttlSeconds": issued.expires_in}, headers=NO_STORE
