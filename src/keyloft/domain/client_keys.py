@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWTError
 
 from keyloft.domain.errors import ValidationFailed
 
@@ -145,7 +145,7 @@ def _check_key(jwk: Any) -> ClientKey:
     kept = {name: jwk[name] for name in _KEPT if name in jwk}
     try:
         key = PyJWK.from_dict(dict(kept), algorithm=_parse_algorithm(kty, jwk)).key
-    except (PyJWKError, ValueError, TypeError, KeyError):
+    except (PyJWTError, ValueError, TypeError, KeyError):
         raise _Unusable("is not a valid public key") from None
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
         raise _Unusable(f"RSA keys must have at least {MIN_RSA_BITS} bits", "n")
