@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The Node client the interop tests drive (tests/interop/node): installed from its lock file.
+NODE_DIR   := tests/interop/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
@@ -15,13 +18,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-install: $(STAMP)
+# Without npm nothing is installed and the Node interop tests say why (they fail under CI).
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+		echo "npm not found: the openid-client interop tests need Node.js 20+ and npm"; \
+	fi
+
+install: $(STAMP) $(NODE_STAMP)
 
 run: $(STAMP)
 	$(BIN)/keyloft init --demo
 	KEYLOFT_ISSUER=$${KEYLOFT_ISSUER:-http://$(HOST):$(PORT)} $(BIN)/keyloft serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -39,4 +50,4 @@ screenshots: $(STAMP)
 	KEYLOFT_CONSOLE_SCREENSHOTS=1 $(BIN)/pytest -q tests/e2e
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache $(NODE_DIR)/node_modules

@@ -217,4 +217,5 @@ async def test_metadata_lists_the_endpoints(http: httpx.AsyncClient) -> None:
         "ES256",
         "ES384",
         "EdDSA",
+        "Ed25519",
     ]

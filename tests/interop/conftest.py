@@ -8,7 +8,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -17,6 +17,7 @@ import uvicorn
 from keyloft.config import Settings
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
+from tests.interop.secretless import SecretlessClient, generate_key, register
 from tests.support.api import client_body, make_org
 from tests.support.live import LiveServer
 
@@ -74,3 +75,16 @@ async def live(settings: Settings, database: Database) -> AsyncIterator[LiveServ
         thread.join(timeout=START_SECONDS)
         listener.close()
     assert not thread.is_alive(), "the server did not stop"
+
+
+@pytest.fixture
+def secretless(live: LiveServer) -> Callable[..., SecretlessClient]:
+    """Creates private_key_jwt clients of the live server's org: each call makes a new key for
+    the algorithm it is given (RS256, ES256, ES384, EdDSA) and registers its public half, with
+    that ``alg`` unless ``declare_alg`` is false."""
+
+    def create(alg: str, *, declare_alg: bool = True) -> SecretlessClient:
+        key = generate_key(alg, declare_alg=declare_alg)
+        return SecretlessClient(register(live.url, live.org, key, SCOPES), key)
+
+    return create

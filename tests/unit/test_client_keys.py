@@ -70,7 +70,7 @@ def test_each_family_verifies_only_its_own_algorithms() -> None:
         "p256": ("ES256",),
         "p384": ("ES384",),
         "p521": (),
-        "ed": ("EdDSA",),
+        "ed": ("EdDSA", "Ed25519"),  # RFC 9864's name for the same algorithm
     }
     assert [key.kid for key in candidates(keys, None, "ES256")] == ["p256"]
     assert candidates(keys, "r", "ES256") == []  # an RSA key never checks an ES256 signature

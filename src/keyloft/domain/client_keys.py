@@ -25,7 +25,16 @@ from jwt.exceptions import PyJWTError
 
 from keyloft.domain.errors import ValidationFailed
 
-ASSERTION_ALGORITHMS: Final[tuple[str, ...]] = ("RS256", "PS256", "ES256", "ES384", "EdDSA")
+# "Ed25519" is RFC 9864's fully specified name for EdDSA over Ed25519, which current clients
+# (openid-client) send; it is the same algorithm as "EdDSA" with an Ed25519 key.
+ASSERTION_ALGORITHMS: Final[tuple[str, ...]] = (
+    "RS256",
+    "PS256",
+    "ES256",
+    "ES384",
+    "EdDSA",
+    "Ed25519",
+)
 MAX_KEYS = 10
 MAX_KID = 128
 MIN_RSA_BITS = 2048
@@ -37,7 +46,7 @@ _CURVE_ALGORITHMS: Final[dict[str, tuple[str, ...]]] = {
     "P-256": ("ES256",),
     "P-384": ("ES384",),
     "P-521": (),  # a valid key, but ES512 is not an accepted assertion algorithm
-    "Ed25519": ("EdDSA",),
+    "Ed25519": ("EdDSA", "Ed25519"),
 }
 _THUMBPRINT_MEMBERS: Final[dict[str, tuple[str, ...]]] = {
     "RSA": ("e", "kty", "n"),
@@ -141,7 +150,7 @@ def _check_key(jwk: Any) -> ClientKey:
                 f"accepted: {', '.join(algorithms) or 'none'}",
                 "alg",
             )
-        algorithms = (alg,)
+        algorithms = ("EdDSA", "Ed25519") if alg in ("EdDSA", "Ed25519") else (alg,)
     kept = {name: jwk[name] for name in _KEPT if name in jwk}
     try:
         key = PyJWK.from_dict(dict(kept), algorithm=_parse_algorithm(kty, jwk)).key

@@ -24,7 +24,10 @@ from keyloft.services.node import Node
 from keyloft.services.ports import RemoteFetchFailed, Store
 
 MAX_LIFETIME = 300
-TOKEN_ENDPOINTS = ("/oauth2/token", "/v3/oauth/token/generate")
+# The endpoints an assertion may name as its audience besides the issuer: the token
+# endpoints, and the other endpoints that take client authentication (libraries such as
+# requests-oauth2client address an assertion to the endpoint they call).
+ENDPOINTS = ("/oauth2/token", "/v3/oauth/token/generate", "/oauth2/introspect", "/oauth2/revoke")
 
 
 class PrivateKeyJwt:
@@ -76,7 +79,7 @@ class PrivateKeyJwt:
                 raise refuse(f"jwks_uri_{failed.reason}", key) from None
         claims, signer = assertions.verify_signature(assertion, keys, key)
         base = node.issuer.rstrip("/")
-        accepted = (node.issuer, base, *(base + path for path in TOKEN_ENDPOINTS))
+        accepted = (node.issuer, base, *(base + path for path in ENDPOINTS))
         if not assertions.audience_includes(claims, accepted):
             raise refuse("audience", key)
         now = node.clock.now().timestamp()

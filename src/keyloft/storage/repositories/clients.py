@@ -3,6 +3,8 @@ read as whole ``Client``s with their grants and the principals that made and cha
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import cast
@@ -10,7 +12,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from keyloft.domain.client_keys import check_jwks, jwks_document
+from keyloft.domain.client_keys import ClientKey, check_jwks, jwks_document
 from keyloft.domain.clients import CLIENT_SECRET, NO_CREDENTIALS, Client, ClientCredentials
 from keyloft.domain.federation import rules_from_stored
 from keyloft.domain.scopes import Grant, Permission
@@ -31,12 +33,19 @@ _CLIENT = cast(Table, ClientRow.__table__)
 _GRANT_COLUMNS = (GrantRow.client_id, GrantRow.entity_id, GrantRow.permission, GrantRow.resources)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed_jwks(stored: str) -> tuple[ClientKey, ...]:
+    # Loading a key is costly next to the rest of a row; clients are read far more often
+    # than their keys change.
+    return check_jwks(json.loads(stored))
+
+
 def _credentials(row: ClientRow | AnyRow) -> ClientCredentials:
     """The credentials stored on a client row (checked when they were written)."""
     if row.jwks is None and row.jwks_uri is None and not row.federated_credentials:
         return ClientCredentials()
     return ClientCredentials(
-        jwks=check_jwks(row.jwks) if row.jwks is not None else (),
+        jwks=_parsed_jwks(json.dumps(row.jwks, sort_keys=True)) if row.jwks is not None else (),
         jwks_uri=row.jwks_uri,
         federated=rules_from_stored(row.federated_credentials or ()),
     )
