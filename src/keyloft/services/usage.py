@@ -49,10 +49,12 @@ class UsageLog:
                     self._overlaid.pop(forgotten, None)
 
     def note_credential(self, client_id: int, credential: str, at: datetime) -> None:
-        minute = to_minute(at)
+        """A use of one of the client's credentials, to the millisecond (not the minute: two
+        credentials used within a minute must still tell which was last)."""
+        at = at.replace(microsecond=at.microsecond // 1000 * 1000)
         known = self._credentials.get((client_id, credential))
-        if known is None or known < minute:
-            self._credentials[(client_id, credential)] = minute
+        if known is None or known < at:
+            self._credentials[(client_id, credential)] = at
 
     def pending_credentials(self, client_id: int) -> dict[str, datetime]:
         """The credential uses of a client noted here and not yet written."""
