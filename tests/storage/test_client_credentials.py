@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from keyloft.domain.client_keys import check_jwks
-from keyloft.domain.clients import CLIENT_SECRET, PRIVATE_KEY_JWT, ClientCredentials
+from keyloft.domain.clients import CLIENT_SECRET, PRIVATE_KEY_JWT, Client, ClientCredentials
 from keyloft.domain.federation import check_rules
 from keyloft.services.ports import ClientSecrets
 from keyloft.storage.store import Database
@@ -43,23 +43,33 @@ CREDENTIALS = ClientCredentials(
 )
 
 
+async def _update(store: Any, client: Client, minutes: int, **changes: Any) -> Client | None:
+    """Store ``client`` as it is but for ``changes`` (auth method, credentials, secrets)."""
+    changed: Client | None = await store.clients.update(
+        client.id,
+        name=client.name,
+        description=client.description,
+        expiration_token_time=client.expiration_token_time,
+        default_till_id=client.default_till_id,
+        grants=client.grants,
+        actor_id=client.created_by.id,
+        now=NOW + timedelta(minutes=minutes),
+        expected_version=client.version,
+        **changes,
+    )
+    return changed
+
+
 async def test_a_client_without_a_secret_keeps_its_credentials(database: Database) -> None:
     seeded = await seed(database)
     plain = await make_client(database, seeded)
     async with database.unit_of_work(write=True) as store:
         found = await store.clients.credentials_by_id(plain.id)
         assert found is not None
-        client, _ = found
-        changed = await store.clients.update(
-            client.id,
-            name=client.name,
-            description=client.description,
-            expiration_token_time=client.expiration_token_time,
-            default_till_id=client.default_till_id,
-            grants=client.grants,
-            actor_id=client.created_by.id,
-            now=NOW + timedelta(minutes=1),
-            expected_version=client.version,
+        changed = await _update(
+            store,
+            found[0],
+            1,
             auth_method=PRIVATE_KEY_JWT,
             credentials=CREDENTIALS,
             secrets=ClientSecrets(None),
@@ -72,18 +82,7 @@ async def test_a_client_without_a_secret_keeps_its_credentials(database: Databas
     assert (client.auth_method, client.credentials) == (PRIVATE_KEY_JWT, CREDENTIALS)
     assert secrets == ClientSecrets(None)
     async with database.unit_of_work(write=True) as store:
-        back = await store.clients.update(
-            client.id,
-            name=client.name,
-            description=client.description,
-            expiration_token_time=client.expiration_token_time,
-            default_till_id=client.default_till_id,
-            grants=client.grants,
-            actor_id=client.created_by.id,
-            now=NOW + timedelta(minutes=2),
-            expected_version=client.version,
-            secrets=ClientSecrets("kl1$hmac-sha256$" + "1" * 64),
-        )
+        back = await _update(store, client, 2, secrets=ClientSecrets("kl1$hmac-sha256$" + "1" * 64))
         assert back is not None
         assert (back.auth_method, back.credentials) == (CLIENT_SECRET, ClientCredentials())
         found = await store.clients.credentials_by_id(client.id)
