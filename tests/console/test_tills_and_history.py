@@ -19,6 +19,7 @@ from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.storage.tables import PrincipalRow
 from keyloft.web.console.pages import when
+from tests.console.page_text import history
 from tests.support.api import OrgFixture, create_client, make_org, mint
 from tests.support.console import (
     CLIENTS,
@@ -59,19 +60,6 @@ def cell(row: str, label: str) -> list[str]:
     found = re.search(rf'data-label="{re.escape(label)}"><div>(.*?)</div>', row, re.S)
     assert found is not None, f"no {label} cell"
     return unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split()
-
-
-def history(html: str) -> list[list[str]]:
-    """The history table's rows, each as its cells' text."""
-    found = re.search(r'<table id="history".*?<tbody>(.*?)</tbody>', html, re.S)
-    assert found is not None, "no history table"
-    return [
-        [
-            " ".join(unescape(re.sub(r"<[^>]+>", "", td)).split())
-            for td in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)
-        ]
-        for tr in re.findall(r"<tr>(.*?)</tr>", found.group(1), re.S)
-    ]
 
 
 # --- the org's Tills ----------------------------------------------------------------------

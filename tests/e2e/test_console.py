@@ -1,10 +1,13 @@
 """The console end to end in Chromium: sign in, create a client and copy its secret, mint a
-token with it over the API, change its access, rotate its secret, delete it; a wrong password
-and a form post without its token are refused; the sign-in form works from the keyboard.
-Each page is photographed (see conftest.py for where the pictures go)."""
+token with it over the API, change its access, rotate its secret, delete it; create a client
+without a secret (private_key_jwt) from a pasted public key, mint with a signed assertion and
+trust another issuer's tokens; a wrong password and a form post without its token are refused;
+the sign-in form works from the keyboard. Each page is photographed (see conftest.py for where
+the pictures go)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.console.credentials import EcKey, assertion_form, rfc7638
 from tests.integration.nodes import Deployment
 from tests.support.browser import PHONE, screenshot
 
@@ -39,8 +43,8 @@ def mint(server: Deployment, key: str, secret: str) -> int:
     return answer.status_code
 
 
-def create_client(page: Any, server: Deployment, name: str) -> tuple[str, str]:
-    page.goto("/console/clients/new")
+def fill_client_fields(page: Any, name: str) -> None:
+    """The new-client form's fields but for how the client proves itself."""
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Description").fill("Nightly order export")
     page.get_by_label("Token lifetime (seconds)").fill("600")
@@ -49,6 +53,11 @@ def create_client(page: Any, server: Deployment, name: str) -> tuple[str, str]:
     page.get_by_role("group", name="TargetGroups").get_by_label("Read & write").check()
     page.get_by_label("TargetGroups resource patterns").fill(".*v3/targetGroups.*")
     page.get_by_role("group", name="All", exact=True).get_by_label("Read", exact=True).check()
+
+
+def create_client(page: Any, server: Deployment, name: str) -> tuple[str, str]:
+    page.goto("/console/clients/new")
+    fill_client_fields(page, name)
     page.get_by_role("button", name="Create client").click()
     page.get_by_role("heading", name=f"Client created: {name}").wait_for()
     return page.locator("#client-key").inner_text(), page.locator("#client-secret").input_value()
@@ -147,6 +156,72 @@ def test_an_admin_manages_a_client_from_sign_in_to_delete(
     page.get_by_text("You have signed out.").wait_for()
     page.goto("/console/clients")
     assert "/console/sign-in" in page.url
+
+
+def test_an_admin_creates_a_secretless_client_and_trusts_another_issuer(
+    page: Any, server: Deployment, screenshots: Path
+) -> None:
+    signer = EcKey.make(kid="deploy-2026")
+    sign_in(page, server)
+    page.get_by_role("heading", name="API clients").wait_for()
+    page.goto("/console/clients/new")
+    # The secretless fields show only once private_key_jwt is chosen.
+    public_key = page.get_by_label("Public key (JWK or JWK Set)")
+    assert public_key.is_hidden()
+    page.get_by_label("private_key_jwt").check()
+    assert public_key.is_visible()
+    name = f"deploy-bot-{secrets.token_hex(3)}"
+    fill_client_fields(page, name)
+    public_key.fill(json.dumps(signer.public_jwk, indent=2))
+    screenshot(page, screenshots, "create-secretless", full_page=True)
+    page.get_by_role("button", name="Create client").click()
+    page.get_by_role("heading", name=f"Client created: {name}").wait_for()
+    assert page.locator("#client-secret").count() == 0
+    assert "has no secret" in page.locator("#no-secret").inner_text()
+    key = page.locator("#client-key").inner_text()
+
+    page.get_by_role("link", name="Go to the client").click()
+    page.get_by_role("heading", name=name).wait_for()
+    assert page.locator("#method").inner_text().startswith("private_key_jwt")
+    assert page.get_by_role("button", name="Rotate secret").count() == 0
+    row = page.locator("#keys tbody tr")
+    assert row.count() == 1
+    thumbprint = rfc7638(signer.public_jwk)
+    assert row.locator('[data-label="Thumbprint"]').inner_text() == thumbprint
+    assert row.locator('[data-label="Key id"]').inner_text() == "deploy-2026"
+
+    # Trust the deploy pipeline's tokens: a federated credential, added from its form.
+    form = page.locator("form", has=page.get_by_role("button", name="Add federated credential"))
+    form.get_by_label("Credential name").fill("github-deploy")
+    form.get_by_label("Issuer").fill("https://token.actions.githubusercontent.com")
+    form.get_by_label("Subject").fill("repo:octo-org/app:environment:production")
+    form.get_by_label("Required claims").fill("repository=octo-org/app\nenvironment=production")
+    form.get_by_label("Maximum token age (seconds)").fill("900")
+    form.get_by_role("button", name="Add federated credential").click()
+    page.get_by_text("The federated credential was added.").wait_for()
+    with api(server) as http:
+        shown = http.get(f"/v3/integrations/clients/{key}").json()["data"]
+    [rule] = shown["federatedCredentials"]
+    assert rule["name"] == "github-deploy"
+    assert rule["subject"] == "repo:octo-org/app:environment:production"
+    assert rule["claims"] == {"environment": "production", "repository": "octo-org/app"}
+    assert rule["audiences"] == []
+    assert rule["maxAgeSeconds"] == 900
+    assert "github-deploy" in page.locator("#rules").inner_text()
+    assert f"client_id={key}" in page.locator("#curl-federated").inner_text()
+
+    # The client mints with an assertion signed by its key; the page says which key did.
+    issuer = server.env["KEYLOFT_ISSUER"]
+    minted = httpx.post(
+        f"{server.nodes[0].url}/oauth2/token", data=assertion_form(key, signer, issuer), timeout=10
+    )
+    assert minted.status_code == 200, minted.text
+    page.reload()
+    assert page.locator("#last-credential").inner_text().startswith(f"key {thumbprint}")
+    assert row.locator('[data-label="Last used"]').inner_text() != "never"
+    history = page.locator("#history tbody tr")
+    assert "federatedCredentials" in history.nth(0).inner_text()
+    screenshot(page, screenshots, "secretless", full_page=True)
 
 
 def test_a_wrong_password_is_refused(page: Any, server: Deployment) -> None:

@@ -91,10 +91,12 @@ def client_fields(client: Client) -> dict[str, Any]:
             for grant in client.grants
         ],
         "tokenEndpointAuthMethod": client.auth_method,
-        # Keys by thumbprint: the audit trail names a key, it need not hold it.
-        "jwks": [key.thumbprint for key in client.credentials.jwks],
+        # Keys by thumbprint: the audit trail names a key, it need not hold it. None for none,
+        # so that a client without them shows no such field in its history.
+        "jwks": [key.thumbprint for key in client.credentials.jwks] or None,
         "jwksUri": client.credentials.jwks_uri,
-        "federatedCredentials": [rule.as_dict() for rule in client.credentials.federated],
+        "federatedCredentials": [rule.as_dict() for rule in client.credentials.federated]
+        or None,
     }
 
 

@@ -4,24 +4,29 @@ read (and for a form's POST, changed) in one unit of work, sealed to the actor's
 A change the rules refuse (a taken name, a stale version...) answers the page to show again,
 read in the same unit of work just before the change was tried: the refusal rolls the change
 back, so what was read is what stands. The rules themselves live in ``ClientService``.
+
+A change of a client's credentials (its method, keys, key set URL, federated credentials) is
+an update that keeps everything else as the client holds it, so it is checked, stored and
+audited like any other ``client.update``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from keyloft.domain.actors import Actor, Principal, PrincipalKind
 from keyloft.domain.audit import AuditEvent, RequestContext
-from keyloft.domain.clients import Client
-from keyloft.domain.errors import ClientNotFound, KeyloftError
+from keyloft.domain.clients import Client, ScopeInput, if_match_allows
+from keyloft.domain.errors import ClientNotFound, KeyloftError, VersionMismatch
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import ScopeEntity
 from keyloft.services.audit import AuditService
 from keyloft.services.callers import BasicLogin, CallerAuthentication
 from keyloft.services.client_admin import ClientAnswer
-from keyloft.services.client_requests import ClientRequest
+from keyloft.services.client_requests import ClientRequest, CredentialRequest
 from keyloft.services.clients import ClientService
 from keyloft.services.node import Node
 from keyloft.services.ports import Store
@@ -31,6 +36,10 @@ HISTORY = 10  # audit events shown on a client's page, newest first
 ReadRequest = Callable[[list[int]], ClientRequest]
 """Reads the change a form asks for, given the ids of the org's scope entities (the form has
 fields for each); raises ``KeyloftError`` for input it cannot read."""
+
+ReadCredentials = Callable[[Client], CredentialRequest]
+"""Reads the change of credentials a form asks for, given the client as it stands (a form adds
+to or removes from what it holds); raises ``KeyloftError`` for input it cannot read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +66,16 @@ class FormChoices:
 
 @dataclass(frozen=True, slots=True)
 class ClientView:
-    """A client's page: the client, what its edit form offers, and its latest changes."""
+    """A client's page: the client, what its edit form offers, its latest changes, and when
+    each of its keys and federated credentials last minted a token (``key:<thumbprint>``,
+    ``federated:<rule name>``)."""
 
     org: Org
     client: Client
     entities: list[ScopeEntity]
     tills: list[Principal]
     history: list[AuditEvent]
+    uses: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +185,29 @@ class ConsoleViews:
 
         return await self._change(actor, client_key, context, update)
 
+    async def change_credentials(
+        self,
+        actor: Actor,
+        client_key: str,
+        read_change: ReadCredentials,
+        context: RequestContext,
+        *,
+        if_match: str | None,
+    ) -> ClientAnswer | NotChanged | NoSuchClient:
+        """One change of the client's credentials, everything else kept as the client holds
+        it; a switch to client_secret_basic answers the new secret."""
+
+        async def change(clients: ClientService, page: ClientView) -> tuple[Client, str | None]:
+            client = page.client
+            # A form read against another version of the client (a key since removed, say)
+            # is answered as stale, as the update itself would answer it.
+            if not if_match_allows(if_match, client):
+                raise VersionMismatch()
+            request = _unchanged(client, read_change(client))
+            return await clients.update(actor, client_key, request, if_match=if_match)
+
+        return await self._change(actor, client_key, context, change)
+
     async def delete_client(
         self, actor: Actor, client_key: str, context: RequestContext, *, if_match: str | None
     ) -> ClientAnswer | NotChanged | NoSuchClient:
@@ -225,6 +260,21 @@ class ConsoleViews:
             return NotChanged(page, error)
 
 
+def _unchanged(client: Client, credentials: CredentialRequest) -> ClientRequest:
+    """An update asking for the client as it is, but for ``credentials``."""
+    return ClientRequest(
+        expiration_token_time=client.expiration_token_time,
+        default_till_id=client.default_till_id,
+        scopes=[
+            ScopeInput(grant.entity_id, grant.permission.value, list(grant.resources))
+            for grant in client.grants
+        ],
+        name=client.name,
+        description=client.description,
+        credentials=credentials,
+    )
+
+
 def _matches(client: Client, text: str) -> bool:
     text = text.casefold()
     return any(
@@ -258,4 +308,5 @@ async def _client_view(
     history = await AuditService(store).find(
         actor.org_id, client_key=client.client_key, limit=HISTORY
     )
-    return ClientView(org, client, entities, tills, history.events)
+    uses = await clients.credential_uses(client)
+    return ClientView(org, client, entities, tills, history.events, uses)

@@ -29,10 +29,6 @@ def _form_reader(fields: dict[str, str]) -> ReadRequest:
     return read
 
 
-def _etag(post: GuardedPost) -> str | None:
-    return post.fields.get("etag") or None
-
-
 @router.post("/clients/new")
 async def create_client(
     request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep
@@ -66,7 +62,7 @@ async def update_client(
         client_key,
         _form_reader(post.fields),
         request_context(request),
-        if_match=_etag(post),
+        if_match=post.etag,
     )
     if isinstance(answer, NotChanged):
         shown, error = answer.page, answer.error
@@ -114,7 +110,7 @@ async def delete_client(
     request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep, client_key: str
 ) -> Response:
     answer = await services.console.delete_client(
-        post.actor, client_key, request_context(request), if_match=_etag(post)
+        post.actor, client_key, request_context(request), if_match=post.etag
     )
     return _done(request, con, post, client_key, answer, "deleted")
 
@@ -135,7 +131,7 @@ async def rotate_secret(
             client_key,
             request_context(request),
             grace_seconds=int(grace),
-            if_match=_etag(post),
+            if_match=post.etag,
         )
     if isinstance(answer, NoSuchClient):
         return rendering.no_such_client(request, con, post, answer)
@@ -159,6 +155,6 @@ async def end_grace(
     request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep, client_key: str
 ) -> Response:
     answer = await services.console.end_grace(
-        post.actor, client_key, request_context(request), if_match=_etag(post)
+        post.actor, client_key, request_context(request), if_match=post.etag
     )
     return _done(request, con, post, client_key, answer, "grace-ended")

@@ -1,5 +1,6 @@
 """The console's pages about an org's API clients: the list (filtered by text), the form for a
-new client, a client's page (its edit form and history) and the confirmation of its deletion.
+new client, a client's page (its credentials, its edit form and history) and the confirmation of
+its deletion.
 Each reads what it shows in one call on the console's services."""
 
 from __future__ import annotations
@@ -21,6 +22,15 @@ NOTICES = {
     "saved": "Changes saved.",
     "deleted": "The client was deleted.",
     "grace-ended": "Only the newest secret works now.",
+    "key-added": "The key was added.",
+    "key-removed": "The key was removed.",
+    "jwks-uri-saved": "The key set URL was saved.",
+    "jwks-uri-removed": "The key set URL was removed.",
+    "rule-added": "The federated credential was added.",
+    "rule-removed": "The federated credential was removed.",
+    "private-key-jwt": (
+        "The client now authenticates with private_key_jwt: its secret no longer works."
+    ),
 }
 
 

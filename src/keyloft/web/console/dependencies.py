@@ -92,6 +92,11 @@ class SignedIn:
 class GuardedPost(SignedIn):
     fields: dict[str, str]
 
+    @property
+    def etag(self) -> str | None:
+        """The client version the form was read at (its ``etag`` field), for If-Match."""
+        return self.fields.get("etag") or None
+
 
 async def _signed_in(request: Request, con: Console, services: Services) -> SignedIn:
     """The signed-in actor, re-checked against the store on every request."""

@@ -14,8 +14,10 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 from keyloft.domain.clients import ScopeInput
-from keyloft.domain.errors import ValidationFailed
-from keyloft.services.client_requests import ClientRequest
+from keyloft.domain.errors import KeyloftError, ValidationFailed
+from keyloft.services.client_requests import ClientRequest, CredentialRequest
+from keyloft.web.console import credential_forms
+from keyloft.web.console.credential_forms import CredentialForm
 
 MAX_FIELDS = 400
 NO_ACCESS = "NONE"
@@ -56,7 +58,9 @@ async def read_form(request: Request) -> dict[str, str]:
 
 @dataclass
 class ClientForm:
-    """What the create and edit forms hold, as typed, for showing them again."""
+    """What the create and edit forms hold, as typed, for showing them again. The create form
+    also holds the client's method and first credential (``credentials``); the edit form has
+    no such fields and leaves the credentials as they are."""
 
     name: str = ""
     description: str = ""
@@ -65,6 +69,8 @@ class ClientForm:
     access: dict[int, str] = field(default_factory=dict)
     resources: dict[int, str] = field(default_factory=dict)
     etag: str = ""
+    credentials: CredentialForm = field(default_factory=CredentialForm)
+    asks_credentials: bool = False
 
     @classmethod
     def from_fields(cls, fields: dict[str, str], entity_ids: list[int]) -> ClientForm:
@@ -76,6 +82,8 @@ class ClientForm:
             access={e: fields.get(f"access-{e}", NO_ACCESS) for e in entity_ids},
             resources={e: fields.get(f"resources-{e}", "") for e in entity_ids},
             etag=fields.get("etag", ""),
+            credentials=CredentialForm.from_fields(fields),
+            asks_credentials=credential_forms.METHOD in fields,
         )
 
     def chosen(self) -> list[int]:
@@ -92,12 +100,25 @@ class ClientForm:
                 ScopeInput(entity, self.access[entity], _patterns(self.resources[entity]))
                 for entity in self.chosen()
             ],
+            credentials=(
+                self.credentials.to_request() if self.asks_credentials else CredentialRequest()
+            ),
         )
 
     def _till(self) -> int:
         if not self.default_till_id:
             raise ValidationFailed("Choose the default Till.", field="defaultTillId")
         return _integer(self.default_till_id, "defaultTillId")
+
+    def explain(self, error: KeyloftError) -> tuple[str | None, str]:
+        """The form field ``error`` is about (None: the whole form) and its message."""
+        if credential_forms.about_credentials(error.field):
+            try:
+                pasted = len(credential_forms.pasted_keys(self.credentials.jwk))
+            except ValidationFailed:
+                pasted = 0
+            return credential_forms.explain(error, pasted=pasted)
+        return self.field_for(error.field), error.message
 
     def field_for(self, error_field: str | None) -> str | None:
         """The form field a service error names: ``scopes[i].x`` is the i-th chosen entity."""

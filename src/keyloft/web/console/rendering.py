@@ -1,6 +1,7 @@
 """Rendering the signed-in console's pages from what the console's services answer: the
-create and edit forms (as posted or as the client stands), a client's page, the one-time
-secret page, and how a refused change is shown (by field, or for the whole form)."""
+create and edit forms (as posted or as the client stands), a client's page with its
+credentials, the one-time secret page (or, for a client without a secret, the page saying so),
+and how a refused change is shown (by field, or for the whole form)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import ScopeEntity
 from keyloft.services.client_admin import ClientAnswer
 from keyloft.services.console_views import HISTORY, ClientView, FormChoices, NoSuchClient
+from keyloft.web.console import credential_pages
+from keyloft.web.console.credential_forms import JWK, METHOD_CHOICES, CredentialForm
 from keyloft.web.console.dependencies import Console, SignedIn
 from keyloft.web.console.forms import ACCESS_CHOICES, NO_ACCESS, ClientForm
 from keyloft.web.console.pages import (
@@ -33,12 +36,24 @@ def status_of(error: KeyloftError) -> int:
     return next((code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
 
 
+KEY_NOT_KEPT = "The pasted text was not kept: it held a private key. Paste the public key only."
+
+
+def refusal(
+    field: str | None, message: str, typed: CredentialForm
+) -> tuple[dict[str, str], str | None]:
+    """A refusal as errors by form field, or as the message for the whole form when it belongs
+    to no field. A pasted private key is never sent back, whatever the refusal was about."""
+    errors = {field: message} if field is not None else {}
+    if typed.forget_private_key():
+        errors[JWK] = f"{errors[JWK]} {KEY_NOT_KEPT}" if JWK in errors else KEY_NOT_KEPT
+    return errors, (message if field is None else None)
+
+
 def error_fields(form: ClientForm, error: KeyloftError) -> tuple[dict[str, str], str | None]:
     """Errors by form field, and the message for errors that belong to no field."""
-    field = form.field_for(error.field)
-    if field is None:
-        return {}, error.message
-    return {field: error.message}, None
+    field, message = form.explain(error)
+    return refusal(field, message, form.credentials)
 
 
 def client_path(client_key: str) -> str:
@@ -94,6 +109,7 @@ def _form_context(
         "access_choices": ACCESS_CHOICES,
         "till_options": till_options(tills, form.default_till_id),
         "has_tills": bool(tills),
+        "method_choices": METHOD_CHOICES,
     }
 
 
@@ -115,6 +131,21 @@ def _form_of(client: Client, entity_ids: list[int]) -> ClientForm:
     form.default_till_id = str(client.default_till_id)
     form.etag = etag(client)
     return form
+
+
+def _mint_commands(con: Console, client: Client) -> dict[str, Any]:
+    """The commands a client's pages show for minting a token, by how it proves itself."""
+    if client.has_secret:
+        return {"curl": _curl(con, client.client_key, None)}
+    return {
+        "curl": credential_pages.assertion_curl(con.issuer, client.client_key, federated=False),
+        "federated_curl": (
+            credential_pages.assertion_curl(con.issuer, client.client_key, federated=True)
+            if client.credentials.federated
+            else None
+        ),
+        "max_assertion_lifetime": credential_pages.MAX_ASSERTION_LIFETIME,
+    }
 
 
 def _curl(con: Console, client_key: str, secret: str | None) -> str:
@@ -153,6 +184,7 @@ def new_client_page(
         title="New API client",
         errors=errors or {},
         problem=problem,
+        issuer=con.issuer,
         **_form_context(choices.entities, choices.tills, form),
     )
 
@@ -168,9 +200,11 @@ def client_page(
     problem: str | None = None,
     status: int = 200,
     notice: str | None = None,
+    credential_form: CredentialForm | None = None,
 ) -> Response:
     client = view.client
     tills = {till.id: till for till in view.tills}
+    timezone = view.org.timezone
     return page(
         request,
         con,
@@ -187,17 +221,45 @@ def client_page(
         errors=errors or {},
         problem=problem,
         notice=notice,
-        curl=_curl(con, client.client_key, None),
+        issuer=con.issuer,
+        credentials=credential_form or CredentialForm.of(client),
+        keys=credential_pages.key_rows(client, view.uses, timezone),
+        rules=credential_pages.rule_rows(client.credentials.federated, view.uses, timezone),
+        last_credential=credential_pages.last_credential(client, view.uses, timezone),
+        **_mint_commands(con, client),
         **_form_context(view.entities, view.tills, form or _form_of(client, ids_of(view.entities))),
     )
 
 
 def secret_page(
-    request: Request, con: Console, who: SignedIn, answer: ClientAnswer, *, created: bool
+    request: Request,
+    con: Console,
+    who: SignedIn,
+    answer: ClientAnswer,
+    *,
+    created: bool,
+    switched: bool = False,
 ) -> Response:
-    """Shown in the answer to the POST that made the secret, and never again."""
-    assert answer.secret is not None
+    """Shown in the answer to the POST that made the secret, and never again: a new client's,
+    a rotation's, or a switch to client_secret_basic's. A new client without a secret is shown
+    its key and how it mints tokens instead."""
     client = answer.client
+    if answer.secret is None:
+        assert created, "only a new client may be answered without a secret"
+        return page(
+            request,
+            con,
+            who,
+            answer.org,
+            "secret.html",
+            title="Client created",
+            client=client,
+            secret=None,
+            created=True,
+            switched=False,
+            issuer=con.issuer,
+            **_mint_commands(con, client),
+        )
     return page(
         request,
         con,
@@ -208,5 +270,6 @@ def secret_page(
         client=client,
         secret=answer.secret,
         created=created,
+        switched=switched,
         curl=_curl(con, client.client_key, answer.secret),
     )

@@ -1,13 +1,14 @@
 """The console's one router: signing in and out, the pages about an org's API clients, and the
-forms that change them."""
+forms that change them and their credentials."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from keyloft.web.console import client_changes, client_pages, sign_in
+from keyloft.web.console import client_changes, client_pages, credential_changes, sign_in
 
 router = APIRouter()
 router.include_router(sign_in.router)
 router.include_router(client_pages.router)
 router.include_router(client_changes.router)
+router.include_router(credential_changes.router)

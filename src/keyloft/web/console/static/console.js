@@ -1,5 +1,6 @@
 // Keyloft console: small enhancements over pages that work without script.
-// Copy buttons, the delete confirmation dialog, and filtering the clients table as you type.
+// Copy buttons, the delete confirmation dialog, filtering the clients table as you type, and
+// showing the fields of a choice only while it is chosen (data-shown-for="name=value").
 "use strict";
 
 function textOf(element) {
@@ -56,3 +57,18 @@ document.addEventListener("click", (event) => {
 document.addEventListener("input", (event) => {
   if (event.target.matches("[data-filter]")) filterRows(event.target);
 });
+
+function showChosen() {
+  for (const part of document.querySelectorAll("[data-shown-for]")) {
+    const [name, value] = part.dataset.shownFor.split("=");
+    const form = part.closest("form");
+    const chosen = form && form.querySelector(`input[name="${name}"]:checked`);
+    part.hidden = !chosen || chosen.value !== value;
+  }
+}
+
+document.addEventListener("change", (event) => {
+  if (event.target.matches("input[type=radio]")) showChosen();
+});
+
+showChosen();
