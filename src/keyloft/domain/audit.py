@@ -95,8 +95,7 @@ def client_fields(client: Client) -> dict[str, Any]:
         # so that a client without them shows no such field in its history.
         "jwks": [key.thumbprint for key in client.credentials.jwks] or None,
         "jwksUri": client.credentials.jwks_uri,
-        "federatedCredentials": [rule.as_dict() for rule in client.credentials.federated]
-        or None,
+        "federatedCredentials": [rule.as_dict() for rule in client.credentials.federated] or None,
     }
 
 
