@@ -102,7 +102,7 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
     return _b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
-class _Unusable(ValueError):
+class UnusableKey(ValueError):
     """A key that cannot be registered: ``member`` names the offending JWK member."""
 
     def __init__(self, message: str, member: str | None = None) -> None:
@@ -110,42 +110,47 @@ class _Unusable(ValueError):
         self.member = member
 
 
+def public_key(jwk: Any) -> ClientKey:
+    """One public JWK, checked as a registered key is; ``UnusableKey`` otherwise."""
+    return _check_key(jwk)
+
+
 def _check_key(jwk: Any) -> ClientKey:
     if not isinstance(jwk, Mapping):
-        raise _Unusable("must be a JSON object (a JWK)")
+        raise UnusableKey("must be a JSON object (a JWK)")
     for member in PRIVATE_MEMBERS:
         if member in jwk:
-            raise _Unusable(
+            raise UnusableKey(
                 f'holds the private or symmetric member "{member}": register public keys only',
                 member,
             )
     kty = jwk.get("kty")
     if kty not in _THUMBPRINT_MEMBERS:
-        raise _Unusable("kty must be RSA, EC or OKP", "kty")
+        raise UnusableKey("kty must be RSA, EC or OKP", "kty")
     for member in _THUMBPRINT_MEMBERS[kty]:
         if not isinstance(jwk.get(member), str) or not jwk[member]:
-            raise _Unusable(f'needs the member "{member}" (a base64url string)', member)
+            raise UnusableKey(f'needs the member "{member}" (a base64url string)', member)
     kid = jwk.get("kid")
     if kid is not None and (not isinstance(kid, str) or not 1 <= len(kid) <= MAX_KID):
-        raise _Unusable(f"kid must be a string of 1 to {MAX_KID} characters", "kid")
+        raise UnusableKey(f"kid must be a string of 1 to {MAX_KID} characters", "kid")
     if jwk.get("use", "sig") != "sig":
-        raise _Unusable('use must be "sig"', "use")
+        raise UnusableKey('use must be "sig"', "use")
     key_ops = jwk.get("key_ops")
     if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
-        raise _Unusable('key_ops must include "verify"', "key_ops")
+        raise UnusableKey('key_ops must include "verify"', "key_ops")
     if kty == "RSA":
         algorithms: tuple[str, ...] = ("RS256", "PS256")
     else:
         crv = jwk.get("crv")
         if kty == "EC" and crv not in ("P-256", "P-384", "P-521"):
-            raise _Unusable("crv of an EC key must be P-256, P-384 or P-521", "crv")
+            raise UnusableKey("crv of an EC key must be P-256, P-384 or P-521", "crv")
         if kty == "OKP" and crv != "Ed25519":
-            raise _Unusable("crv of an OKP key must be Ed25519", "crv")
+            raise UnusableKey("crv of an OKP key must be Ed25519", "crv")
         algorithms = _CURVE_ALGORITHMS[str(crv)]
     alg = jwk.get("alg")
     if alg is not None:
         if alg not in algorithms:
-            raise _Unusable(
+            raise UnusableKey(
                 f"alg {alg!r} is not an accepted algorithm of this key; "
                 f"accepted: {', '.join(algorithms) or 'none'}",
                 "alg",
@@ -155,11 +160,11 @@ def _check_key(jwk: Any) -> ClientKey:
     try:
         key = PyJWK.from_dict(dict(kept), algorithm=_parse_algorithm(kty, jwk)).key
     except (PyJWTError, ValueError, TypeError, KeyError):
-        raise _Unusable("is not a valid public key") from None
+        raise UnusableKey("is not a valid public key") from None
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-        raise _Unusable(f"RSA keys must have at least {MIN_RSA_BITS} bits", "n")
+        raise UnusableKey(f"RSA keys must have at least {MIN_RSA_BITS} bits", "n")
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
-        raise _Unusable("is not a public key")
+        raise UnusableKey("is not a public key")
     return ClientKey(kept, thumbprint(kept), algorithms, key)
 
 
@@ -186,7 +191,7 @@ def check_jwks(value: Any, field: str = "jwks") -> tuple[ClientKey, ...]:
         where = f"{field}.keys[{index}]"
         try:
             key = _check_key(jwk)
-        except _Unusable as exc:
+        except UnusableKey as exc:
             named = f"{where}.{exc.member}" if exc.member else where
             raise ValidationFailed(f"{where} {exc}.", field=named) from None
         for earlier in checked:
@@ -208,7 +213,7 @@ def read_key_set(document: Any, *, limit: int = 100) -> tuple[ClientKey, ...]:
     for jwk in document["keys"][:limit]:
         try:
             usable.append(_check_key(jwk))
-        except _Unusable:
+        except UnusableKey:
             continue
     return tuple(usable)
 
