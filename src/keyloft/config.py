@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         le=3600,
         description="How often a node writes its clients' last use (lastUsedOn), in one batch.",
     )
+    dpop_nonce: Literal["required", "off"] = Field(
+        default="off",
+        description="required: DPoP proofs must carry a server nonce (RFC 9449 §8), which "
+        "rotates every 5 minutes and is valid on every node; off: no nonce is asked.",
+    )
     federation_allow_http: bool = Field(
         default=False,
         description="Development and tests only: let client JWKS URIs and federated issuers "

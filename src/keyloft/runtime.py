@@ -27,6 +27,7 @@ from keyloft.domain.signing import KeyRing
 from keyloft.outbound import FetchPolicy, JsonFetcher
 from keyloft.services.clock import SystemClock
 from keyloft.services.container import Services
+from keyloft.services.dpop import DpopNonces
 from keyloft.services.guard import AttemptGuard
 from keyloft.services.key_sets import RemoteKeySets
 from keyloft.services.keys import ServerKeys, load_key_ring
@@ -69,6 +70,7 @@ class Runtime:
     fetcher: JsonFetcher = field(init=False)
     key_sets: RemoteKeySets = field(init=False)
     replays: ReplayGuard = field(init=False)
+    dpop_nonces: DpopNonces | None = field(init=False)
     _tickers: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -77,6 +79,11 @@ class Runtime:
         self.key_sets = RemoteKeySets(self.fetcher, wall=lambda: self.now().timestamp())
         self.replays = (
             RedisReplays(self.redis) if self.redis is not None else StoreReplays(self.transaction)
+        )
+        self.dpop_nonces = (
+            DpopNonces(self.server_keys.dpop_nonce)
+            if self.settings.dpop_nonce == "required"
+            else None
         )
 
     @property

@@ -29,6 +29,7 @@ CLIENTS = "/v3/integrations/clients"
 ADDED_CLIENT_FIELDS = (
     "lastUsedOn",
     "tokenEndpointAuthMethod",
+    "dpopBoundAccessTokens",
     "jwks",
     "jwksUri",
     "federatedCredentials",

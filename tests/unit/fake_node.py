@@ -16,6 +16,7 @@ from keyloft.domain.credentials import SecretHasher
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, Permission, ScopeEntity
 from keyloft.domain.signing import KeyRing, SigningKey, generate_signing_key
+from keyloft.services.dpop import DpopNonces
 from keyloft.services.guard import AttemptGuard
 from keyloft.services.key_sets import RemoteKeySets
 from keyloft.services.login_cache import LoginCache
@@ -86,6 +87,7 @@ class FakeNode:
         self.key_sets = RemoteKeySets(self.remote, wall=lambda: clock.now().timestamp())
         self.replays = StoreReplays(self.transaction)
         self.federation_allow_http = False
+        self.dpop_nonces: DpopNonces | None = None
         self.units: list[bool] = []
 
     @property

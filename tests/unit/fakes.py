@@ -152,6 +152,7 @@ class FakeClients:
         now: datetime,
         auth_method: str = CLIENT_SECRET,
         credentials: ClientCredentials = NO_CREDENTIALS,
+        dpop_bound: bool = False,
     ) -> Client:
         actor = await self._principal(actor_id)
         client = Client(
@@ -170,6 +171,7 @@ class FakeClients:
             last_updated_by=actor,
             auth_method=auth_method,
             credentials=credentials,
+            dpop_bound=dpop_bound,
         )
         self.rows[client.id] = (client, secret_hash)
         return client
@@ -287,6 +289,7 @@ class FakeClients:
         auth_method: str = CLIENT_SECRET,
         credentials: ClientCredentials = NO_CREDENTIALS,
         secrets: ClientSecrets | None = None,
+        dpop_bound: bool = False,
     ) -> Client | None:
         changed = await self._bump(
             client_id,
@@ -300,6 +303,7 @@ class FakeClients:
             grants=tuple(grants),
             auth_method=auth_method,
             credentials=credentials,
+            dpop_bound=dpop_bound,
         )
         if changed is not None and secrets is not None:
             self.rows[client_id] = (changed, secrets.current)

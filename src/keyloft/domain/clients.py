@@ -62,6 +62,8 @@ class Client:
     """When a token was last minted for it, to the minute (None: never, as far as known)."""
     auth_method: str = CLIENT_SECRET
     credentials: ClientCredentials = NO_CREDENTIALS
+    dpop_bound: bool = False
+    """RFC 9449 §5.2 ``dpop_bound_access_tokens``: every token request must carry a proof."""
 
     @property
     def has_secret(self) -> bool:

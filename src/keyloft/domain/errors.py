@@ -49,6 +49,24 @@ class InvalidToken(KeyloftError):
     code = 3003
     default_message = "The access token is invalid, expired or revoked."
 
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        reason: str | None = None,
+        dpop: bool = False,
+        dpop_error: str = "invalid_token",
+        nonce: str | None = None,
+    ) -> None:
+        """``dpop``: the token came, or had to come, with a DPoP proof (RFC 9449 §7.1), so
+        the challenge is ``DPoP`` with ``dpop_error``; ``nonce``: the one the next proof must
+        carry."""
+        super().__init__(message)
+        self.reason = reason
+        self.dpop = dpop
+        self.dpop_error = dpop_error
+        self.nonce = nonce
+
 
 class AccessDenied(KeyloftError):
     code = 4000

@@ -96,3 +96,29 @@ def scope_string(grants: Sequence[Grant], entities: Sequence[ScopeEntity]) -> st
     return " ".join(
         f"{names[g.entity_id]}:{g.permission.value.lower()}" for g in grants if g.entity_id in names
     )
+
+
+class InvalidDpopProof(OAuthError):
+    """RFC 9449 §5: the DPoP proof of a token request does not hold (``reason`` says why, for
+    the log and the metrics only)."""
+
+    error = "invalid_dpop_proof"
+    code = 6005
+    default_message = "The DPoP proof is invalid."
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        super().__init__(message)
+        self.reason: str | None = reason
+
+
+class UseDpopNonce(OAuthError):
+    """RFC 9449 §8: the proof must carry the server's current nonce, sent in ``DPoP-Nonce``."""
+
+    error = "use_dpop_nonce"
+    code = 6006
+    default_message = "Authorization server requires nonce in DPoP proof."
+
+    def __init__(self, nonce: str) -> None:
+        super().__init__()
+        self.nonce = nonce
+        self.reason: str | None = "nonce"

@@ -1,13 +1,17 @@
 """ASGI middleware that lets through only calls a verified token's scopes allow.
 
 This module owns the resource server's side of a request: reading the token
-(``X-CAP-API-OAUTH-TOKEN`` or ``Authorization: Bearer``), verifying it offline with a
-TokenVerifier, deciding ``METHOD raw-path`` with the same pure decision Keyloft uses
-(``keyloft.domain.scopes.decide``), and answering refusals in the v3 error envelope — 401
-(code 3001 without a token, 3003 for an invalid one), 403 (code 4000) when the scopes do not
-allow the call, 503 (code 5030) while the issuer's keys cannot be fetched. An allowed request
-goes on with ``scope["state"]["keyloft"]`` set to the VerifiedToken (``request.state.keyloft``
-in Starlette and FastAPI).
+(``X-CAP-API-OAUTH-TOKEN``, ``Authorization: Bearer``, or ``Authorization: DPoP`` with its
+``DPoP`` proof header), verifying it offline with a TokenVerifier, checking that it may be used
+as presented (``keyloft.resource.dpop``: a DPoP-bound token only with a proof of its key for
+this request's method and public URL, a bearer token never as DPoP), deciding
+``METHOD raw-path`` with the same pure decision Keyloft uses (``keyloft.domain.scopes.decide``),
+and answering refusals in the v3 error envelope — 401 (code 3001 without a token, 3003 for an
+invalid one or one presented the wrong way), 403 (code 4000) when the scopes do not allow the
+call, 503 (code 5030) while the issuer's keys or the DPoP replay store cannot be consulted. The
+challenge is ``DPoP`` (RFC 9449 §7.1) when the request used that scheme or the token is bound to
+a DPoP key, ``Bearer`` otherwise. An allowed request goes on with ``scope["state"]["keyloft"]``
+set to the VerifiedToken (``request.state.keyloft`` in Starlette and FastAPI).
 
 The decision is made on the token's own grants. Offline it cannot see revocations, deleted
 clients or narrowed scopes — ask the decision point or introspection where that matters.
@@ -18,10 +22,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from keyloft.domain.errors import AccessDenied, InvalidToken, Unauthenticated, ValidationFailed
 from keyloft.domain.scopes import DEFAULT_ENTITIES, ScopeEntity, decide
+from keyloft.resource.dpop import BEARER, DPOP, PROOF_ALGORITHMS, V3_HEADER, ProofInvalid
 from keyloft.resource.verified import TokenInvalid
 from keyloft.resource.verifier import TokenVerifier
 
@@ -34,7 +41,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("keyloft.resource")
 STATE_KEY = "keyloft"
 TOKEN_HEADER = b"x-cap-api-oauth-token"
+DPOP_HEADER = b"dpop"
 REALM = 'Bearer realm="keyloft"'
+DPOP_REALM = 'DPoP realm="keyloft"'
+DPOP_ALGS = " ".join(PROOF_ALGORITHMS)
 RETRY_AFTER_SECONDS = 5
 WEBSOCKET_POLICY_VIOLATION = 1008
 
@@ -67,6 +77,10 @@ def _bearer(error: str | None = None) -> dict[str, str]:
     return {"www-authenticate": f'{REALM}, error="{error}"' if error else REALM}
 
 
+def _dpop(error: str) -> dict[str, str]:
+    return {"www-authenticate": f'{DPOP_REALM}, error="{error}", algs="{DPOP_ALGS}"'}
+
+
 NO_TOKEN = _Answer(401, Unauthenticated.code, Unauthenticated.default_message, _bearer())
 INVALID_TOKEN = _Answer(
     401, InvalidToken.code, InvalidToken.default_message, _bearer("invalid_token")
@@ -86,25 +100,119 @@ NO_KEYS = _Answer(
     "The token issuer's keys cannot be fetched; retry later.",
     {"retry-after": str(RETRY_AFTER_SECONDS)},
 )
+DPOP_INVALID_TOKEN = _Answer(
+    401, InvalidToken.code, InvalidToken.default_message, _dpop("invalid_token")
+)
+DPOP_INVALID_PROOF = _Answer(
+    401, InvalidToken.code, InvalidToken.default_message, _dpop("invalid_dpop_proof")
+)
+DPOP_DENIED = _Answer(
+    403, AccessDenied.code, AccessDenied.default_message, _dpop("insufficient_scope")
+)
+DPOP_TWO_TOKENS = _Answer(
+    400,
+    ValidationFailed.code,
+    "Send the access token in one header only.",
+    _dpop("invalid_request"),
+)
+NO_REPLAYS = _Answer(
+    503,
+    5030,
+    "DPoP proofs cannot be checked right now; retry later.",
+    {"retry-after": str(RETRY_AFTER_SECONDS)},
+)
 
 
-def read_token(headers: Iterable[tuple[bytes, bytes]]) -> str | _Answer | None:
-    """The token of a request, None when there is none, or the answer to a request that
-    sends more than one."""
-    found: list[str] = []
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """The token of a request, the scheme it came with, and the request's DPoP proofs."""
+
+    scheme: str
+    """``Bearer``, ``DPoP`` or ``X-CAP-API-OAUTH-TOKEN``."""
+    token: str
+    proofs: tuple[str, ...]
+
+    @property
+    def dpop(self) -> bool:
+        return self.scheme == DPOP
+
+
+_AUTHORIZATION_SCHEMES = {"bearer": BEARER, "dpop": DPOP}
+
+
+def read_credentials(headers: Iterable[tuple[bytes, bytes]]) -> Credentials | _Answer | None:
+    """The token of a request with its scheme and proofs, None when there is no token, or
+    the answer to a request that sends different tokens or one token under both schemes."""
+    found: list[tuple[str, str]] = []
+    proofs: list[str] = []
     for name, value in headers:
         lowered = name.lower()
         if lowered == TOKEN_HEADER:
-            found.append(value.decode("latin-1").strip())
+            found.append((V3_HEADER, value.decode("latin-1").strip()))
         elif lowered == b"authorization":
             scheme, _, rest = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer":
-                found.append(rest.strip())
+            kind = _AUTHORIZATION_SCHEMES.get(scheme.lower())
+            if kind is not None:
+                found.append((kind, rest.strip()))
+        elif lowered == DPOP_HEADER:
+            proofs.append(value.decode("latin-1").strip())
     if not found:
         return None
-    if len(found) > 1 and any(token != found[0] for token in found[1:]):
-        return TWO_TOKENS
-    return found[0]
+    scheme, token = found[0]
+    uses_dpop = {kind == DPOP for kind, _ in found}
+    if len(uses_dpop) > 1:
+        return DPOP_TWO_TOKENS
+    if any(other != token for _, other in found[1:]):
+        return DPOP_TWO_TOKENS if scheme == DPOP else TWO_TOKENS
+    return Credentials(scheme, token, tuple(proofs))
+
+
+_HTTP_SCHEMES = {"ws": "http", "wss": "https"}
+
+
+def request_url(scope: Scope, path: str) -> str:
+    """The URL of a request as it names itself: the scope's scheme (``ws``/``wss`` as
+    ``http``/``https``), the ``Host`` header (else the server's address) and ``path``.
+
+    The Host header is whatever the client sent; behind a proxy it may not even be the public
+    name. Give the middleware ``public_url`` in production."""
+    scheme = str(scope.get("scheme") or "http")
+    scheme = _HTTP_SCHEMES.get(scheme, scheme)
+    headers = scope.get("headers", ())
+    host = next((value for name, value in headers if name.lower() == b"host"), None)
+    if host is not None:
+        authority = host.decode("latin-1")
+    else:
+        server = scope.get("server")
+        if server:
+            name, port = server
+            name = f"[{name}]" if ":" in name else name
+            authority = name if port is None else f"{name}:{port}"
+        else:
+            authority = ""
+    return f"{scheme}://{authority}{path}"
+
+
+def _public_url(url: str) -> str:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (
+        port == -1
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or url.endswith(("?", "#"))
+    ):
+        raise ValueError(
+            "public_url must be an http(s) origin, optionally with the path prefix a proxy "
+            "strips, without credentials, query or fragment"
+        )
+    return url.rstrip("/")
 
 
 class KeyloftMiddleware:
@@ -112,6 +220,11 @@ class KeyloftMiddleware:
 
     ``exempt_paths`` are raw request paths (exact, without the query string) that pass
     without a token — health probes, for example. A WebSocket handshake is decided as GET.
+
+    ``public_url`` is the public origin of the app (``https://api.example.com``, with the path
+    prefix a proxy strips if it strips one): a DPoP proof's ``htu`` must be it followed by the
+    raw request path. Without it the URL is taken from the request itself, Host header
+    included (``request_url``) — which a client chooses; set it in production.
     """
 
     def __init__(
@@ -121,11 +234,19 @@ class KeyloftMiddleware:
         *,
         entities: Sequence[ScopeEntity] = DEFAULT_ENTITIES,
         exempt_paths: Iterable[str] = (),
+        public_url: str | None = None,
     ) -> None:
         self.app = app
         self.verifier = verifier
         self.entities = tuple(sorted(entities, key=lambda entity: entity.id))
         self.exempt_paths = frozenset(exempt_paths)
+        self.public_url = _public_url(public_url) if public_url is not None else None
+
+    def url(self, scope: Scope, path: str) -> str:
+        """The public URL of a request to raw ``path`` (no query), as ``htu`` must name it."""
+        if self.public_url is not None:
+            return self.public_url + path
+        return request_url(scope, path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -149,19 +270,38 @@ class KeyloftMiddleware:
 
     async def _refusal(self, scope: Scope, method: str, path: str) -> _Answer | None:
         """None when the call may go on (the verified token is then in the scope's state)."""
-        token = read_token(scope.get("headers", ()))
-        if isinstance(token, _Answer):
-            return token
-        if token is None:
+        credentials = read_credentials(scope.get("headers", ()))
+        if isinstance(credentials, _Answer):
+            return credentials
+        if credentials is None:
             return NO_TOKEN
         try:
-            verified = await self.verifier.verify(token)
+            verified = await self.verifier.verify(credentials.token)
         except TokenInvalid as exc:
             log.debug("token refused: %s", exc.reason)
-            return NO_KEYS if exc.reason == "jwks_unavailable" else INVALID_TOKEN
+            if exc.reason == "jwks_unavailable":
+                return NO_KEYS
+            return DPOP_INVALID_TOKEN if credentials.dpop else INVALID_TOKEN
+        dpop = credentials.dpop or verified.jkt is not None
+        try:
+            await self.verifier.check_presentation(
+                verified,
+                credentials.token,
+                scheme=credentials.scheme,
+                proofs=credentials.proofs,
+                method=method,
+                url=self.url(scope, path),
+            )
+        except TokenInvalid as exc:
+            log.debug("token refused for %s: %s", verified.client_key, exc.reason)
+            if exc.reason == "replay_unavailable":
+                return NO_REPLAYS
+            if isinstance(exc, ProofInvalid):
+                return DPOP_INVALID_PROOF
+            return DPOP_INVALID_TOKEN if dpop else INVALID_TOKEN
         decision = decide(self.entities, verified.grants, method, path)
         if not decision.allowed:
             log.debug("call refused for %s: %s", verified.client_key, decision.reason)
-            return DENIED
+            return DPOP_DENIED if dpop else DENIED
         scope.setdefault("state", {})[STATE_KEY] = verified
         return None

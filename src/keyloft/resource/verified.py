@@ -3,11 +3,15 @@ organisation, default till) and what it may do (its grants).
 
 Both token kinds are read here: RFC 9068 tokens (``typ: at+jwt``) name the client by its key;
 v3 tokens (``typ: JWT``) say ``token_use: token_access`` and carry the numeric client id and
-the client key. Claims that do not fit are refused as ``TokenInvalid("claims")``.
+the client key. A sender-constrained token confirms its holder's key in ``cnf`` (RFC 7800;
+``cnf.jkt`` for DPoP, RFC 9449 §6); whether it was presented with that key is
+``keyloft.resource.dpop``'s check. Claims that do not fit are refused as
+``TokenInvalid("claims")``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -18,6 +22,8 @@ from keyloft.domain.tokens import TOKEN_USE, grants_from_claims
 
 OAUTH_TYP = "at+jwt"
 V3_TYP = "JWT"
+# An RFC 7638 SHA-256 thumbprint: 32 bytes in unpadded base64url.
+JKT = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class TokenInvalid(Exception):
@@ -39,11 +45,20 @@ class VerifiedToken:
     default_till: int | None
     grants: tuple[Grant, ...]
     expires_at: int
+    cnf: Mapping[str, Any] | None = None
+    """The confirmation (RFC 7800) of a sender-constrained token, read-only; None for a bearer
+    token."""
 
     @property
     def oauth(self) -> bool:
         """An RFC 9068 token (from ``/oauth2/token``) rather than a v3 one."""
         return self.typ == OAUTH_TYP
+
+    @property
+    def jkt(self) -> str | None:
+        """The thumbprint of the DPoP key the token is bound to (``cnf.jkt``), if any."""
+        jkt = self.cnf.get("jkt") if self.cnf is not None else None
+        return jkt if isinstance(jkt, str) else None
 
 
 def read_verified(typ: str, claims: dict[str, Any]) -> VerifiedToken:
@@ -64,6 +79,7 @@ def read_verified(typ: str, claims: dict[str, Any]) -> VerifiedToken:
     grants = grants_from_claims(claims)
     if grants is None:
         raise TokenInvalid("claims")
+    cnf = _confirmation(claims)
     return VerifiedToken(
         typ=typ,
         claims=MappingProxyType(claims),
@@ -72,4 +88,18 @@ def read_verified(typ: str, claims: dict[str, Any]) -> VerifiedToken:
         default_till=till,
         grants=grants,
         expires_at=int(exp),
+        cnf=cnf,
     )
+
+
+def _confirmation(claims: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """``cnf`` read-only, or None without one; a present one must be a non-empty object whose
+    ``jkt``, if any, is a thumbprint."""
+    if "cnf" not in claims:
+        return None
+    cnf = claims["cnf"]
+    if not isinstance(cnf, dict) or not cnf:
+        raise TokenInvalid("claims")
+    if "jkt" in cnf and not (isinstance(cnf["jkt"], str) and JKT.fullmatch(cnf["jkt"])):
+        raise TokenInvalid("claims")
+    return MappingProxyType(dict(cnf))

@@ -6,7 +6,9 @@ EdDSA, never ``none``, never an HMAC, never the algorithm a token names for a ke
 for another), and the claims, checked by the very rules Keyloft applies to its own tokens
 (``keyloft.domain.signing.claims``): ``iss``, ``aud`` (RFC 9068 tokens), ``exp`` within a
 small leeway, ``iat``/``nbf`` within the clock skew. ``verified`` reads who the token is for
-and what it may do; ``token_cache`` makes repeated tokens cheap.
+and what it may do; ``token_cache`` makes repeated tokens cheap. Whether the token may be used
+the way a request presents it (a DPoP-bound token needs its proof) is ``dpop``'s check, run by
+``check_presentation`` and ``verify_request``.
 
 Offline verification cannot see what happened after a token was issued: a revoked token, a
 deleted client or narrowed scopes are only noticed by the decision point
@@ -19,7 +21,7 @@ import base64
 import binascii
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
@@ -34,6 +36,7 @@ from keyloft.domain.signing.claims import (
     ClaimRejected,
     check_claims,
 )
+from keyloft.resource.dpop import Proof, ProofReplayCache, ProofReplays, check_presentation
 from keyloft.resource.jwks import Fetch, JwksCache, JwksUnavailable, httpx_fetcher
 from keyloft.resource.keyset import KID
 from keyloft.resource.token_cache import VerifiedTokenCache
@@ -79,7 +82,9 @@ class TokenVerifier:
     accepts (all by default); a token is verified only with the algorithm its key is published
     for. A verified token is remembered (by its exact text) for at most
     ``cache_seconds`` and never past its ``exp``, in an LRU of ``cache_size`` entries.
-    ``clock`` (epoch seconds) is the time for the claims and the cache alike.
+    ``clock`` (epoch seconds) is the time for the claims, the cache and DPoP proofs alike.
+    ``dpop_replays`` remembers the DPoP proofs already used: by default a ``ProofReplayCache``
+    of this process; several processes serving the same clients should share one.
     """
 
     def __init__(
@@ -99,6 +104,7 @@ class TokenVerifier:
         cache_size: int = 10_000,
         cache_seconds: float = 30.0,
         clock: Callable[[], float] = time.time,
+        dpop_replays: ProofReplays | None = None,
     ) -> None:
         unsafe = set(algorithms) - set(SUPPORTED_ALGORITHMS)
         if not algorithms or unsafe:
@@ -126,6 +132,9 @@ class TokenVerifier:
         self._types = frozenset({OAUTH_TYP, V3_TYP} if accept_v3_tokens else {OAUTH_TYP})
         self._clock = clock
         self._cache = VerifiedTokenCache(size=cache_size, seconds=cache_seconds, clock=clock)
+        self.dpop_replays: ProofReplays = (
+            ProofReplayCache(clock=clock) if dpop_replays is None else dpop_replays
+        )
         self.verifications = 0
         """Signature verifications done (cache misses that reached the signature check)."""
         self.cache_hits = 0
@@ -138,6 +147,47 @@ class TokenVerifier:
             return known
         verified = await self._verify(token)
         self._cache.put(token, verified)
+        return verified
+
+    async def check_presentation(
+        self,
+        verified: VerifiedToken,
+        token: str,
+        *,
+        scheme: str,
+        proofs: Sequence[str],
+        method: str,
+        url: str,
+    ) -> Proof | None:
+        """Whether the verified ``token`` may be used as presented (``dpop.check_presentation``
+        at this verifier's time, with its replay store): the DPoP proof, None for a bearer
+        token, or TokenInvalid (ProofInvalid for the proof) with the reason."""
+        return await check_presentation(
+            verified,
+            token,
+            scheme=scheme,
+            proofs=proofs,
+            method=method,
+            url=url,
+            now=self._clock(),
+            replays=self.dpop_replays,
+        )
+
+    async def verify_request(
+        self,
+        token: str,
+        *,
+        scheme: str,
+        proofs: Sequence[str] = (),
+        method: str,
+        url: str,
+    ) -> VerifiedToken:
+        """``verify`` and ``check_presentation`` in one: the verified token if it may be used
+        as this ``method`` request to ``url`` presents it, else TokenInvalid."""
+        verified = await self.verify(token)
+        await self.check_presentation(
+            verified, token, scheme=scheme, proofs=proofs, method=method, url=url
+        )
         return verified
 
     def forget(self) -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from keyloft.domain.actors import Actor, Principal, PrincipalKind
 from keyloft.domain.errors import AccessDenied, Unauthenticated
 from keyloft.domain.passwords import dummy_verify, verify_password
 from keyloft.domain.scopes import decide
+from keyloft.services.dpop import Presentation, check_binding
 from keyloft.services.node import Node
 from keyloft.services.ports import ClientState, Store
 from keyloft.services.token_inspection import TokenInspector
@@ -41,6 +42,7 @@ class TokenCall:
     raw_path: str
     till_type: str | None = None
     till_code: str | None = None
+    presentation: Presentation = field(default_factory=Presentation)
 
     def __repr__(self) -> str:
         return f"TokenCall(method={self.method!r}, raw_path={self.raw_path!r})"
@@ -112,6 +114,7 @@ class CallerAuthentication:
         """
         async with self._node.transaction(write=False) as store:
             context = await self._inspector.inspect(store, call.token)
+            await check_binding(self._node, context.claims, call.token, call.presentation)
             state = context.state
             if not decide(state.entities, context.grants, call.method, call.raw_path).allowed:
                 raise AccessDenied()

@@ -113,6 +113,8 @@ class ClientRequest:
     name: str | None = None
     description: str | None = None
     credentials: CredentialRequest = field(default_factory=CredentialRequest)
+    dpop_bound: bool | None = None
+    """Whether its tokens must be DPoP-bound (None: as it is; on create, not)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -245,6 +245,7 @@ class ClientService:
             now=self._clock.now(),
             auth_method=method.auth_method,
             credentials=method.credentials,
+            dpop_bound=bool(request.dpop_bound),
         )
         await self._record(actor, "client.create", client, diff(None, client_fields(client)))
         return client, secret
@@ -288,6 +289,7 @@ class ClientService:
             auth_method=method.auth_method,
             credentials=method.credentials,
             secrets=secrets,
+            dpop_bound=current.dpop_bound if request.dpop_bound is None else request.dpop_bound,
         )
         if updated is None:
             raise VersionMismatch()

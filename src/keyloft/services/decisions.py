@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from keyloft.domain.actors import PrincipalKind
 from keyloft.domain.errors import InvalidToken
 from keyloft.domain.scopes import decide
+from keyloft.services.dpop import BEARER_PRESENTATION, Presentation, check_binding
 from keyloft.services.node import Node
 from keyloft.services.token_inspection import TokenInspector
 
@@ -18,6 +19,10 @@ class Decision:
     client_key: str | None = None
     org_id: int | None = None
     till_id: int | None = None
+    nonce: str | None = None
+    """The DPoP nonce the caller's next proof must carry (``use_dpop_nonce``)."""
+    dpop: bool = False
+    """The token came, or had to come, with a DPoP proof: the refusal's challenge is DPoP."""
 
 
 class DecisionPoint:
@@ -33,14 +38,18 @@ class DecisionPoint:
         *,
         till_type: str | None = None,
         till_code: str | None = None,
+        presentation: Presentation = BEARER_PRESENTATION,
     ) -> Decision:
         """Never raises for a bad token: the answer says why it is refused. The Till is the
         client's default unless the attribution names another of its org's."""
         async with self._node.transaction(write=False) as store:
             try:
                 context = await self._inspector.inspect(store, token)
-            except InvalidToken:
-                return Decision(False, "invalid_token")
+                await check_binding(self._node, context.claims, token, presentation)
+            except InvalidToken as refused:
+                if refused.dpop and refused.dpop_error != "invalid_token":
+                    return Decision(False, refused.dpop_error, nonce=refused.nonce, dpop=True)
+                return Decision(False, "invalid_token", dpop=refused.dpop)
             state = context.state
             client = state.client
             till = state.default_till

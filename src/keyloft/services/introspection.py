@@ -70,7 +70,7 @@ def _active(context: TokenContext) -> dict[str, Any]:
         "active": True,
         "scope": scope_string(context.grants, context.state.entities),
         "client_id": client.client_key,
-        "token_type": "Bearer",
+        "token_type": "DPoP" if "cnf" in claims else "Bearer",
         "exp": claims["exp"],
         "iat": claims["iat"],
         "sub": claims["sub"],
@@ -80,4 +80,6 @@ def _active(context: TokenContext) -> dict[str, Any]:
     }
     if "aud" in claims:
         answer["aud"] = claims["aud"]
+    if "cnf" in claims:  # RFC 9449 §6.2, RFC 7800: the key the token is bound to
+        answer["cnf"] = claims["cnf"]
     return answer

@@ -37,6 +37,7 @@ class ServerKeys:
     signing_key_encryption: bytes
     login_cache: bytes
     console_session: bytes
+    dpop_nonce: bytes
 
     @classmethod
     def derive(cls, server_secret: str) -> ServerKeys:
@@ -45,6 +46,7 @@ class ServerKeys:
             signing_key_encryption=crypto.derive_key(server_secret, "signing-key-encryption-v1"),
             login_cache=crypto.derive_key(server_secret, "login-cache-v1"),
             console_session=crypto.derive_key(server_secret, "console-session-v1"),
+            dpop_nonce=crypto.derive_key(server_secret, "dpop-nonce-v1"),
         )
 
     def __repr__(self) -> str:

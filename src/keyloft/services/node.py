@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from keyloft.domain.credentials import SecretHasher
     from keyloft.domain.signing import KeyRing
+    from keyloft.services.dpop import DpopNonces
     from keyloft.services.guard import AttemptGuard
     from keyloft.services.key_sets import RemoteKeySets
     from keyloft.services.login_cache import LoginCache
@@ -43,6 +44,10 @@ class Node(Protocol):
     @property
     def key_sets(self) -> RemoteKeySets:
         """Public keys other servers hold (client key set URLs, federated issuers)."""
+
+    @property
+    def dpop_nonces(self) -> DpopNonces | None:
+        """The server's DPoP nonces, when the deployment requires them; None otherwise."""
 
     @property
     def replays(self) -> ReplayGuard:

@@ -1,6 +1,7 @@
 """Token issuance: one pipeline for every token endpoint.
 
-    check the grant  ->  authenticate the client  ->  grant the scope  ->  mint  ->  note the use
+    check the grant  ->  authenticate the client  ->  grant the scope  ->  bind  ->  mint
+    ->  note the use
 
 ``V3`` (``POST /v3/oauth/token/generate``) and ``OAUTH2`` (``POST /oauth2/token``, RFC 6749
 §4.4 client credentials with RFC 9068 tokens) differ only in their dialect: which client
@@ -15,15 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keyloft.domain.clients import Client
-from keyloft.domain.oauth import InvalidRequest, UnsupportedGrantType, narrow
+from keyloft.domain.oauth import InvalidDpopProof, InvalidRequest, UnsupportedGrantType, narrow
 from keyloft.domain.oauth import scope_string as scope_of
 from keyloft.domain.scopes import Grant, ScopeEntity
 from keyloft.domain.tokens import access_claims, oauth_access_claims
 from keyloft.services import client_auth
 from keyloft.services.client_auth import AuthenticatedClient, ClientAuthRequest
+from keyloft.services.dpop import check_request_proof
 from keyloft.services.node import Node
 
 CLIENT_CREDENTIALS = "client_credentials"
+BEARER, DPOP = "Bearer", "DPoP"  # RFC 6750, RFC 9449 token types
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,10 @@ class TokenRequest:
     client: ClientAuthRequest
     grant_type: str | None = None
     scope: str | None = None
+    dpop: tuple[str, ...] = ()
+    """The request's ``DPoP`` header values (RFC 9449): a proof binds the token to its key."""
+    url: str = ""
+    """The endpoint's public URL, which a proof's ``htu`` must name."""
 
 
 @dataclass(slots=True)
@@ -55,6 +62,8 @@ class IssuedToken:
     scope: str
     """The granted scope string (RFC 6749 §5.1); empty for v3 tokens."""
     client: Client
+    token_type: str = BEARER
+    """``DPoP`` for a token bound to a DPoP key (RFC 9449 §5)."""
 
 
 class TokenIssuance:
@@ -66,10 +75,17 @@ class TokenIssuance:
         authenticated = await self.authenticate(request.client, dialect)
         state = authenticated.state
         grants = self.grant_scope(state.client, state.entities, request.scope, dialect)
+        jkt = await self.bind(request, state.client)
         now = self._node.clock.now()
-        token, scope = self.mint(state.client, state.entities, grants, dialect, now)
+        token, scope = self.mint(state.client, state.entities, grants, dialect, now, jkt)
         await self.note_use(authenticated, now)
-        return IssuedToken(token, state.client.expiration_token_time, scope, state.client)
+        return IssuedToken(
+            token,
+            state.client.expiration_token_time,
+            scope,
+            state.client,
+            DPOP if jkt is not None else BEARER,
+        )
 
     def check_grant(self, request: TokenRequest, dialect: Dialect) -> None:
         """RFC 6749 §4.4.2: ``grant_type`` must be ``client_credentials``."""
@@ -100,6 +116,16 @@ class TokenIssuance:
             return tuple(client.grants)
         return narrow(client.grants, entities, scope)
 
+    async def bind(self, request: TokenRequest, client: Client) -> str | None:
+        """RFC 9449 §5: with a DPoP proof, the thumbprint of its key, which the token will
+        carry (``cnf.jkt``); a client whose tokens must be bound needs one."""
+        if not request.dpop:
+            if client.dpop_bound:
+                raise InvalidDpopProof("missing", "This client's tokens must be DPoP-bound.")
+            return None
+        proof = await check_request_proof(self._node, request.dpop, method="POST", url=request.url)
+        return proof.jkt
+
     def mint(
         self,
         client: Client,
@@ -107,11 +133,14 @@ class TokenIssuance:
         grants: tuple[Grant, ...],
         dialect: Dialect,
         now: datetime,
+        jkt: str | None = None,
     ) -> tuple[str, str]:
-        """The signed token and its scope string."""
+        """The signed token and its scope string; bound to a DPoP key with ``jkt``."""
         node = self._node
         if not dialect.narrows_scope:
             claims = access_claims(issuer=node.issuer, client=client, entities=entities, now=now)
+            if jkt is not None:
+                claims["cnf"] = {"jkt": jkt}
             return node.key_ring.sign(claims), ""
         scope = scope_of(grants, entities)
         claims = oauth_access_claims(
@@ -123,6 +152,8 @@ class TokenIssuance:
             entities=entities,
             now=now,
         )
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
         return node.key_ring.sign(claims, typ=dialect.typ), scope
 
     async def note_use(self, authenticated: AuthenticatedClient, at: datetime) -> None:

@@ -16,6 +16,7 @@ from keyloft.domain.addresses import client_ip
 from keyloft.domain.audit import RequestContext
 from keyloft.domain.errors import Unauthenticated, ValidationFailed
 from keyloft.services.callers import BasicLogin, TokenCall
+from keyloft.services.dpop import DPOP, Presentation
 from keyloft.web.wiring import runtime_of, services_of
 
 TILL_TYPE = "x-cap-api-attribution-entity-type"
@@ -26,6 +27,25 @@ def caller_address(request: Request) -> str:
     peer = request.client.host if request.client else None
     trusted = runtime_of(request).trusted_proxies
     return client_ip(peer, request.headers.get("x-forwarded-for"), trusted)
+
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def public_url(request: Request) -> str:
+    """The URL of this request as the deployment's public address names it (``KEYLOFT_ISSUER``
+    and the path), never as the Host header does: what a DPoP proof's ``htu`` must be."""
+    return runtime_of(request).issuer.rstrip("/") + request.url.path
+
+
+def token_headers(request: Request) -> dict[str, str]:
+    """A token answer's headers: never cached, and a fresh DPoP nonce when the deployment
+    requires them (RFC 9449 §8.2: the client uses it in its next proof)."""
+    runtime = runtime_of(request)
+    nonces = runtime.dpop_nonces
+    if nonces is None:
+        return NO_STORE
+    return NO_STORE | {"DPoP-Nonce": nonces.issue(runtime.now().timestamp())}
 
 
 def request_context(request: Request) -> RequestContext:
@@ -40,6 +60,22 @@ def credentials(request: Request) -> BasicLogin | TokenCall:
     scheme, _, value = headers.get("authorization", "").partition(" ")
     scheme = scheme.lower()
     token = headers.get("x-cap-api-oauth-token")
+    if scheme == "dpop":
+        if token is not None:
+            raise ValidationFailed(
+                "Send the access token in one header only.", field="Authorization"
+            )
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        return TokenCall(
+            value.strip(),
+            method=request.method,
+            raw_path=raw_path.decode("latin-1"),
+            till_type=headers.get(TILL_TYPE),
+            till_code=headers.get(TILL_CODE),
+            presentation=Presentation(
+                DPOP, tuple(headers.getlist("dpop")), request.method, public_url(request)
+            ),
+        )
     if scheme == "bearer":
         if token is not None and token != value.strip():
             raise ValidationFailed(

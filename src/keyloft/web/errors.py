@@ -12,13 +12,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
 from keyloft.domain import errors as e
-from keyloft.domain.oauth import OAuthError
+from keyloft.domain.dpop import PROOF_ALGORITHMS
+from keyloft.domain.oauth import OAuthError, UseDpopNonce
 from keyloft.web.envelope import error
 
 log = logging.getLogger("keyloft.errors")
 
 CHALLENGE = 'Basic realm="keyloft", charset="UTF-8", Bearer realm="keyloft"'
 TOKEN_CHALLENGE = 'Bearer realm="keyloft", error="invalid_token"'  # noqa: S105
+
+
+def dpop_challenge(error: str) -> str:
+    """RFC 9449 §7.1: the DPoP scheme's challenge, with the algorithms a proof may use."""
+    return f'DPoP realm="keyloft", error="{error}", algs="{" ".join(PROOF_ALGORITHMS)}"'
+
 
 STATUS: dict[type[e.KeyloftError], int] = {
     e.ValidationFailed: 400,
@@ -94,12 +101,20 @@ def _status(exc: e.KeyloftError) -> int:
 def keyloft_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, e.KeyloftError)
     if isinstance(exc, OAuthError):
-        return _answer(request, exc.status, exc.code, exc.message, oauth_error=exc.error)
+        # RFC 9449 §8: the nonce the proof must carry, in the answer that asks for it.
+        nonce = {"DPoP-Nonce": exc.nonce} if isinstance(exc, UseDpopNonce) else None
+        return _answer(
+            request, exc.status, exc.code, exc.message, oauth_error=exc.error, headers=nonce
+        )
     status = _status(exc)
     headers = None
     extra = None
     if isinstance(exc, e.InvalidToken):
-        headers = {"WWW-Authenticate": TOKEN_CHALLENGE}
+        headers = {
+            "WWW-Authenticate": dpop_challenge(exc.dpop_error) if exc.dpop else TOKEN_CHALLENGE
+        }
+        if exc.nonce is not None:
+            headers["DPoP-Nonce"] = exc.nonce
     elif status == 401:
         headers = {"WWW-Authenticate": CHALLENGE}
     elif isinstance(exc, e.TooManyAttempts):

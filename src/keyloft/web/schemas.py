@@ -50,6 +50,12 @@ class FederatedCredentialIn(_Strict):
 
 
 class _Credentials(_Strict):
+    dpopBoundAccessTokens: bool | None = Field(
+        default=None,
+        description="RFC 9449: every token request of the client must carry a DPoP proof, so "
+        "all its tokens are bound to its key (default on create: false; kept when absent on "
+        "update).",
+    )
     tokenEndpointAuthMethod: AuthMethod | None = Field(
         default=None,
         description="client_secret_basic (a secret: Basic, the form or the v3 body) or "
@@ -134,17 +140,36 @@ class CheckRequest(_Strict):
     path: str = Field(
         min_length=1, max_length=8192, description="The call's path (a query string is ignored)."
     )
+    tokenType: Literal["Bearer", "DPoP"] = Field(
+        default="Bearer",
+        description="The scheme the token came with (Authorization: DPoP → DPoP). A token "
+        "bound to a DPoP key (cnf.jkt) is allowed only as DPoP, with its proof.",
+    )
+    dpop: str | None = Field(
+        default=None, max_length=8192, description="The call's DPoP header (the proof)."
+    )
+    url: str | None = Field(
+        default=None,
+        max_length=8192,
+        description="The call's full public URL (scheme, host, path), which the proof's htu "
+        "must name; needed with DPoP.",
+    )
 
 
 class CheckOut(BaseModel):
     allowed: bool
     reason: str = Field(
-        description="allowed, invalid_token, no_grant, permission, resource, path_rejected, "
-        "no_entity or unknown_till."
+        description="allowed, invalid_token, invalid_dpop_proof, use_dpop_nonce, no_grant, "
+        "permission, resource, path_rejected, no_entity or unknown_till."
     )
     clientKey: str | None
     orgId: int | None
     tillId: int | None
+    dpopNonce: str | None = Field(
+        default=None,
+        description="With reason use_dpop_nonce: the nonce the caller's next proof must carry "
+        "(pass it on in a DPoP-Nonce header).",
+    )
 
 
 class CheckEnvelope(BaseModel):
@@ -221,6 +246,7 @@ class ClientSummaryOut(BaseModel):
         description="When a token was last minted for the client, to the minute; null: never.",
     )
     tokenEndpointAuthMethod: AuthMethod
+    dpopBoundAccessTokens: bool
 
 
 class ClientKeyOut(BaseModel):

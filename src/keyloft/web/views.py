@@ -81,6 +81,7 @@ def client_view(
     used = client.last_used_on
     view["lastUsedOn"] = format_v3(used, org.timezone) if used is not None else None
     view["tokenEndpointAuthMethod"] = client.auth_method
+    view["dpopBoundAccessTokens"] = client.dpop_bound
     if scopes:
         view.update(credentials_view(client, org, uses or {}))
     return view

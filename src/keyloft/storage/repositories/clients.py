@@ -104,6 +104,7 @@ class SqlClients:
                 last_used_on=row.last_used_at,
                 auth_method=row.token_endpoint_auth_method,
                 credentials=_credentials(row),
+                dpop_bound=row.dpop_bound_access_tokens,
             )
             for row in rows
         ]
@@ -140,6 +141,7 @@ class SqlClients:
         now: datetime,
         auth_method: str = CLIENT_SECRET,
         credentials: ClientCredentials = NO_CREDENTIALS,
+        dpop_bound: bool = False,
     ) -> Client:
         row = ClientRow(
             org_id=org_id,
@@ -156,6 +158,7 @@ class SqlClients:
             created_by_id=actor_id,
             updated_by_id=actor_id,
             token_endpoint_auth_method=auth_method,
+            dpop_bound_access_tokens=dpop_bound,
             **_credential_columns(credentials),
         )
         self._s.add(row)
@@ -309,6 +312,7 @@ class SqlClients:
         auth_method: str = CLIENT_SECRET,
         credentials: ClientCredentials = NO_CREDENTIALS,
         secrets: ClientSecrets | None = None,
+        dpop_bound: bool = False,
     ) -> Client | None:
         secret_columns = (
             {
@@ -329,6 +333,7 @@ class SqlClients:
             updated_at=now,
             updated_by_id=actor_id,
             token_endpoint_auth_method=auth_method,
+            dpop_bound_access_tokens=dpop_bound,
             **_credential_columns(credentials),
             **secret_columns,
         )

@@ -5,6 +5,11 @@ nginx ``auth_request`` (and Envoy/Traefik forward-auth): the token in
 ``X-CAP-API-OAUTH-TOKEN`` or ``Authorization: Bearer``, the original call in
 ``X-Original-Method`` / ``X-Original-URI``, and the answer in the status — 200 allowed, 401 no
 valid token, 403 not allowed — with the caller's identity in response headers.
+
+A token bound to a DPoP key (RFC 9449) is allowed only with ``Authorization: DPoP``, the call's
+``DPoP`` proof and its full public URL (``X-Original-URL``; in the POST body ``tokenType``,
+``dpop`` and ``url``); refusals of such calls carry the DPoP challenge (and ``DPoP-Nonce`` when
+a nonce is asked for).
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from keyloft.services.decisions import Decision
+from keyloft.services.dpop import BEARER, DPOP, Presentation
 from keyloft.web import envelope
 from keyloft.web.caller import TILL_CODE, TILL_TYPE
+from keyloft.web.errors import dpop_challenge
 from keyloft.web.json_route import JsonRoute
 from keyloft.web.lane import direct
 from keyloft.web.lane.body import openapi_body, read_json
@@ -24,17 +31,28 @@ from keyloft.web.wiring import services_of
 router = APIRouter(prefix="/v3/oauth", tags=["decision"], route_class=JsonRoute)
 
 
+# Refused for the token itself (answered 401 by the gateway's sub-request), not for the call.
+TOKEN_REFUSALS = frozenset(
+    {"invalid_token", "ambiguous_token", "invalid_dpop_proof", "use_dpop_nonce"}
+)
+
+
 def _data(result: Decision) -> dict[str, object]:
-    return {
+    data: dict[str, object] = {
         "allowed": result.allowed,
         "reason": result.reason,
         "clientKey": result.client_key,
         "orgId": result.org_id,
         "tillId": result.till_id,
     }
+    if result.nonce is not None:
+        data["dpopNonce"] = result.nonce
+    return data
 
 
-async def _decide(request: Request, token: str, method: str, path: str) -> Decision:
+async def _decide(
+    request: Request, token: str, method: str, path: str, presentation: Presentation
+) -> Decision:
     """The decision, with the Till the caller names in the attribution headers."""
     headers = request.headers
     return await services_of(request).decisions.decide(
@@ -43,6 +61,7 @@ async def _decide(request: Request, token: str, method: str, path: str) -> Decis
         path,
         till_type=headers.get(TILL_TYPE),
         till_code=headers.get(TILL_CODE),
+        presentation=presentation,
     )
 
 
@@ -69,7 +88,11 @@ def _identity(result: Decision) -> dict[str, str]:
 async def check(request: Request) -> Response:
     """Decide ``method path`` for ``token``; a refused call is still a 200 answer."""
     body = await read_json(request, CheckRequest)
-    result = await _decide(request, body.token, body.method, body.path)
+    method = body.method.upper()
+    presentation = Presentation(
+        body.tokenType, (body.dpop,) if body.dpop is not None else (), method, body.url or ""
+    )
+    result = await _decide(request, body.token, method, body.path, presentation)
     return envelope.ok(_data(result), headers={"Cache-Control": "no-store"})
 
 
@@ -80,23 +103,34 @@ async def check_forwarded(request: Request) -> Response:
     headers = request.headers
     token = headers.get("x-cap-api-oauth-token")
     scheme, _, value = headers.get("authorization", "").partition(" ")
-    bearer = value.strip() if scheme.lower() == "bearer" else None
-    method = headers.get("x-original-method", "")
+    scheme = scheme.lower()
+    presented = value.strip() if scheme in ("bearer", "dpop") else None
+    method = headers.get("x-original-method", "").upper()
     path = headers.get("x-original-uri", "")
-    if token is not None and bearer is not None and token != bearer:
+    url = headers.get("x-original-url", "")
+    presentation = Presentation(
+        DPOP if scheme == "dpop" else BEARER, tuple(headers.getlist("dpop")), method, url
+    )
+    if token is not None and presented is not None and (token != presented or scheme == "dpop"):
         result = Decision(False, "ambiguous_token")
-    elif not (token := token or bearer):
+    elif not (token := token or presented):
         result = Decision(False, "invalid_token")
-    elif not method or not path:
+    elif not method or not path or (scheme == "dpop" and not url):
         result = Decision(False, "missing_original_request")
     else:
-        result = await _decide(request, token, method, path)
+        result = await _decide(request, token, method, path, presentation)
     if result.allowed:
         return Response(status_code=200, headers=_identity(result))
-    status = 401 if result.reason in ("invalid_token", "ambiguous_token") else 403
+    status = 401 if result.reason in TOKEN_REFUSALS else 403
     extra = _identity(result)
     if status == 401:
-        extra["WWW-Authenticate"] = 'Bearer realm="keyloft", error="invalid_token"'
+        extra["WWW-Authenticate"] = (
+            dpop_challenge(result.reason if result.reason != "ambiguous_token" else "invalid_token")
+            if result.dpop or scheme == "dpop"
+            else 'Bearer realm="keyloft", error="invalid_token"'
+        )
+        if result.nonce is not None:
+            extra["DPoP-Nonce"] = result.nonce
     code, message = (
         (3003, "The access token is invalid, expired or revoked.")
         if status == 401

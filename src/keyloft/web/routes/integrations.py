@@ -55,6 +55,7 @@ def _request(body: ClientCreate | ClientUpdate) -> ClientRequest:
         default_till_id=body.defaultTillId,
         scopes=[_scope(scope) for scope in body.scopes],
         credentials=_credentials(body),
+        dpop_bound=body.dpopBoundAccessTokens,
     )
 
 

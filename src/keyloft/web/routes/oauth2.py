@@ -9,16 +9,16 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from keyloft.domain.client_keys import ASSERTION_ALGORITHMS
+from keyloft.domain.dpop import PROOF_ALGORITHMS
 from keyloft.services.client_auth import ClientAuthRequest, method_names
 from keyloft.services.client_auth.assertion import JWT_BEARER
 from keyloft.services.token_issuance import CLIENT_CREDENTIALS, OAUTH2, TokenRequest
-from keyloft.web.caller import caller_address
+from keyloft.web.caller import NO_STORE, caller_address, public_url, token_headers
 from keyloft.web.lane import direct
 from keyloft.web.lane.form import FORM, read_form
 from keyloft.web.wiring import RuntimeDep, services_of
 
 router = APIRouter(tags=["oauth2"])
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 GRANT = CLIENT_CREDENTIALS
 
 
@@ -77,16 +77,22 @@ async def token(request: Request) -> Response:
     ``scope`` (space-separated ``<Entity>:<read|write|readwrite>``) narrows the token; never
     a refresh token."""
     form = await read_form(request)
-    asked = TokenRequest(_client(request, form), form.get("grant_type"), form.get("scope"))
+    asked = TokenRequest(
+        _client(request, form),
+        form.get("grant_type"),
+        form.get("scope"),
+        dpop=tuple(request.headers.getlist("dpop")),
+        url=public_url(request),
+    )
     issued = await services_of(request).tokens.issue(asked, OAUTH2)
     return JSONResponse(
         {
             "access_token": issued.access_token,
-            "token_type": "Bearer",
+            "token_type": issued.token_type,
             "expires_in": issued.expires_in,
             "scope": issued.scope,
         },
-        headers=NO_STORE,
+        headers=token_headers(request),
     )
 
 
@@ -127,6 +133,7 @@ async def metadata(rt: RuntimeDep) -> Response:
             "introspection_endpoint_auth_methods_supported": methods,
             "revocation_endpoint_auth_methods_supported": methods,
             "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+            "dpop_signing_alg_values_supported": list(PROOF_ALGORITHMS),
             "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             # Not registered by RFC 8414; it names the algorithms of the published keys.

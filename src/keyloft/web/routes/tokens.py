@@ -10,9 +10,9 @@ from starlette.responses import JSONResponse, Response
 
 from keyloft.domain.errors import ValidationFailed
 from keyloft.services.client_auth import ClientAuthRequest
-from keyloft.services.token_issuance import V3, TokenRequest
+from keyloft.services.token_issuance import BEARER, V3, TokenRequest
 from keyloft.web import envelope
-from keyloft.web.caller import caller_address
+from keyloft.web.caller import caller_address, public_url, token_headers
 from keyloft.web.json_route import JsonRoute
 from keyloft.web.lane import direct
 from keyloft.web.lane.body import openapi_body, read_json
@@ -21,7 +21,6 @@ from keyloft.web.schemas import TokenRequest as TokenBody
 from keyloft.web.wiring import RuntimeDep, services_of
 
 router = APIRouter(route_class=JsonRoute)
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 JWKS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["keys"],
@@ -78,10 +77,14 @@ async def generate_token(request: Request) -> Response:
     if body.assertion is not None:
         params["assertion"] = body.assertion
     client = ClientAuthRequest(params, address=caller_address(request))
-    issued = await services_of(request).tokens.issue(TokenRequest(client), V3)
-    return envelope.ok(
-        {"accessToken": issued.access_token, "ttlSeconds": issued.expires_in}, headers=NO_STORE
+    asked = TokenRequest(
+        client, dpop=tuple(request.headers.getlist("dpop")), url=public_url(request)
     )
+    issued = await services_of(request).tokens.issue(asked, V3)
+    data: dict[str, object] = {"accessToken": issued.access_token, "ttlSeconds": issued.expires_in}
+    if issued.token_type != BEARER:  # the contract's answer, unchanged for bearer tokens
+        data["tokenType"] = issued.token_type
+    return envelope.ok(data, headers=token_headers(request))
 
 
 @router.get(

@@ -1,5 +1,6 @@
 """Secretless clients: how a client authenticates, its public keys, key set URL and federated
-credentials; when each credential was last used; client assertions already used.
+credentials, whether its tokens must be DPoP-bound; when each credential was last used; client
+assertions and DPoP proofs already used.
 
 Revision ID: 0005
 Revises: 0004
@@ -27,6 +28,14 @@ def upgrade() -> None:
                 sa.String(length=32),
                 nullable=False,
                 server_default="client_secret_basic",
+            )
+        )
+        batch_op.add_column(
+            sa.Column(
+                "dpop_bound_access_tokens",
+                sa.Boolean(),
+                nullable=False,
+                server_default=sa.text("false"),
             )
         )
         batch_op.add_column(sa.Column("jwks", sa.JSON(), nullable=True))
@@ -77,4 +86,5 @@ def downgrade() -> None:
         batch_op.drop_column("federated_credentials")
         batch_op.drop_column("jwks_uri")
         batch_op.drop_column("jwks")
+        batch_op.drop_column("dpop_bound_access_tokens")
         batch_op.drop_column("token_endpoint_auth_method")
