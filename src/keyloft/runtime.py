@@ -19,6 +19,7 @@ from keyloft.cache.node import NodeCopies
 from keyloft.cache.ratelimit import MemoryLimiter, RedisLimiter
 from keyloft.cache.replay import RedisReplays
 from keyloft.cache.revocations import RevokedTokens
+from keyloft.cache.sqlite_replay import SqliteReplays, path_beside
 from keyloft.cache.sqlite_watch import DataVersionWatch
 from keyloft.config import Settings
 from keyloft.domain.addresses import Network, parse_networks
@@ -77,14 +78,23 @@ class Runtime:
         self.services = Services(self)
         self.fetcher = JsonFetcher(FetchPolicy(allow_http=self.settings.federation_allow_http))
         self.key_sets = RemoteKeySets(self.fetcher, wall=lambda: self.now().timestamp())
-        self.replays = (
-            RedisReplays(self.redis) if self.redis is not None else StoreReplays(self.transaction)
-        )
+        self.replays = self._replays()
         self.dpop_nonces = (
             DpopNonces(self.server_keys.dpop_nonce)
             if self.settings.dpop_nonce == "required"
             else None
         )
+
+    def _replays(self) -> ReplayGuard:
+        """Where single use is kept: Redis when the nodes share one; else a file beside the
+        SQLite database (its commits must not look like changes to the database); else the
+        store."""
+        if self.redis is not None:
+            return RedisReplays(self.redis)
+        sqlite_path = self.settings.sqlite_path
+        if sqlite_path is not None:
+            return SqliteReplays(path_beside(sqlite_path))
+        return StoreReplays(self.transaction)
 
     @property
     def federation_allow_http(self) -> bool:
@@ -142,8 +152,8 @@ class Runtime:
         return len(batch)
 
     async def purge_used_assertions(self) -> int:
-        """Forget the used client assertions that have expired (store-kept ones only)."""
-        if isinstance(self.replays, StoreReplays):
+        """Forget the used assertions and proofs that have expired (Redis forgets its own)."""
+        if isinstance(self.replays, StoreReplays | SqliteReplays):
             return await self.replays.purge(self.now())
         return 0
 
@@ -182,6 +192,8 @@ class Runtime:
         await self.copies.settle()
         if self.watch is not None:
             self.watch.close()
+        if isinstance(self.replays, SqliteReplays):
+            self.replays.close()
         if self.redis is not None:
             await self.redis.aclose()
 

@@ -1,16 +1,20 @@
-"""Single use of client assertions across nodes: Redis ``SET NX`` with the assertion's expiry,
-failing closed (503, never accepted) when Redis does not answer; and the store's check, whose
-expired rows are purged."""
+"""Single use of client assertions and DPoP proofs across nodes: Redis ``SET NX`` with the
+expiry, failing closed (503, never accepted) when Redis does not answer; the file beside a
+SQLite database, shared by its processes, whose claims never look like a change of the database
+to the workers' watch; and the store's check. Expired entries are purged."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from keyloft.cache.replay import PREFIX, RedisReplays
+from keyloft.cache.sqlite_replay import SqliteReplays, path_beside
+from keyloft.cache.sqlite_watch import DataVersionWatch
 from keyloft.domain.errors import StoreUnavailable
 from keyloft.runtime import Runtime
 from keyloft.services.replays import StoreReplays
@@ -54,3 +58,47 @@ async def test_the_store_accepts_a_key_once_and_purges_it_after_it_expires(
     assert await replays.purge(now) == 1
     assert await replays.first_use("old", now + timedelta(seconds=60)) is True
     assert await replays.first_use("new", now + timedelta(seconds=60)) is False
+
+
+async def test_processes_of_a_sqlite_node_share_the_file_beside_the_database(
+    tmp_path: Path,
+) -> None:
+    path = path_beside(tmp_path / "keyloft.db")
+    first, second = SqliteReplays(path), SqliteReplays(path)  # as two worker processes
+    try:
+        now = datetime.now(UTC)
+        assert await first.first_use("k", now + timedelta(seconds=60)) is True
+        assert await second.first_use("k", now + timedelta(seconds=60)) is False
+        assert await second.first_use("old", now - timedelta(seconds=1)) is True
+        assert await first.purge(now) == 1
+        assert await first.first_use("old", now + timedelta(seconds=60)) is True
+    finally:
+        first.close()
+        second.close()
+
+
+async def test_a_claim_is_no_change_of_the_database_to_the_workers_watch(
+    runtime: Runtime, database_url: str
+) -> None:
+    """Each claim commits to its own file: a worker's look at ``data_version`` of the database
+    sees nothing, so no worker drops its cached client state for a proof or an assertion."""
+    database = runtime.settings.sqlite_path
+    if database is None:  # PostgreSQL without Redis: the store keeps them, watched by no one
+        assert isinstance(runtime.replays, StoreReplays)
+        return
+    assert isinstance(runtime.replays, SqliteReplays)
+    drops: list[int] = []
+    watch = DataVersionWatch(database, lambda: drops.append(1), interval=0)
+    try:
+        for _ in range(5):
+            assert await runtime.replays.first_use(
+                uuid.uuid4().hex, datetime.now(UTC) + timedelta(seconds=60)
+            )
+            watch.check()
+        assert drops == []
+        async with runtime.database.unit_of_work(write=True) as store:  # a real change does
+            await store.used_assertions.claim("d" * 64, datetime.now(UTC))
+        watch.check()
+        assert drops == [1]
+    finally:
+        watch.close()

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from keyloft.cache.replay import RedisReplays
+from keyloft.cache.sqlite_replay import SqliteReplays
 from keyloft.config import Settings
 from keyloft.runtime import Runtime, build_runtime
-from keyloft.services.replays import StoreReplays
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 from keyloft.web.app import create_app
@@ -65,7 +65,8 @@ async def nodes(
             clients.append(httpx.AsyncClient(transport=transport, base_url=BASE_URL))
         assert runtimes[0].database.engine is not runtimes[1].database.engine
         # Where each node keeps the used assertions: the variant's own place.
-        kept_by = RedisReplays if request.param == "redis" else StoreReplays
+        # (SQLite without Redis: a file beside the database, shared by the node's processes.)
+        kept_by = RedisReplays if request.param == "redis" else SqliteReplays
         for rt in runtimes:
             assert isinstance(rt.replays, kept_by), rt.replays
         if request.param == "redis":
