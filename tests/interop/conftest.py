@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -44,8 +45,10 @@ async def _wait_ready(url: str, thread: threading.Thread) -> None:
     raise TimeoutError(f"the server at {url} was not ready within {START_SECONDS:g}s")
 
 
-@pytest.fixture
-async def live(settings: Settings, database: Database) -> AsyncIterator[LiveServer]:
+@asynccontextmanager
+async def _serving(settings: Settings, database: Database) -> AsyncIterator[LiveServer]:
+    """Keyloft with ``settings`` on a free port, an org and a client created through the API;
+    stopped on the way out."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
@@ -75,6 +78,21 @@ async def live(settings: Settings, database: Database) -> AsyncIterator[LiveServ
         thread.join(timeout=START_SECONDS)
         listener.close()
     assert not thread.is_alive(), "the server did not stop"
+
+
+@pytest.fixture
+async def live(settings: Settings, database: Database) -> AsyncIterator[LiveServer]:
+    async with _serving(settings, database) as server:
+        yield server
+
+
+@pytest.fixture
+async def live_dpop_nonces(settings: Settings, database: Database) -> AsyncIterator[LiveServer]:
+    """``live`` with ``dpop_nonce="required"`` (KEYLOFT_DPOP_NONCE=required): DPoP proofs must
+    carry the server's nonce (RFC 9449 §8)."""
+    required = settings.model_copy(update={"dpop_nonce": "required"})
+    async with _serving(required, database) as server:
+        yield server
 
 
 @pytest.fixture

@@ -137,11 +137,18 @@ async def check_binding(
         )
     except UseDpopNonce as asked:
         raise InvalidToken(
-            reason="nonce", dpop=True, dpop_error="use_dpop_nonce", nonce=asked.nonce
+            "Resource server requires nonce in DPoP proof.",
+            reason="nonce",
+            dpop=True,
+            dpop_error="use_dpop_nonce",
+            nonce=asked.nonce,
         ) from None
     except InvalidDpopProof as refused:
         raise InvalidToken(
-            reason=refused.reason, dpop=True, dpop_error="invalid_dpop_proof"
+            "The DPoP proof is invalid.",
+            reason=refused.reason,
+            dpop=True,
+            dpop_error="invalid_dpop_proof",
         ) from None
     if not isinstance(jkt, str) or not hmac.compare_digest(proof.jkt, jkt):
         raise InvalidToken(reason="dpop_key", dpop=True)
