@@ -701,7 +701,7 @@ async def parts(deployments: Sequence[Deployment], keys: Keys, remote: KeyServer
             lambda r=replays: r.first_use(secrets.token_hex(32), until),  # type: ignore[misc]
             500,
         )
-        how = "Redis SET NX" if node.redis else "one INSERT, committed (SQLite)"
+        how = "Redis SET NX" if node.redis else "one INSERT, in the file beside the database"
         name = f"single-use check, {how}"
         lines.append(
             f"  {name:<62} {cpu:>7.1f} µs CPU {wall:>7.1f} µs wall"
