@@ -16,20 +16,13 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from keyloft.resource import TokenVerifier
+from tests.interop.published import metadata
 from tests.support.live import LiveServer
-
-
-def _metadata(live: LiveServer) -> dict[str, Any]:
-    answer = httpx.get(f"{live.url}/.well-known/oauth-authorization-server")
-    assert answer.status_code == 200, answer.text
-    meta: dict[str, Any] = answer.json()
-    assert meta["issuer"] == live.issuer
-    return meta
 
 
 def _token(live: LiveServer) -> str:
     answer = httpx.post(
-        _metadata(live)["token_endpoint"],
+        metadata(live)["token_endpoint"],
         data={"grant_type": "client_credentials"},
         auth=(live.client_key, live.client_secret),
     )
@@ -45,7 +38,7 @@ def test_authlib_client_credentials(live: LiveServer, method: str) -> None:
     def record(response: requests.Response, *args: Any, **kwargs: Any) -> None:
         sent.append(response.request)
 
-    token_endpoint = _metadata(live)["token_endpoint"]
+    token_endpoint = metadata(live)["token_endpoint"]
     with AuthlibSession(
         live.client_key, live.client_secret, token_endpoint_auth_method=method
     ) as client:
@@ -75,7 +68,7 @@ def test_requests_oauthlib_backend_application_client(
     session = OAuth2Session(client=BackendApplicationClient(client_id=live.client_key))
     with session:
         token = session.fetch_token(
-            token_url=_metadata(live)["token_endpoint"],
+            token_url=metadata(live)["token_endpoint"],
             client_id=live.client_key,
             client_secret=live.client_secret,
         )
@@ -88,7 +81,7 @@ def test_requests_oauthlib_backend_application_client(
 
 def test_pyjwt_jwks_client_verifies_the_token(live: LiveServer) -> None:
     token = _token(live)
-    keys = jwt.PyJWKClient(_metadata(live)["jwks_uri"], cache_keys=False)
+    keys = jwt.PyJWKClient(metadata(live)["jwks_uri"], cache_keys=False)
     signing_key = keys.get_signing_key_from_jwt(token)
     assert signing_key.key_id == jwt.get_unverified_header(token)["kid"]
     claims = jwt.decode(
@@ -102,7 +95,7 @@ def test_pyjwt_jwks_client_verifies_the_token(live: LiveServer) -> None:
 
 async def test_the_resource_verifier_over_real_http(live: LiveServer) -> None:
     token = _token(live)
-    verifier = TokenVerifier(_metadata(live)["jwks_uri"], live.issuer, live.issuer)
+    verifier = TokenVerifier(metadata(live)["jwks_uri"], live.issuer, live.issuer)
     verified = await verifier.verify(token)
     assert verified.client_key == live.client_key
     assert verified.org_id == live.org.id

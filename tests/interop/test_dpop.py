@@ -49,6 +49,7 @@ from requests.adapters import HTTPAdapter
 from requests_oauth2client import DPoPKey, DPoPToken, OAuth2Client
 from requests_oauth2client.dpop import MissingDPoPNonce
 
+from tests.interop.published import metadata, verified_claims
 from tests.support.api import client_body
 from tests.support.ci import unavailable
 from tests.support.live import LiveServer
@@ -82,14 +83,6 @@ def _reader(live: LiveServer) -> Reader:
     return Reader(data["clientKey"], data["clientSecret"])
 
 
-def _metadata(live: LiveServer) -> dict[str, Any]:
-    answer = httpx.get(f"{live.url}/.well-known/oauth-authorization-server")
-    assert answer.status_code == 200, answer.text
-    meta: dict[str, Any] = answer.json()
-    assert meta["issuer"] == live.issuer
-    return meta
-
-
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -114,15 +107,7 @@ def _ath(token: str) -> str:
 
 def _bound_claims(live: LiveServer, token: str, reader: Reader) -> dict[str, Any]:
     """The claims of ``token`` once verified against Keyloft's JWKS; minted for ``reader``."""
-    meta = _metadata(live)
-    keys = jwt.PyJWKClient(meta["jwks_uri"], cache_keys=False)
-    claims: dict[str, Any] = jwt.decode(
-        token,
-        keys.get_signing_key_from_jwt(token).key,
-        algorithms=meta["access_token_signing_alg_values_supported"],
-        audience=live.issuer,
-        issuer=live.issuer,
-    )
+    claims = verified_claims(live, token)
     assert claims["client_id"] == claims["sub"] == reader.client_key
     assert claims["scope"] == "All:read"
     return claims
@@ -321,7 +306,7 @@ def _oauth2client(live: LiveServer, reader: Reader) -> tuple[OAuth2Client, list[
     session = requests.Session()
     seen = _recorder(session)
     oauth = OAuth2Client(
-        token_endpoint=_metadata(live)["token_endpoint"],
+        token_endpoint=metadata(live)["token_endpoint"],
         auth=(reader.client_key, reader.client_secret),
         dpop_bound_access_tokens=True,
         session=session,

@@ -59,6 +59,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from joserfc.jwk import JWKRegistry
 from requests_oauth2client import InvalidClient, OAuth2Client, PrivateKeyJwt
 
+from tests.interop.published import metadata, verified_claims
 from tests.interop.secretless import KeyPair, SecretlessClient, impostor
 from tests.support.ci import unavailable
 from tests.support.live import LiveServer
@@ -75,10 +76,7 @@ MakeClient = Callable[..., SecretlessClient]
 
 
 def _metadata(live: LiveServer) -> dict[str, Any]:
-    answer = httpx.get(f"{live.url}/.well-known/oauth-authorization-server")
-    assert answer.status_code == 200, answer.text
-    meta: dict[str, Any] = answer.json()
-    assert meta["issuer"] == live.issuer
+    meta = metadata(live)
     assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]
     assert "private_key_jwt" in meta["introspection_endpoint_auth_methods_supported"]
     signing = set(meta["token_endpoint_auth_signing_alg_values_supported"])
@@ -88,15 +86,8 @@ def _metadata(live: LiveServer) -> dict[str, Any]:
 
 def _verified(live: LiveServer, token: str, client: SecretlessClient) -> dict[str, Any]:
     """The claims of ``token`` once verified against Keyloft's JWKS; minted for ``client``."""
-    meta = _metadata(live)
-    keys = jwt.PyJWKClient(meta["jwks_uri"], cache_keys=False)
-    claims: dict[str, Any] = jwt.decode(
-        token,
-        keys.get_signing_key_from_jwt(token).key,
-        algorithms=meta["access_token_signing_alg_values_supported"],
-        audience=live.issuer,
-        issuer=live.issuer,
-    )
+    _metadata(live)
+    claims = verified_claims(live, token)
     assert claims["client_id"] == claims["sub"] == client.client_key
     assert claims["scope"] == SCOPE
     return claims
