@@ -106,6 +106,12 @@ class Settings(BaseSettings):
         le=3600,
         description="How often a node writes its clients' last use (lastUsedOn), in one batch.",
     )
+    client_cert_header: str | None = Field(
+        default=None,
+        description="The header in which the TLS terminator passes the client's certificate "
+        "(URL-encoded PEM, as nginx's $ssl_client_escaped_cert), believed only from "
+        "KEYLOFT_TRUSTED_PROXIES; unset: mutual TLS is off.",
+    )
     dpop_nonce: Literal["required", "off"] = Field(
         default="off",
         description="required: DPoP proofs must carry a server nonce (RFC 9449 §8), which "

@@ -30,6 +30,7 @@ ADDED_CLIENT_FIELDS = (
     "lastUsedOn",
     "tokenEndpointAuthMethod",
     "dpopBoundAccessTokens",
+    "tlsClientCertificateBoundAccessTokens",
     "jwks",
     "jwksUri",
     "federatedCredentials",

@@ -210,6 +210,7 @@ async def test_metadata_lists_the_endpoints(http: httpx.AsyncClient) -> None:
         "client_secret_basic",
         "client_secret_post",
         "private_key_jwt",
+        "self_signed_tls_client_auth",
     }
     assert meta["token_endpoint_auth_signing_alg_values_supported"] == [
         "RS256",

@@ -1,6 +1,6 @@
 """Helpers for the console tests of secretless clients: EC keys made here with their public
-JWKs, RFC 7638 thumbprints computed independently of Keyloft, signed client assertions, the
-fields of the create and credential forms, and the commands the pages show."""
+JWKs, RFC 7638 thumbprints computed independently of Keyloft, signed client assertions and
+DPoP proofs, the fields of the create and credential forms, and the commands the pages show."""
 
 from __future__ import annotations
 
@@ -79,6 +79,20 @@ def assertion(client_key: str, key: EcKey, *, audience: str = ISSUER) -> str:
     return jwt.encode(claims, key.private, algorithm="ES256", headers=headers)
 
 
+def dpop_proof(key: EcKey, method: str, url: str, **claims: Any) -> str:
+    """An RFC 9449 §4.2 proof for one request: typ dpop+jwt, the public JWK in the header,
+    htm, htu, iat now and a unique jti; ``claims`` add to them (``ath``, ``nonce``)."""
+    body = {"jti": str(uuid.uuid4()), "htm": method, "htu": url, "iat": int(time.time())}
+    headers = {"typ": "dpop+jwt", "jwk": key.public_jwk}
+    return jwt.encode(body | claims, key.private, algorithm="ES256", headers=headers)
+
+
+def token_hash(token: str) -> str:
+    """A proof's ``ath``: base64url of the SHA-256 of the access token, without padding."""
+    digest = hashlib.sha256(token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 def assertion_form(client_key: str, key: EcKey, audience: str = ISSUER) -> dict[str, str]:
     """The /oauth2/token form minting with a fresh assertion of ``key``."""
     return {
@@ -144,3 +158,37 @@ def form_curl(html: str, element_id: str) -> tuple[str, list[str]]:
     assert words[:3] == ["curl", "-X", "POST"]
     fields = [words[i + 1] for i, word in enumerate(words) if word == "-d"]
     return words[3], fields
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``curl`` command a page shows: its URL, its headers and its ``-d`` fields."""
+
+    url: str
+    headers: dict[str, str]
+    data: list[str]
+
+    def filled(self, **variables: str) -> Command:
+        """The command with the shell variables (``$NAME``) replaced by these values."""
+
+        def fill(text: str) -> str:
+            for name, value in variables.items():
+                text = text.replace(f"${name}", value)
+            return text
+
+        return Command(
+            self.url,
+            {name: fill(value) for name, value in self.headers.items()},
+            [fill(field) for field in self.data],
+        )
+
+
+def command(html: str, element_id: str) -> Command:
+    """The ``curl`` command shown in ``element_id``, as the shell would split it."""
+    found = re.search(rf'<pre id="{element_id}"><code>(.*?)</code></pre>', html, re.S)
+    assert found is not None, f"no command {element_id!r}"
+    words = shlex.split(unescape(found.group(1)))
+    assert words[:3] == ["curl", "-X", "POST"]
+    headers = dict(words[i + 1].split(": ", 1) for i, word in enumerate(words) if word == "-H")
+    data = [words[i + 1] for i, word in enumerate(words) if word == "-d"]
+    return Command(words[3], headers, data)

@@ -234,7 +234,10 @@ async def test_the_client_page_lists_its_latest_changes_with_field_names_only(
     ]
     assert rows[0][3] == "previousSecretGraceSeconds"
     assert rows[1][3] == "defaultTillId, expirationTokenTime, scopes"
-    assert rows[2][3].startswith("defaultTillId, description, expirationTokenTime")
+    # A new client records every field it starts with, the DPoP flag (false) among them.
+    assert rows[2][3].startswith(
+        "defaultTillId, description, dpopBoundAccessTokens, expirationTokenTime"
+    )
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d IST", row[0]) for row in rows)
     table = page[
         page.index('<table id="history"') : page.index("</table>", page.index('id="history"'))

@@ -1,7 +1,8 @@
 """The console end to end in Chromium: sign in, create a client and copy its secret, mint a
-token with it over the API, change its access, rotate its secret, delete it; create a client
-without a secret (private_key_jwt) from a pasted public key, mint with a signed assertion and
-trust another issuer's tokens; a wrong password and a form post without its token are refused;
+token with it over the API, change its access, rotate its secret, require DPoP-bound tokens,
+delete it; create a client without a secret (private_key_jwt) and with DPoP-bound tokens from a
+pasted public key, mint with a signed assertion and a DPoP proof and trust another issuer's
+tokens; a wrong password and a form post without its token are refused;
 the sign-in form works from the keyboard. Each page is photographed (see conftest.py for where
 the pictures go)."""
 
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.console.credentials import EcKey, assertion_form, rfc7638
+from tests.console.credentials import EcKey, assertion_form, dpop_proof, rfc7638
 from tests.integration.nodes import Deployment
 from tests.support.browser import PHONE, screenshot
 
@@ -41,6 +42,14 @@ def mint(server: Deployment, key: str, secret: str) -> int:
         timeout=10,
     )
     return answer.status_code
+
+
+def flag(server: Deployment, key: str) -> bool:
+    with api(server) as http:
+        bound: bool = http.get(f"/v3/integrations/clients/{key}").json()["data"][
+            "dpopBoundAccessTokens"
+        ]
+    return bound
 
 
 def fill_client_fields(page: Any, name: str) -> None:
@@ -141,6 +150,20 @@ def test_an_admin_manages_a_client_from_sign_in_to_delete(
     assert mint(server, key, rotated) == 200
     assert mint(server, key, secret) == 401
 
+    # Require DPoP-bound tokens: a token request without a proof is refused from now on.
+    page.goto(f"/console/clients/{key}")
+    assert page.locator("#dpop-bound").inner_text().startswith("no:")
+    page.get_by_role("button", name="Require DPoP-bound tokens").click()
+    page.get_by_text("Its tokens must now be DPoP-bound").wait_for()
+    assert page.locator("#dpop-bound").inner_text().startswith("yes:")
+    assert "DPoP: $DPOP_PROOF" in page.locator("#curl").inner_text()
+    assert flag(server, key) is True
+    assert mint(server, key, rotated) == 400
+    events = page.locator("#history tbody tr")
+    assert events.nth(0).locator('[data-label="Fields changed"]').inner_text() == (
+        "dpopBoundAccessTokens"
+    )
+
     # Delete through the confirmation dialog, which names the client.
     page.goto(f"/console/clients/{key}")
     page.get_by_role("link", name="Delete…").click()
@@ -173,12 +196,17 @@ def test_an_admin_creates_a_secretless_client_and_trusts_another_issuer(
     name = f"deploy-bot-{secrets.token_hex(3)}"
     fill_client_fields(page, name)
     public_key.fill(json.dumps(signer.public_jwk, indent=2))
+    page.get_by_label("Tokens must be DPoP-bound").check()
     screenshot(page, screenshots, "create-secretless", full_page=True)
     page.get_by_role("button", name="Create client").click()
     page.get_by_role("heading", name=f"Client created: {name}").wait_for()
     assert page.locator("#client-secret").count() == 0
     assert "has no secret" in page.locator("#no-secret").inner_text()
     key = page.locator("#client-key").inner_text()
+    assert flag(server, key) is True
+    issuer = server.env["KEYLOFT_ISSUER"]
+    token_url = f"{issuer}/oauth2/token"
+    assert f'"htu": "{token_url}"' in page.locator("#dpop-proof-hint").inner_text()
 
     page.get_by_role("link", name="Go to the client").click()
     page.get_by_role("heading", name=name).wait_for()
@@ -210,12 +238,16 @@ def test_an_admin_creates_a_secretless_client_and_trusts_another_issuer(
     assert "github-deploy" in page.locator("#rules").inner_text()
     assert f"client_id={key}" in page.locator("#curl-federated").inner_text()
 
-    # The client mints with an assertion signed by its key; the page says which key did.
-    issuer = server.env["KEYLOFT_ISSUER"]
-    minted = httpx.post(
-        f"{server.nodes[0].url}/oauth2/token", data=assertion_form(key, signer, issuer), timeout=10
-    )
+    # The client mints with an assertion signed by its key and a DPoP proof; the page says
+    # which key did.
+    url = f"{server.nodes[0].url}/oauth2/token"
+    unproven = httpx.post(url, data=assertion_form(key, signer, issuer), timeout=10)
+    assert unproven.status_code == 400
+    assert unproven.json()["error"] == "invalid_dpop_proof"
+    proof = {"DPoP": dpop_proof(EcKey.make(), "POST", token_url)}
+    minted = httpx.post(url, data=assertion_form(key, signer, issuer), headers=proof, timeout=10)
     assert minted.status_code == 200, minted.text
+    assert minted.json()["token_type"] == "DPoP"
     page.reload()
     assert page.locator("#last-credential").inner_text().startswith(f"key {thumbprint}")
     assert row.locator('[data-label="Last used"]').inner_text() != "never"

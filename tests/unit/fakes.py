@@ -153,6 +153,7 @@ class FakeClients:
         auth_method: str = CLIENT_SECRET,
         credentials: ClientCredentials = NO_CREDENTIALS,
         dpop_bound: bool = False,
+        certificate_bound: bool = False,
     ) -> Client:
         actor = await self._principal(actor_id)
         client = Client(
@@ -172,6 +173,7 @@ class FakeClients:
             auth_method=auth_method,
             credentials=credentials,
             dpop_bound=dpop_bound,
+            certificate_bound=certificate_bound,
         )
         self.rows[client.id] = (client, secret_hash)
         return client
@@ -290,6 +292,7 @@ class FakeClients:
         credentials: ClientCredentials = NO_CREDENTIALS,
         secrets: ClientSecrets | None = None,
         dpop_bound: bool = False,
+        certificate_bound: bool = False,
     ) -> Client | None:
         changed = await self._bump(
             client_id,
@@ -304,6 +307,7 @@ class FakeClients:
             auth_method=auth_method,
             credentials=credentials,
             dpop_bound=dpop_bound,
+            certificate_bound=certificate_bound,
         )
         if changed is not None and secrets is not None:
             self.rows[client_id] = (changed, secrets.current)

@@ -24,8 +24,9 @@ def test_each_dialect_lists_its_methods_in_registry_order() -> None:
         "client_secret_basic",
         "client_secret_post",
         "private_key_jwt",
+        "self_signed_tls_client_auth",
     ]
-    assert method_names("v3") == ["v3_key_secret", "private_key_jwt"]
+    assert method_names("v3") == ["v3_key_secret", "private_key_jwt", "self_signed_tls_client_auth"]
 
 
 @pytest.mark.parametrize(

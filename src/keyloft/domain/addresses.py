@@ -18,6 +18,11 @@ def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
     )
 
 
+def is_trusted(address: str | None, trusted: Sequence[Network]) -> bool:
+    """Whether ``address`` is one of the trusted proxies."""
+    return address is not None and _trusted(address, trusted)
+
+
 def _trusted(address: str, trusted: Sequence[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(address)

@@ -92,6 +92,7 @@ def client_fields(client: Client) -> dict[str, Any]:
         ],
         "tokenEndpointAuthMethod": client.auth_method,
         "dpopBoundAccessTokens": client.dpop_bound,
+        "tlsClientCertificateBoundAccessTokens": client.certificate_bound,
         # Keys by thumbprint: the audit trail names a key, it need not hold it. None for none,
         # so that a client without them shows no such field in its history.
         "jwks": [key.thumbprint for key in client.credentials.jwks] or None,

@@ -21,7 +21,9 @@ MAX_DESCRIPTION = 500
 # of an issuer one of its federated credentials trusts.
 CLIENT_SECRET = "client_secret_basic"  # noqa: S105 (a method name, not a secret)
 PRIVATE_KEY_JWT = "private_key_jwt"
-AUTH_METHODS = (CLIENT_SECRET, PRIVATE_KEY_JWT)
+# RFC 8705 §2.2: the client's TLS certificate, registered as one of its keys, proves it.
+SELF_SIGNED_TLS = "self_signed_tls_client_auth"
+AUTH_METHODS = (CLIENT_SECRET, PRIVATE_KEY_JWT, SELF_SIGNED_TLS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,9 @@ class Client:
     credentials: ClientCredentials = NO_CREDENTIALS
     dpop_bound: bool = False
     """RFC 9449 §5.2 ``dpop_bound_access_tokens``: every token request must carry a proof."""
+    certificate_bound: bool = False
+    """RFC 8705 §3.4 ``tls_client_certificate_bound_access_tokens``: its tokens are bound to
+    the TLS certificate it requests them with."""
 
     @property
     def has_secret(self) -> bool:

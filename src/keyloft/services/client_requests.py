@@ -14,6 +14,7 @@ from keyloft.domain.clients import (
     CLIENT_SECRET,
     NO_CREDENTIALS,
     PRIVATE_KEY_JWT,
+    SELF_SIGNED_TLS,
     Client,
     ClientCredentials,
     ScopeInput,
@@ -100,6 +101,12 @@ def check_credentials(
             "A private_key_jwt client needs jwks, jwksUri or federatedCredentials.",
             field="tokenEndpointAuthMethod",
         )
+    if method == SELF_SIGNED_TLS and not credentials.jwks:
+        raise ValidationFailed(
+            "A self_signed_tls_client_auth client needs its certificate in jwks (a key with "
+            "x5c or x5t#S256, or the certificate's public key).",
+            field="tokenEndpointAuthMethod",
+        )
     return CheckedCredentials(method, credentials)
 
 
@@ -115,6 +122,8 @@ class ClientRequest:
     credentials: CredentialRequest = field(default_factory=CredentialRequest)
     dpop_bound: bool | None = None
     """Whether its tokens must be DPoP-bound (None: as it is; on create, not)."""
+    certificate_bound: bool | None = None
+    """Whether its tokens are bound to its TLS certificate (None: as it is; on create, not)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -246,6 +246,7 @@ class ClientService:
             auth_method=method.auth_method,
             credentials=method.credentials,
             dpop_bound=bool(request.dpop_bound),
+            certificate_bound=bool(request.certificate_bound),
         )
         await self._record(actor, "client.create", client, diff(None, client_fields(client)))
         return client, secret
@@ -290,6 +291,9 @@ class ClientService:
             credentials=method.credentials,
             secrets=secrets,
             dpop_bound=current.dpop_bound if request.dpop_bound is None else request.dpop_bound,
+            certificate_bound=current.certificate_bound
+            if request.certificate_bound is None
+            else request.certificate_bound,
         )
         if updated is None:
             raise VersionMismatch()

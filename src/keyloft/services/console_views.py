@@ -5,22 +5,27 @@ A change the rules refuse (a taken name, a stale version...) answers the page to
 read in the same unit of work just before the change was tried: the refusal rolls the change
 back, so what was read is what stands. The rules themselves live in ``ClientService``.
 
-A change of a client's credentials (its method, keys, key set URL, federated credentials) is
-an update that keeps everything else as the client holds it, so it is checked, stored and
-audited like any other ``client.update``.
+A change of a client's credentials (its method, keys, key set URL, federated credentials), or
+of whether its tokens must be DPoP-bound, is an update that keeps everything else as the client
+holds it, so it is checked, stored and audited like any other ``client.update``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from keyloft.domain.actors import Actor, Principal, PrincipalKind
 from keyloft.domain.audit import AuditEvent, RequestContext
 from keyloft.domain.clients import Client, ScopeInput, if_match_allows
-from keyloft.domain.errors import ClientNotFound, KeyloftError, VersionMismatch
+from keyloft.domain.errors import (
+    ClientNotFound,
+    KeyloftError,
+    ValidationFailed,
+    VersionMismatch,
+)
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import ScopeEntity
 from keyloft.services.audit import AuditService
@@ -32,6 +37,8 @@ from keyloft.services.node import Node
 from keyloft.services.ports import Store
 
 HISTORY = 10  # audit events shown on a client's page, newest first
+DPOP_BOUND = "dpopBoundAccessTokens"
+"""The field of RFC 9449's flag, as the API names it: every token request needs a DPoP proof."""
 
 ReadRequest = Callable[[list[int]], ClientRequest]
 """Reads the change a form asks for, given the ids of the org's scope entities (the form has
@@ -204,6 +211,32 @@ class ConsoleViews:
             if not if_match_allows(if_match, client):
                 raise VersionMismatch()
             request = _unchanged(client, read_change(client))
+            return await clients.update(actor, client_key, request, if_match=if_match)
+
+        return await self._change(actor, client_key, context, change)
+
+    async def set_dpop_bound(
+        self,
+        actor: Actor,
+        client_key: str,
+        bound: bool,
+        context: RequestContext,
+        *,
+        if_match: str | None,
+    ) -> ClientAnswer | NotChanged | NoSuchClient:
+        """Require the client's tokens to be DPoP-bound (RFC 9449 §5.2) or not, everything else
+        kept as the client holds it; asking for what it already holds is refused."""
+
+        async def change(clients: ClientService, page: ClientView) -> tuple[Client, str | None]:
+            client = page.client
+            if not if_match_allows(if_match, client):
+                raise VersionMismatch()
+            if client.dpop_bound == bound:
+                already = "must already be" if bound else "already need not be"
+                raise ValidationFailed(
+                    f"The client's tokens {already} DPoP-bound.", field=DPOP_BOUND
+                )
+            request = replace(_unchanged(client, CredentialRequest()), dpop_bound=bound)
             return await clients.update(actor, client_key, request, if_match=if_match)
 
         return await self._change(actor, client_key, context, change)

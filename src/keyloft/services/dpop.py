@@ -107,6 +107,8 @@ class Presentation:
     proofs: tuple[str, ...] = ()
     method: str = ""
     url: str = ""
+    certificate: str | None = None
+    """The ``x5t#S256`` of the client's TLS certificate, when it came with one (RFC 8705)."""
 
 
 BEARER_PRESENTATION = Presentation()
@@ -117,8 +119,18 @@ async def check_binding(
 ) -> None:
     """RFC 9449 §7: a token bound to a key (``cnf.jkt``) comes with the DPoP scheme and a
     proof of that key for this very request; an unbound token never with the DPoP scheme.
-    ``InvalidToken`` (with the DPoP challenge's error) otherwise."""
+    RFC 8705 §3: a token bound to a certificate (``cnf.x5t#S256``) comes over TLS with that
+    very certificate. ``InvalidToken`` (with the DPoP challenge's error) otherwise."""
     confirmation = claims.get("cnf")
+    if isinstance(confirmation, Mapping) and "x5t#S256" in confirmation:
+        bound = confirmation["x5t#S256"]
+        presented = presentation.certificate
+        if (
+            not isinstance(bound, str)
+            or presented is None
+            or not hmac.compare_digest(bound, presented)
+        ):
+            raise InvalidToken(reason="certificate")
     jkt = confirmation.get("jkt") if isinstance(confirmation, Mapping) else None
     dpop = presentation.scheme == DPOP
     if jkt is None:

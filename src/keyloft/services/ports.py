@@ -160,6 +160,7 @@ class ClientRepository(Protocol):
         auth_method: str = CLIENT_SECRET,
         credentials: ClientCredentials = NO_CREDENTIALS,
         dpop_bound: bool = False,
+        certificate_bound: bool = False,
     ) -> Client: ...
     async def get(self, org_id: int, client_key: str) -> Client | None: ...
     async def credentials(self, client_key: str) -> tuple[Client, ClientSecrets] | None:
@@ -203,6 +204,7 @@ class ClientRepository(Protocol):
         credentials: ClientCredentials = NO_CREDENTIALS,
         secrets: ClientSecrets | None = None,
         dpop_bound: bool = False,
+        certificate_bound: bool = False,
     ) -> Client | None:
         """Apply a change if the stored version is still ``expected_version``; else None.
         ``secrets`` replaces the secret hashes (None: they stay)."""

@@ -1,7 +1,7 @@
 """Token issuance: one pipeline for every token endpoint.
 
-    check the grant  ->  authenticate the client  ->  grant the scope  ->  bind  ->  mint
-    ->  note the use
+    check the grant  ->  authenticate the client  ->  grant the scope  ->  bind (a DPoP key,
+    a TLS certificate)  ->  mint  ->  note the use
 
 ``V3`` (``POST /v3/oauth/token/generate``) and ``OAUTH2`` (``POST /oauth2/token``, RFC 6749
 §4.4 client credentials with RFC 9068 tokens) differ only in their dialect: which client
@@ -75,16 +75,16 @@ class TokenIssuance:
         authenticated = await self.authenticate(request.client, dialect)
         state = authenticated.state
         grants = self.grant_scope(state.client, state.entities, request.scope, dialect)
-        jkt = await self.bind(request, state.client)
+        confirmation = await self.bind(request, state.client)
         now = self._node.clock.now()
-        token, scope = self.mint(state.client, state.entities, grants, dialect, now, jkt)
+        token, scope = self.mint(state.client, state.entities, grants, dialect, now, confirmation)
         await self.note_use(authenticated, now)
         return IssuedToken(
             token,
             state.client.expiration_token_time,
             scope,
             state.client,
-            DPOP if jkt is not None else BEARER,
+            DPOP if "jkt" in confirmation else BEARER,
         )
 
     def check_grant(self, request: TokenRequest, dialect: Dialect) -> None:
@@ -116,15 +116,26 @@ class TokenIssuance:
             return tuple(client.grants)
         return narrow(client.grants, entities, scope)
 
-    async def bind(self, request: TokenRequest, client: Client) -> str | None:
-        """RFC 9449 §5: with a DPoP proof, the thumbprint of its key, which the token will
-        carry (``cnf.jkt``); a client whose tokens must be bound needs one."""
+    async def bind(self, request: TokenRequest, client: Client) -> dict[str, str]:
+        """The token's confirmation (``cnf``, RFC 7800): with a DPoP proof, the thumbprint of
+        its key (``jkt``, RFC 9449 §5; a client whose tokens must be DPoP-bound needs one);
+        for a client whose tokens are certificate-bound, its TLS certificate's ``x5t#S256``
+        (RFC 8705 §3). Empty for a bearer token."""
+        confirmation: dict[str, str] = {}
+        if client.certificate_bound:
+            certificate = request.client.certificate
+            if certificate is None:
+                raise InvalidRequest(
+                    "This client's tokens are bound to its TLS certificate: connect with it."
+                )
+            confirmation["x5t#S256"] = certificate.x5t_s256
         if not request.dpop:
             if client.dpop_bound:
                 raise InvalidDpopProof("missing", "This client's tokens must be DPoP-bound.")
-            return None
+            return confirmation
         proof = await check_request_proof(self._node, request.dpop, method="POST", url=request.url)
-        return proof.jkt
+        confirmation["jkt"] = proof.jkt
+        return confirmation
 
     def mint(
         self,
@@ -133,14 +144,14 @@ class TokenIssuance:
         grants: tuple[Grant, ...],
         dialect: Dialect,
         now: datetime,
-        jkt: str | None = None,
+        confirmation: dict[str, str] | None = None,
     ) -> tuple[str, str]:
-        """The signed token and its scope string; bound to a DPoP key with ``jkt``."""
+        """The signed token and its scope string; bound as ``confirmation`` says (``cnf``)."""
         node = self._node
         if not dialect.narrows_scope:
             claims = access_claims(issuer=node.issuer, client=client, entities=entities, now=now)
-            if jkt is not None:
-                claims["cnf"] = {"jkt": jkt}
+            if confirmation:
+                claims["cnf"] = confirmation
             return node.key_ring.sign(claims), ""
         scope = scope_of(grants, entities)
         claims = oauth_access_claims(
@@ -152,8 +163,8 @@ class TokenIssuance:
             entities=entities,
             now=now,
         )
-        if jkt is not None:
-            claims["cnf"] = {"jkt": jkt}
+        if confirmation:
+            claims["cnf"] = confirmation
         return node.key_ring.sign(claims, typ=dialect.typ), scope
 
     async def note_use(self, authenticated: AuthenticatedClient, at: datetime) -> None:

@@ -138,6 +138,9 @@ class ClientRow(Base):
         String(32), server_default="client_secret_basic"
     )
     dpop_bound_access_tokens: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    tls_client_certificate_bound_access_tokens: Mapped[bool] = mapped_column(
+        Boolean, server_default=text("false")
+    )
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     jwks_uri: Mapped[str | None] = mapped_column(String(512), nullable=True)
     federated_credentials: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from typing import Annotated
 
 from fastapi import Depends
 from starlette.requests import Request
 
 from keyloft.domain.actors import Actor
-from keyloft.domain.addresses import client_ip
+from keyloft.domain.addresses import client_ip, is_trusted
 from keyloft.domain.audit import RequestContext
+from keyloft.domain.certificates import ClientCertificate, read_certificate
 from keyloft.domain.errors import Unauthenticated, ValidationFailed
 from keyloft.services.callers import BasicLogin, TokenCall
 from keyloft.services.dpop import DPOP, Presentation
@@ -30,6 +32,28 @@ def caller_address(request: Request) -> str:
 
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+log = logging.getLogger("keyloft.web")
+
+
+def client_certificate(request: Request) -> ClientCertificate | None:
+    """The client's TLS certificate (RFC 8705), as the TLS terminator passes it in the header
+    ``KEYLOFT_CLIENT_CERT_HEADER`` — believed only when the request comes from one of
+    ``KEYLOFT_TRUSTED_PROXIES``, so no caller can name a certificate it does not hold."""
+    runtime = runtime_of(request)
+    header = runtime.settings.client_cert_header
+    if header is None:
+        return None
+    value = request.headers.get(header)
+    if not value:
+        return None
+    peer = request.client.host if request.client else None
+    if not is_trusted(peer, runtime.trusted_proxies):
+        return None
+    try:
+        return read_certificate(value)
+    except ValueError:
+        log.info("unreadable client certificate header", extra={"header": header})
+        return None
 
 
 def public_url(request: Request) -> str:
@@ -73,7 +97,11 @@ def credentials(request: Request) -> BasicLogin | TokenCall:
             till_type=headers.get(TILL_TYPE),
             till_code=headers.get(TILL_CODE),
             presentation=Presentation(
-                DPOP, tuple(headers.getlist("dpop")), request.method, public_url(request)
+                DPOP,
+                tuple(headers.getlist("dpop")),
+                request.method,
+                public_url(request),
+                _x5t(request),
             ),
         )
     if scheme == "bearer":
@@ -92,11 +120,17 @@ def credentials(request: Request) -> BasicLogin | TokenCall:
             raw_path=raw_path.decode("latin-1"),
             till_type=headers.get(TILL_TYPE),
             till_code=headers.get(TILL_CODE),
+            presentation=Presentation(certificate=_x5t(request)),
         )
     if scheme == "basic":
         username, password = _basic(value)
         return BasicLogin(username, password, caller_address(request))
     raise Unauthenticated()
+
+
+def _x5t(request: Request) -> str | None:
+    certificate = client_certificate(request)
+    return certificate.x5t_s256 if certificate is not None else None
 
 
 def _basic(value: str) -> tuple[str, str]:

@@ -24,7 +24,7 @@ class ScopeIn(_Strict):
     )
 
 
-AuthMethod = Literal["client_secret_basic", "private_key_jwt"]
+AuthMethod = Literal["client_secret_basic", "private_key_jwt", "self_signed_tls_client_auth"]
 
 
 class FederatedCredentialIn(_Strict):
@@ -50,6 +50,12 @@ class FederatedCredentialIn(_Strict):
 
 
 class _Credentials(_Strict):
+    tlsClientCertificateBoundAccessTokens: bool | None = Field(
+        default=None,
+        description="RFC 8705: the client's tokens are bound to the TLS certificate it "
+        "requests them with (cnf x5t#S256) and refused with any other (default on create: "
+        "false; kept when absent on update).",
+    )
     dpopBoundAccessTokens: bool | None = Field(
         default=None,
         description="RFC 9449: every token request of the client must carry a DPoP proof, so "
@@ -154,6 +160,12 @@ class CheckRequest(_Strict):
         description="The call's full public URL (scheme, host, path), which the proof's htu "
         "must name; needed with DPoP.",
     )
+    certificate: str | None = Field(
+        default=None,
+        max_length=16384,
+        description="The caller's TLS client certificate (PEM, URL-encoded or not), which a "
+        "certificate-bound token (cnf x5t#S256, RFC 8705) needs.",
+    )
 
 
 class CheckOut(BaseModel):
@@ -247,6 +259,7 @@ class ClientSummaryOut(BaseModel):
     )
     tokenEndpointAuthMethod: AuthMethod
     dpopBoundAccessTokens: bool
+    tlsClientCertificateBoundAccessTokens: bool
 
 
 class ClientKeyOut(BaseModel):

@@ -82,6 +82,7 @@ def client_view(
     view["lastUsedOn"] = format_v3(used, org.timezone) if used is not None else None
     view["tokenEndpointAuthMethod"] = client.auth_method
     view["dpopBoundAccessTokens"] = client.dpop_bound
+    view["tlsClientCertificateBoundAccessTokens"] = client.certificate_bound
     if scopes:
         view.update(credentials_view(client, org, uses or {}))
     return view

@@ -1,7 +1,7 @@
 """Client authentication at the token endpoints, as a registry of methods (RFC 6749 §2.3).
 
 Each method is one module (``client_secret_basic``, ``client_secret_post``, the v3 body,
-``private_key_jwt`` with its federated assertions) and
+``private_key_jwt`` with its federated assertions, ``self_signed_tls_client_auth``) and
 one line in ``METHODS`` below. An endpoint names its dialect; the registry picks the one
 method of that dialect whose credentials the request carries: none is ``invalid_client``,
 more than one ``invalid_request`` (§2.3: exactly one method per request).
@@ -22,6 +22,7 @@ from keyloft.services.client_auth.request import (
     ClientAuthRequest,
     SecretUpgrade,
 )
+from keyloft.services.client_auth.self_signed_tls_client_auth import SelfSignedTlsClientAuth
 from keyloft.services.client_auth.v3_key_secret import V3KeySecret
 from keyloft.services.node import Node
 from keyloft.services.ports import Store
@@ -42,6 +43,7 @@ METHODS: tuple[ClientAuthMethod, ...] = (
     ClientSecretPost(),
     V3KeySecret(),
     PrivateKeyJwt(),
+    SelfSignedTlsClientAuth(),
 )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
+from keyloft.domain.certificates import ClientCertificate
 from keyloft.services.node import Node
 from keyloft.services.ports import ClientState, Store
 
@@ -24,6 +25,8 @@ class ClientAuthRequest:
     params: Mapping[str, str]
     authorization: str | None = None
     address: str | None = None
+    certificate: ClientCertificate | None = None
+    """The client's TLS certificate (RFC 8705), as the trusted TLS terminator passed it."""
 
     def __repr__(self) -> str:  # parameters may hold a secret
         return f"ClientAuthRequest(params={sorted(self.params)!r}, address={self.address!r})"

@@ -105,6 +105,7 @@ class SqlClients:
                 auth_method=row.token_endpoint_auth_method,
                 credentials=_credentials(row),
                 dpop_bound=row.dpop_bound_access_tokens,
+                certificate_bound=row.tls_client_certificate_bound_access_tokens,
             )
             for row in rows
         ]
@@ -142,6 +143,7 @@ class SqlClients:
         auth_method: str = CLIENT_SECRET,
         credentials: ClientCredentials = NO_CREDENTIALS,
         dpop_bound: bool = False,
+        certificate_bound: bool = False,
     ) -> Client:
         row = ClientRow(
             org_id=org_id,
@@ -159,6 +161,7 @@ class SqlClients:
             updated_by_id=actor_id,
             token_endpoint_auth_method=auth_method,
             dpop_bound_access_tokens=dpop_bound,
+            tls_client_certificate_bound_access_tokens=certificate_bound,
             **_credential_columns(credentials),
         )
         self._s.add(row)
@@ -313,6 +316,7 @@ class SqlClients:
         credentials: ClientCredentials = NO_CREDENTIALS,
         secrets: ClientSecrets | None = None,
         dpop_bound: bool = False,
+        certificate_bound: bool = False,
     ) -> Client | None:
         secret_columns = (
             {
@@ -334,6 +338,7 @@ class SqlClients:
             updated_by_id=actor_id,
             token_endpoint_auth_method=auth_method,
             dpop_bound_access_tokens=dpop_bound,
+            tls_client_certificate_bound_access_tokens=certificate_bound,
             **_credential_columns(credentials),
             **secret_columns,
         )

@@ -1,6 +1,7 @@
-"""The console's forms that change an API client: create, edit, delete, rotate the secret and
-stop the replaced one. Each is one call on the console's services, made by the signed-in
-principal from a guarded POST; a change the rules refuse shows its page again with why."""
+"""The console's forms that change an API client: create, edit, require its tokens to be
+DPoP-bound or not, delete, rotate the secret and stop the replaced one. Each is one call on the
+console's services, made by the signed-in principal from a guarded POST; a change the rules
+refuse shows its page again with why."""
 
 from __future__ import annotations
 
@@ -10,11 +11,17 @@ from starlette.responses import Response
 from keyloft.domain.errors import ValidationFailed
 from keyloft.services.client_admin import ClientAnswer
 from keyloft.services.client_requests import ClientRequest
-from keyloft.services.console_views import NoSuchClient, NotChanged, NotCreated, ReadRequest
+from keyloft.services.console_views import (
+    DPOP_BOUND,
+    NoSuchClient,
+    NotChanged,
+    NotCreated,
+    ReadRequest,
+)
 from keyloft.web.caller import request_context
 from keyloft.web.console import rendering
 from keyloft.web.console.dependencies import Console, ConsoleDep, GuardedPost, GuardedPostDep
-from keyloft.web.console.forms import ClientForm
+from keyloft.web.console.forms import ClientForm, read_flag
 from keyloft.web.console.pages import redirect
 from keyloft.web.console.routing import console_router
 from keyloft.web.wiring import ServicesDep
@@ -22,9 +29,9 @@ from keyloft.web.wiring import ServicesDep
 router = console_router()
 
 
-def _form_reader(fields: dict[str, str]) -> ReadRequest:
+def _form_reader(fields: dict[str, str], *, new: bool = False) -> ReadRequest:
     def read(entity_ids: list[int]) -> ClientRequest:
-        return ClientForm.from_fields(fields, entity_ids).to_request()
+        return ClientForm.from_fields(fields, entity_ids).to_request(new=new)
 
     return read
 
@@ -34,7 +41,7 @@ async def create_client(
     request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep
 ) -> Response:
     answer = await services.console.create_client(
-        post.actor, _form_reader(post.fields), request_context(request)
+        post.actor, _form_reader(post.fields, new=True), request_context(request)
     )
     if isinstance(answer, NotCreated):
         choices, error = answer.choices, answer.error
@@ -79,6 +86,35 @@ async def update_client(
             status=rendering.status_of(error),
         )
     return _done(request, con, post, client_key, answer, "saved")
+
+
+@router.post("/clients/{client_key}/dpop")
+async def set_dpop_bound(
+    request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep, client_key: str
+) -> Response:
+    """Require the client's tokens to be DPoP-bound (``true``) or not (``false``)."""
+    answer: ClientAnswer | NotChanged | NoSuchClient
+    flag = post.fields.get(DPOP_BOUND, "").strip()
+    try:
+        bound = read_flag(flag, DPOP_BOUND, checkbox=False)
+    except ValidationFailed as unread:
+        shown = await services.console.client_page(post.actor, client_key)
+        answer = shown if isinstance(shown, NoSuchClient) else NotChanged(shown, unread)
+    else:
+        answer = await services.console.set_dpop_bound(
+            post.actor, client_key, bound, request_context(request), if_match=post.etag
+        )
+    if isinstance(answer, NotChanged) and answer.error.field == DPOP_BOUND:
+        return rendering.client_page(
+            request,
+            con,
+            post,
+            answer.page,
+            errors={DPOP_BOUND: answer.error.message},
+            status=rendering.status_of(answer.error),
+        )
+    done = "dpop-on" if flag == "true" else "dpop-off"
+    return _done(request, con, post, client_key, answer, done)
 
 
 def _done(

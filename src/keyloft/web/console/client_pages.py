@@ -28,6 +28,10 @@ NOTICES = {
     "jwks-uri-removed": "The key set URL was removed.",
     "rule-added": "The federated credential was added.",
     "rule-removed": "The federated credential was removed.",
+    "dpop-on": (
+        "Its tokens must now be DPoP-bound: token requests without a DPoP proof are refused."
+    ),
+    "dpop-off": "Its tokens need no longer be DPoP-bound.",
     "private-key-jwt": (
         "The client now authenticates with private_key_jwt: its secret no longer works."
     ),

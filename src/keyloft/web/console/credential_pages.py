@@ -1,6 +1,7 @@
 """What the console shows of how a client proves itself: its keys and federated credentials as
-rows (each with its last use), which credential minted its latest token, and the commands that
-mint a token with a signed assertion (RFC 7523) instead of a secret."""
+rows (each with its last use), which credential minted its latest token, the commands that
+mint a token with a signed assertion (RFC 7523) instead of a secret, and what the DPoP proof
+(RFC 9449) of a client whose tokens must be DPoP-bound holds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from keyloft.domain.client_keys import ClientKey
 from keyloft.domain.clients import Client
+from keyloft.domain.dpop import PROOF_ALGORITHMS, TYP
 from keyloft.domain.federation import FederatedCredential
 from keyloft.services.client_auth.assertion import JWT_BEARER
 from keyloft.services.client_auth.private_key_jwt import MAX_LIFETIME
@@ -20,6 +22,8 @@ from keyloft.web.console.pages import duration, when
 
 ASSERTION_VARIABLE = "CLIENT_ASSERTION"
 FEDERATED_VARIABLE = "FEDERATED_TOKEN"
+PROOF_VARIABLE = "DPOP_PROOF"
+DPOP_HEADER = f'  -H "DPoP: ${PROOF_VARIABLE}"'
 MAX_ASSERTION_LIFETIME = duration(MAX_LIFETIME)
 
 
@@ -82,14 +86,28 @@ def last_credential(client: Client, uses: Mapping[str, datetime], timezone: str)
     return f"key {name}{named}, {at}"
 
 
-def assertion_curl(issuer: str, client_key: str, *, federated: bool) -> str:
+def dpop_help(token_url: str, *, nonce: bool) -> dict[str, Any]:
+    """What a page says of the DPoP proof a token request to ``token_url`` carries (RFC 9449
+    §4.2), read from the shell (``$DPOP_PROOF``); with ``nonce``, the deployment asks for the
+    server's nonce in it (§8)."""
+    return {
+        "token_url": token_url,
+        "variable": PROOF_VARIABLE,
+        "typ": TYP,
+        "algorithms": PROOF_ALGORITHMS,
+        "nonce": nonce,
+    }
+
+
+def assertion_curl(issuer: str, client_key: str, *, federated: bool, dpop: bool = False) -> str:
     """A command minting a token at /oauth2/token with an assertion read from the shell: the
     client's own (``$CLIENT_ASSERTION``), or with ``federated`` another issuer's token naming
-    the client by ``client_id``. Keys are letters and digits only and need no quoting."""
-    lines = [
-        f"curl -X POST '{issuer.rstrip('/')}/oauth2/token'",
-        "  -d grant_type=client_credentials",
-    ]
+    the client by ``client_id``; with ``dpop``, and a DPoP proof (``$DPOP_PROOF``). Keys are
+    letters and digits only and need no quoting."""
+    lines = [f"curl -X POST '{issuer.rstrip('/')}/oauth2/token'"]
+    if dpop:
+        lines.append(DPOP_HEADER)
+    lines.append("  -d grant_type=client_credentials")
     if federated:
         lines.append(f"  -d client_id={client_key}")
     variable = FEDERATED_VARIABLE if federated else ASSERTION_VARIABLE

@@ -44,6 +44,8 @@ class Console:
         self.ended = EndedSessions(rt.redis)
         self.pages = Pages(self.codec)
         self.issuer = settings.issuer
+        # Whether DPoP proofs must carry the server's nonce (RFC 9449 §8): the pages say so.
+        self.dpop_nonce = settings.dpop_nonce == "required"
         # Without Redis only a lone process can know every sign-out (see session.py).
         self.sign_out_shared = rt.redis is not None or settings.workers == 1
 

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from keyloft.domain.clients import ScopeInput
 from keyloft.domain.errors import KeyloftError, ValidationFailed
 from keyloft.services.client_requests import ClientRequest, CredentialRequest
+from keyloft.services.console_views import DPOP_BOUND
 from keyloft.web.console import credential_forms
 from keyloft.web.console.credential_forms import CredentialForm
 
@@ -59,8 +60,9 @@ async def read_form(request: Request) -> dict[str, str]:
 @dataclass
 class ClientForm:
     """What the create and edit forms hold, as typed, for showing them again. The create form
-    also holds the client's method and first credential (``credentials``); the edit form has
-    no such fields and leaves the credentials as they are."""
+    also holds the client's method and first credential (``credentials``) and whether its
+    tokens must be DPoP-bound (``dpop_bound``, as sent: a checked box sends ``true``); the edit
+    form has no such fields and leaves them as they are."""
 
     name: str = ""
     description: str = ""
@@ -71,6 +73,7 @@ class ClientForm:
     etag: str = ""
     credentials: CredentialForm = field(default_factory=CredentialForm)
     asks_credentials: bool = False
+    dpop_bound: str = ""
 
     @classmethod
     def from_fields(cls, fields: dict[str, str], entity_ids: list[int]) -> ClientForm:
@@ -84,13 +87,16 @@ class ClientForm:
             etag=fields.get("etag", ""),
             credentials=CredentialForm.from_fields(fields),
             asks_credentials=credential_forms.METHOD in fields,
+            dpop_bound=fields.get(DPOP_BOUND, "").strip(),
         )
 
     def chosen(self) -> list[int]:
         """The entities given any access, in form order: the order of the request's scopes."""
         return [entity for entity, access in self.access.items() if access != NO_ACCESS]
 
-    def to_request(self) -> ClientRequest:
+    def to_request(self, *, new: bool = False) -> ClientRequest:
+        """The create (``new``) or edit form's request; only the create form sets whether the
+        client's tokens must be DPoP-bound, unchecked (absent) meaning not."""
         return ClientRequest(
             name=self.name,
             description=self.description,
@@ -103,6 +109,7 @@ class ClientForm:
             credentials=(
                 self.credentials.to_request() if self.asks_credentials else CredentialRequest()
             ),
+            dpop_bound=read_flag(self.dpop_bound, DPOP_BOUND) if new else None,
         )
 
     def _till(self) -> int:
@@ -139,6 +146,16 @@ def _integer(text: str, name: str) -> int:
     if not re.fullmatch(r"[0-9]{1,18}", text):
         raise ValidationFailed(f"{name} must be a whole number.", field=name)
     return int(text)
+
+
+def read_flag(text: str, name: str, *, checkbox: bool = True) -> bool:
+    """A yes-or-no field: ``true`` or ``false``; for a ``checkbox`` also nothing, which is
+    what an unchecked box sends."""
+    if text == "false" or (checkbox and not text):
+        return False
+    if text == "true":
+        return True
+    raise ValidationFailed(f"{name} must be true or false.", field=name)
 
 
 def _patterns(text: str) -> list[str]:

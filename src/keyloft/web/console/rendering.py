@@ -133,34 +133,56 @@ def _form_of(client: Client, entity_ids: list[int]) -> ClientForm:
     return form
 
 
+V3_ENDPOINT = "/v3/oauth/token/generate"
+OAUTH2_ENDPOINT = "/oauth2/token"
+
+
 def _mint_commands(con: Console, client: Client) -> dict[str, Any]:
-    """The commands a client's pages show for minting a token, by how it proves itself."""
+    """The commands a client's pages show for minting a token, by how it proves itself, and
+    for a client whose tokens must be DPoP-bound what their proof holds (``dpop``)."""
+    bound = client.dpop_bound
     if client.has_secret:
-        return {"curl": _curl(con, client.client_key, None)}
+        return {"curl": _curl(con, client.client_key, None, dpop=bound), **_dpop(con, client)}
     return {
-        "curl": credential_pages.assertion_curl(con.issuer, client.client_key, federated=False),
+        "curl": credential_pages.assertion_curl(
+            con.issuer, client.client_key, federated=False, dpop=bound
+        ),
         "federated_curl": (
-            credential_pages.assertion_curl(con.issuer, client.client_key, federated=True)
+            credential_pages.assertion_curl(
+                con.issuer, client.client_key, federated=True, dpop=bound
+            )
             if client.credentials.federated
             else None
         ),
         "max_assertion_lifetime": credential_pages.MAX_ASSERTION_LIFETIME,
+        **_dpop(con, client),
     }
 
 
-def _curl(con: Console, client_key: str, secret: str | None) -> str:
+def _dpop(con: Console, client: Client) -> dict[str, Any]:
+    """What the proof of the client's token requests holds, at the endpoint its command uses
+    (``dpop``); None when its tokens need not be DPoP-bound."""
+    if not client.dpop_bound:
+        return {"dpop": None}
+    endpoint = V3_ENDPOINT if client.has_secret else OAUTH2_ENDPOINT
+    token_url = con.issuer.rstrip("/") + endpoint
+    return {"dpop": credential_pages.dpop_help(token_url, nonce=con.dpop_nonce)}
+
+
+def _curl(con: Console, client_key: str, secret: str | None, *, dpop: bool = False) -> str:
     """A command minting a token; without ``secret`` it reads ``$CLIENT_SECRET`` from the
-    shell. Keys and secrets are letters and digits only, so they need no quoting."""
+    shell, with ``dpop`` a DPoP proof from ``$DPOP_PROOF``. Keys and secrets are letters and
+    digits only, so they need no quoting."""
     issuer = con.issuer.rstrip("/")
     if secret is None:
         body = f'"{{\\"key\\": \\"{client_key}\\", \\"secret\\": \\"$CLIENT_SECRET\\"}}"'
     else:
         body = f'\'{{"key": "{client_key}", "secret": "{secret}"}}\''
-    return (
-        f"curl -X POST '{issuer}/v3/oauth/token/generate' \\\n"
-        f"  -H 'Content-Type: application/json' \\\n"
-        f"  -d {body}"
-    )
+    lines = [f"curl -X POST '{issuer}{V3_ENDPOINT}'", "  -H 'Content-Type: application/json'"]
+    if dpop:
+        lines.append(credential_pages.DPOP_HEADER)
+    lines.append(f"  -d {body}")
+    return " \\\n".join(lines)
 
 
 def new_client_page(
@@ -271,5 +293,6 @@ def secret_page(
         secret=answer.secret,
         created=created,
         switched=switched,
-        curl=_curl(con, client.client_key, answer.secret),
+        curl=_curl(con, client.client_key, answer.secret, dpop=client.dpop_bound),
+        **_dpop(con, client),
     )

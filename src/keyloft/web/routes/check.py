@@ -17,10 +17,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from keyloft.domain.certificates import read_certificate
 from keyloft.services.decisions import Decision
 from keyloft.services.dpop import BEARER, DPOP, Presentation
 from keyloft.web import envelope
-from keyloft.web.caller import TILL_CODE, TILL_TYPE
+from keyloft.web.caller import TILL_CODE, TILL_TYPE, client_certificate
 from keyloft.web.errors import dpop_challenge
 from keyloft.web.json_route import JsonRoute
 from keyloft.web.lane import direct
@@ -65,6 +66,17 @@ async def _decide(
     )
 
 
+def _x5t(certificate: str | None) -> str | None:
+    """The ``x5t#S256`` of the certificate a gateway passed on; None for none or an unreadable
+    one (which then binds nothing: a certificate-bound token is refused)."""
+    if certificate is None:
+        return None
+    try:
+        return read_certificate(certificate).x5t_s256
+    except ValueError:
+        return None
+
+
 def _identity(result: Decision) -> dict[str, str]:
     headers = {"X-Keyloft-Decision": result.reason, "Cache-Control": "no-store"}
     if result.client_key is not None:
@@ -90,7 +102,11 @@ async def check(request: Request) -> Response:
     body = await read_json(request, CheckRequest)
     method = body.method.upper()
     presentation = Presentation(
-        body.tokenType, (body.dpop,) if body.dpop is not None else (), method, body.url or ""
+        body.tokenType,
+        (body.dpop,) if body.dpop is not None else (),
+        method,
+        body.url or "",
+        _x5t(body.certificate),
     )
     result = await _decide(request, body.token, method, body.path, presentation)
     return envelope.ok(_data(result), headers={"Cache-Control": "no-store"})
@@ -108,8 +124,13 @@ async def check_forwarded(request: Request) -> Response:
     method = headers.get("x-original-method", "").upper()
     path = headers.get("x-original-uri", "")
     url = headers.get("x-original-url", "")
+    certificate = client_certificate(request)  # passed on by the gateway, a trusted proxy
     presentation = Presentation(
-        DPOP if scheme == "dpop" else BEARER, tuple(headers.getlist("dpop")), method, url
+        DPOP if scheme == "dpop" else BEARER,
+        tuple(headers.getlist("dpop")),
+        method,
+        url,
+        certificate.x5t_s256 if certificate is not None else None,
     )
     if token is not None and presented is not None and (token != presented or scheme == "dpop"):
         result = Decision(False, "ambiguous_token")

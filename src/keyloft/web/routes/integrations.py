@@ -56,6 +56,7 @@ def _request(body: ClientCreate | ClientUpdate) -> ClientRequest:
         scopes=[_scope(scope) for scope in body.scopes],
         credentials=_credentials(body),
         dpop_bound=body.dpopBoundAccessTokens,
+        certificate_bound=body.tlsClientCertificateBoundAccessTokens,
     )
 
 

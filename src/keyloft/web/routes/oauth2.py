@@ -13,7 +13,13 @@ from keyloft.domain.dpop import PROOF_ALGORITHMS
 from keyloft.services.client_auth import ClientAuthRequest, method_names
 from keyloft.services.client_auth.assertion import JWT_BEARER
 from keyloft.services.token_issuance import CLIENT_CREDENTIALS, OAUTH2, TokenRequest
-from keyloft.web.caller import NO_STORE, caller_address, public_url, token_headers
+from keyloft.web.caller import (
+    NO_STORE,
+    caller_address,
+    client_certificate,
+    public_url,
+    token_headers,
+)
 from keyloft.web.lane import direct
 from keyloft.web.lane.form import FORM, read_form
 from keyloft.web.wiring import RuntimeDep, services_of
@@ -65,7 +71,10 @@ _TOKEN_PARAM_FORM = _form_body(
 
 def _client(request: Request, form: dict[str, str]) -> ClientAuthRequest:
     return ClientAuthRequest(
-        form, authorization=request.headers.get("authorization"), address=caller_address(request)
+        form,
+        authorization=request.headers.get("authorization"),
+        address=caller_address(request),
+        certificate=client_certificate(request),
     )
 
 
@@ -134,6 +143,7 @@ async def metadata(rt: RuntimeDep) -> Response:
             "revocation_endpoint_auth_methods_supported": methods,
             "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "dpop_signing_alg_values_supported": list(PROOF_ALGORITHMS),
+            "tls_client_certificate_bound_access_tokens": True,
             "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             # Not registered by RFC 8414; it names the algorithms of the published keys.

@@ -12,7 +12,7 @@ from keyloft.domain.errors import ValidationFailed
 from keyloft.services.client_auth import ClientAuthRequest
 from keyloft.services.token_issuance import BEARER, V3, TokenRequest
 from keyloft.web import envelope
-from keyloft.web.caller import caller_address, public_url, token_headers
+from keyloft.web.caller import caller_address, client_certificate, public_url, token_headers
 from keyloft.web.json_route import JsonRoute
 from keyloft.web.lane import direct
 from keyloft.web.lane.body import openapi_body, read_json
@@ -67,7 +67,7 @@ async def generate_token(request: Request) -> Response:
     for a signed access token (a JWT signed with the deployment's algorithm: RS256, ES256 or
     EdDSA)."""
     body = await read_json(request, TokenBody)
-    if body.secret is None and body.assertion is None:
+    if body.secret is None and body.assertion is None and client_certificate(request) is None:
         raise ValidationFailed(
             "secret is required (or assertion, for a private_key_jwt client).", field="secret"
         )
@@ -76,7 +76,9 @@ async def generate_token(request: Request) -> Response:
         params["secret"] = body.secret
     if body.assertion is not None:
         params["assertion"] = body.assertion
-    client = ClientAuthRequest(params, address=caller_address(request))
+    client = ClientAuthRequest(
+        params, address=caller_address(request), certificate=client_certificate(request)
+    )
     asked = TokenRequest(
         client, dpop=tuple(request.headers.getlist("dpop")), url=public_url(request)
     )

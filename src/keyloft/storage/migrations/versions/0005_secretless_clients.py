@@ -1,5 +1,5 @@
 """Secretless clients: how a client authenticates, its public keys, key set URL and federated
-credentials, whether its tokens must be DPoP-bound; when each credential was last used; client
+credentials, whether its tokens are bound to a DPoP key or its TLS certificate; when each credential was last used; client
 assertions and DPoP proofs already used.
 
 Revision ID: 0005
@@ -33,6 +33,14 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column(
                 "dpop_bound_access_tokens",
+                sa.Boolean(),
+                nullable=False,
+                server_default=sa.text("false"),
+            )
+        )
+        batch_op.add_column(
+            sa.Column(
+                "tls_client_certificate_bound_access_tokens",
                 sa.Boolean(),
                 nullable=False,
                 server_default=sa.text("false"),
@@ -86,5 +94,6 @@ def downgrade() -> None:
         batch_op.drop_column("federated_credentials")
         batch_op.drop_column("jwks_uri")
         batch_op.drop_column("jwks")
+        batch_op.drop_column("tls_client_certificate_bound_access_tokens")
         batch_op.drop_column("dpop_bound_access_tokens")
         batch_op.drop_column("token_endpoint_auth_method")
