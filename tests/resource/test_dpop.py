@@ -237,7 +237,7 @@ async def test_a_replay_store_that_cannot_answer_refuses(
 
 @pytest.mark.parametrize(
     "cnf",
-    [{"x5t#S256": "A" * 43}, {"jkt": JKT, "x5t#S256": "A" * 43}, {"jkt": JKT, "jwk": {}}],
+    [{"jwk": {}}, {"jkt": JKT, "jwk": {}}, {"x5t#S256": "A" * 43, "x5t": "A" * 27}],
 )
 async def test_a_confirmation_that_cannot_be_checked_refuses_the_token(
     verifier: TokenVerifier, signing_key: SigningKey, cnf: dict[str, Any]

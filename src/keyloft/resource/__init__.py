@@ -4,7 +4,8 @@
 and caching the keys; ``keyset``: which published keys are accepted) with the claim rules
 Keyloft itself applies, reads it into a ``VerifiedToken`` (``verified``) and remembers it for a
 while (``token_cache``); ``dpop`` checks that a token is used as presented (a DPoP-bound token
-only with a proof of its key, its proofs used once); ``KeyloftMiddleware`` (``middleware``)
+only with a proof of its key, its proofs used once; a certificate-bound one only with its
+mutual-TLS client certificate); ``KeyloftMiddleware`` (``middleware``)
 guards an ASGI app with all of it.
 Nothing here talks to Keyloft's store: revocations and deleted clients are invisible offline
 (see docs/resource-servers.md).

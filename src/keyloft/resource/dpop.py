@@ -1,12 +1,14 @@
-"""DPoP-bound tokens at the resource server (RFC 9449 §7): whether a verified token may be
-used the way it was presented.
+"""Sender-constrained tokens at the resource server (DPoP, RFC 9449 §7; mutual TLS, RFC 8705
+§3): whether a verified token may be used the way it was presented.
 
 A token whose claims confirm a key (``cnf.jkt``) is accepted only with the ``DPoP`` scheme and
 exactly one proof: checked by ``keyloft.domain.dpop.check_proof`` against this request's method,
 its public URL and this very token (``ath``), signed by the key the token names, and seen for
-the first time (``ProofReplays``). A token without ``cnf`` is a bearer token and is accepted
-only as one (``Authorization: Bearer`` or ``X-CAP-API-OAUTH-TOKEN``). A confirmation method
-this library cannot check (``x5t#S256``, mutual TLS) refuses the token whatever the scheme.
+the first time (``ProofReplays``). A token without ``jkt`` is accepted only as a bearer token
+(``Authorization: Bearer`` or ``X-CAP-API-OAUTH-TOKEN``). A token whose claims confirm a client
+certificate (``cnf.x5t#S256``) is accepted only from a caller that presented that very
+certificate over mutual TLS (its ``x5t#S256``, as the TLS terminator passed it on); a token
+with both needs both. Any other confirmation method refuses the token whatever the scheme.
 
 Refusals are ``TokenInvalid``; those about the proof itself are ``ProofInvalid`` (answered
 ``invalid_dpop_proof``). A single use is remembered by ``ProofReplayCache`` in this process
@@ -27,7 +29,7 @@ from typing import Final, Protocol
 
 from keyloft.domain.dpop import MAX_AGE, PROOF_ALGORITHMS, SKEW, Proof, ProofRefused, check_proof
 from keyloft.domain.errors import StoreUnavailable
-from keyloft.resource.verified import TokenInvalid, VerifiedToken
+from keyloft.resource.verified import X5T_S256, TokenInvalid, VerifiedToken
 
 __all__ = [
     "BEARER",
@@ -51,7 +53,7 @@ DPOP: Final = "DPoP"
 V3_HEADER: Final = "X-CAP-API-OAUTH-TOKEN"
 """The v3 token header, named as a scheme: it presents a bearer token."""
 _SCHEMES: Final = {BEARER.lower(): False, V3_HEADER.lower(): False, DPOP.lower(): True}
-CHECKED_CONFIRMATIONS: Final = frozenset({"jkt"})
+CHECKED_CONFIRMATIONS: Final = frozenset({"jkt", X5T_S256})
 REPLAY_WINDOW: Final = MAX_AGE + SKEW
 """Seconds a proof is remembered: no proof accepted now is still acceptable after that."""
 
@@ -147,18 +149,28 @@ async def check_presentation(
     url: str,
     now: float,
     replays: ProofReplays,
+    certificate: str | None = None,
 ) -> Proof | None:
     """Whether ``token`` (verified as ``verified``) may be used as presented: with ``scheme``
     (``Bearer``, ``DPoP`` or ``X-CAP-API-OAUTH-TOKEN``, any case) and the request's ``DPoP``
-    header values ``proofs``, for a ``method`` request to ``url`` (its public URL) at ``now``.
+    header values ``proofs``, for a ``method`` request to ``url`` (its public URL) at ``now``,
+    by a caller whose mutual-TLS client certificate has the ``x5t#S256`` ``certificate`` (None
+    when no certificate is known).
 
     The checked proof for a DPoP presentation, None for a bearer one; ``ProofInvalid`` for a
     proof that does not hold, ``TokenInvalid`` for a token that may not be used this way
-    (``replay_unavailable`` when ``replays`` cannot answer)."""
+    (``certificate`` when it is bound to another certificate or none is known;
+    ``replay_unavailable`` when ``replays`` cannot answer)."""
     dpop = _uses_dpop(scheme)
     cnf = verified.cnf
     if cnf is not None and not cnf.keys() <= CHECKED_CONFIRMATIONS:
         raise TokenInvalid("cnf_unsupported")
+    bound = verified.x5t_s256
+    if bound is not None and (
+        certificate is None
+        or not hmac.compare_digest(bound.encode(), certificate.encode("utf-8", "replace"))
+    ):
+        raise TokenInvalid("certificate")
     jkt = verified.jkt
     if not dpop:
         if jkt is not None:

@@ -4,7 +4,8 @@ This module owns the resource server's side of a request: reading the token
 (``X-CAP-API-OAUTH-TOKEN``, ``Authorization: Bearer``, or ``Authorization: DPoP`` with its
 ``DPoP`` proof header), verifying it offline with a TokenVerifier, checking that it may be used
 as presented (``keyloft.resource.dpop``: a DPoP-bound token only with a proof of its key for
-this request's method and public URL, a bearer token never as DPoP), deciding
+this request's method and public URL, a bearer token never as DPoP, a certificate-bound token
+only with the client certificate a trusted TLS terminator passed on), deciding
 ``METHOD raw-path`` with the same pure decision Keyloft uses (``keyloft.domain.scopes.decide``),
 and answering refusals in the v3 error envelope — 401 (code 3001 without a token, 3003 for an
 invalid one or one presented the wrong way), 403 (code 4000) when the scopes do not allow the
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from keyloft.domain.addresses import Network, is_trusted, parse_networks
+from keyloft.domain.certificates import read_certificate
 from keyloft.domain.errors import AccessDenied, InvalidToken, Unauthenticated, ValidationFailed
 from keyloft.domain.scopes import DEFAULT_ENTITIES, ScopeEntity, decide
 from keyloft.resource.dpop import BEARER, DPOP, PROOF_ALGORITHMS, V3_HEADER, ProofInvalid
@@ -225,6 +228,12 @@ class KeyloftMiddleware:
     prefix a proxy strips if it strips one): a DPoP proof's ``htu`` must be it followed by the
     raw request path. Without it the URL is taken from the request itself, Host header
     included (``request_url``) — which a client chooses; set it in production.
+
+    ``client_cert_header`` names the header in which the TLS terminator passes on the client
+    certificate of a mutual-TLS connection (a PEM, URL-encoded or not, as nginx's
+    ``$ssl_client_escaped_cert``); it is believed only from a peer among ``trusted_proxies``
+    (addresses or CIDRs) and ignored from any other. A certificate-bound token (``cnf.x5t#S256``)
+    passes only with that very certificate, so without these arguments every one is refused.
     """
 
     def __init__(
@@ -235,12 +244,45 @@ class KeyloftMiddleware:
         entities: Sequence[ScopeEntity] = DEFAULT_ENTITIES,
         exempt_paths: Iterable[str] = (),
         public_url: str | None = None,
+        client_cert_header: str | None = None,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.verifier = verifier
         self.entities = tuple(sorted(entities, key=lambda entity: entity.id))
         self.exempt_paths = frozenset(exempt_paths)
         self.public_url = _public_url(public_url) if public_url is not None else None
+        self.trusted_proxies: tuple[Network, ...] = parse_networks(trusted_proxies)
+        self.client_cert_header: bytes | None = None
+        if client_cert_header is not None:
+            if not client_cert_header.strip() or not self.trusted_proxies:
+                raise ValueError(
+                    "client_cert_header needs a header name and the trusted_proxies that set it"
+                )
+            self.client_cert_header = client_cert_header.strip().lower().encode("latin-1")
+        elif self.trusted_proxies:
+            raise ValueError("trusted_proxies is only used with client_cert_header")
+
+    def certificate(self, scope: Scope) -> str | None:
+        """The ``x5t#S256`` of the client certificate the trusted TLS terminator passed on for
+        this request; None without one, from an untrusted peer, sent twice, or unreadable."""
+        if self.client_cert_header is None:
+            return None
+        client = scope.get("client")
+        if not client or not is_trusted(client[0], self.trusted_proxies):
+            return None
+        values = [
+            value
+            for name, value in scope.get("headers", ())
+            if name.lower() == self.client_cert_header
+        ]
+        if len(values) != 1 or not values[0].strip():
+            return None
+        try:
+            return read_certificate(values[0].decode("latin-1")).x5t_s256
+        except ValueError:
+            log.debug("client certificate header unreadable")
+            return None
 
     def url(self, scope: Scope, path: str) -> str:
         """The public URL of a request to raw ``path`` (no query), as ``htu`` must name it."""
@@ -291,6 +333,7 @@ class KeyloftMiddleware:
                 proofs=credentials.proofs,
                 method=method,
                 url=self.url(scope, path),
+                certificate=self.certificate(scope) if verified.x5t_s256 else None,
             )
         except TokenInvalid as exc:
             log.debug("token refused for %s: %s", verified.client_key, exc.reason)

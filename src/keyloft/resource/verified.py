@@ -4,7 +4,8 @@ organisation, default till) and what it may do (its grants).
 Both token kinds are read here: RFC 9068 tokens (``typ: at+jwt``) name the client by its key;
 v3 tokens (``typ: JWT``) say ``token_use: token_access`` and carry the numeric client id and
 the client key. A sender-constrained token confirms its holder's key in ``cnf`` (RFC 7800;
-``cnf.jkt`` for DPoP, RFC 9449 §6); whether it was presented with that key is
+``cnf.jkt`` for DPoP, RFC 9449 §6; ``cnf.x5t#S256`` for a mutual-TLS client certificate,
+RFC 8705 §3.1); whether it was presented with that key or certificate is
 ``keyloft.resource.dpop``'s check. Claims that do not fit are refused as
 ``TokenInvalid("claims")``.
 """
@@ -24,6 +25,9 @@ OAUTH_TYP = "at+jwt"
 V3_TYP = "JWT"
 # An RFC 7638 SHA-256 thumbprint: 32 bytes in unpadded base64url.
 JKT = re.compile(r"[A-Za-z0-9_-]{43}")
+X5T_S256 = "x5t#S256"
+"""The ``cnf`` member naming a client certificate by the SHA-256 of its DER (RFC 8705 §3.1),
+32 bytes in unpadded base64url like ``JKT``."""
 
 
 class TokenInvalid(Exception):
@@ -60,6 +64,13 @@ class VerifiedToken:
         jkt = self.cnf.get("jkt") if self.cnf is not None else None
         return jkt if isinstance(jkt, str) else None
 
+    @property
+    def x5t_s256(self) -> str | None:
+        """The ``x5t#S256`` of the client certificate the token is bound to (mutual TLS,
+        RFC 8705 §3), if any."""
+        x5t = self.cnf.get(X5T_S256) if self.cnf is not None else None
+        return x5t if isinstance(x5t, str) else None
+
 
 def read_verified(typ: str, claims: dict[str, Any]) -> VerifiedToken:
     """The identity and grants of verified ``claims``; TokenInvalid when they are malformed."""
@@ -94,12 +105,13 @@ def read_verified(typ: str, claims: dict[str, Any]) -> VerifiedToken:
 
 def _confirmation(claims: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """``cnf`` read-only, or None without one; a present one must be a non-empty object whose
-    ``jkt``, if any, is a thumbprint."""
+    ``jkt`` and ``x5t#S256``, if any, are SHA-256 thumbprints."""
     if "cnf" not in claims:
         return None
     cnf = claims["cnf"]
     if not isinstance(cnf, dict) or not cnf:
         raise TokenInvalid("claims")
-    if "jkt" in cnf and not (isinstance(cnf["jkt"], str) and JKT.fullmatch(cnf["jkt"])):
-        raise TokenInvalid("claims")
+    for member in ("jkt", X5T_S256):
+        if member in cnf and not (isinstance(cnf[member], str) and JKT.fullmatch(cnf[member])):
+            raise TokenInvalid("claims")
     return MappingProxyType(dict(cnf))

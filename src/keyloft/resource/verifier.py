@@ -7,7 +7,8 @@ for another), and the claims, checked by the very rules Keyloft applies to its o
 (``keyloft.domain.signing.claims``): ``iss``, ``aud`` (RFC 9068 tokens), ``exp`` within a
 small leeway, ``iat``/``nbf`` within the clock skew. ``verified`` reads who the token is for
 and what it may do; ``token_cache`` makes repeated tokens cheap. Whether the token may be used
-the way a request presents it (a DPoP-bound token needs its proof) is ``dpop``'s check, run by
+the way a request presents it (a DPoP-bound token needs its proof, a certificate-bound one its
+certificate) is ``dpop``'s check, run by
 ``check_presentation`` and ``verify_request``.
 
 Offline verification cannot see what happened after a token was issued: a revoked token, a
@@ -158,10 +159,13 @@ class TokenVerifier:
         proofs: Sequence[str],
         method: str,
         url: str,
+        certificate: str | None = None,
     ) -> Proof | None:
         """Whether the verified ``token`` may be used as presented (``dpop.check_presentation``
-        at this verifier's time, with its replay store): the DPoP proof, None for a bearer
-        token, or TokenInvalid (ProofInvalid for the proof) with the reason."""
+        at this verifier's time, with its replay store), by a caller whose mutual-TLS client
+        certificate has the ``x5t#S256`` ``certificate`` (None when none is known): the DPoP
+        proof, None for a bearer token, or TokenInvalid (ProofInvalid for the proof) with the
+        reason."""
         return await check_presentation(
             verified,
             token,
@@ -171,6 +175,7 @@ class TokenVerifier:
             url=url,
             now=self._clock(),
             replays=self.dpop_replays,
+            certificate=certificate,
         )
 
     async def verify_request(
@@ -181,12 +186,20 @@ class TokenVerifier:
         proofs: Sequence[str] = (),
         method: str,
         url: str,
+        certificate: str | None = None,
     ) -> VerifiedToken:
         """``verify`` and ``check_presentation`` in one: the verified token if it may be used
-        as this ``method`` request to ``url`` presents it, else TokenInvalid."""
+        as this ``method`` request to ``url`` presents it, by a caller with the client
+        certificate whose ``x5t#S256`` is ``certificate``; else TokenInvalid."""
         verified = await self.verify(token)
         await self.check_presentation(
-            verified, token, scheme=scheme, proofs=proofs, method=method, url=url
+            verified,
+            token,
+            scheme=scheme,
+            proofs=proofs,
+            method=method,
+            url=url,
+            certificate=certificate,
         )
         return verified
 
