@@ -6,8 +6,9 @@ read in the same unit of work just before the change was tried: the refusal roll
 back, so what was read is what stands. The rules themselves live in ``ClientService``.
 
 A change of a client's credentials (its method, keys, key set URL, federated credentials), or
-of whether its tokens must be DPoP-bound, is an update that keeps everything else as the client
-holds it, so it is checked, stored and audited like any other ``client.update``.
+of whether its tokens must be DPoP-bound or bound to its TLS certificate, is an update that
+keeps everything else as the client holds it, so it is checked, stored and audited like any
+other ``client.update``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from keyloft.services.ports import Store
 HISTORY = 10  # audit events shown on a client's page, newest first
 DPOP_BOUND = "dpopBoundAccessTokens"
 """The field of RFC 9449's flag, as the API names it: every token request needs a DPoP proof."""
+CERTIFICATE_BOUND = "tlsClientCertificateBoundAccessTokens"
+"""The field of RFC 8705's flag, as the API names it: its tokens are bound to the TLS
+certificate they were requested with."""
 
 ReadRequest = Callable[[list[int]], ClientRequest]
 """Reads the change a form asks for, given the ids of the org's scope entities (the form has
@@ -227,17 +231,68 @@ class ConsoleViews:
         """Require the client's tokens to be DPoP-bound (RFC 9449 §5.2) or not, everything else
         kept as the client holds it; asking for what it already holds is refused."""
 
+        def held(client: Client) -> bool:
+            return client.dpop_bound
+
+        def request(client: Client) -> ClientRequest:
+            return replace(_unchanged(client, CredentialRequest()), dpop_bound=bound)
+
+        already = "must already be" if bound else "already need not be"
+        refusal = ValidationFailed(f"The client's tokens {already} DPoP-bound.", field=DPOP_BOUND)
+        return await self._set_flag(
+            actor, client_key, context, bound, held, request, refusal, if_match=if_match
+        )
+
+    async def set_certificate_bound(
+        self,
+        actor: Actor,
+        client_key: str,
+        bound: bool,
+        context: RequestContext,
+        *,
+        if_match: str | None,
+    ) -> ClientAnswer | NotChanged | NoSuchClient:
+        """Bind the client's tokens to the TLS certificate they are requested with (RFC 8705
+        §3.4) or not, everything else kept as the client holds it; asking for what it already
+        holds is refused."""
+
+        def held(client: Client) -> bool:
+            return client.certificate_bound
+
+        def request(client: Client) -> ClientRequest:
+            return replace(_unchanged(client, CredentialRequest()), certificate_bound=bound)
+
+        already = "are already" if bound else "already are not"
+        refusal = ValidationFailed(
+            f"The client's tokens {already} bound to its TLS certificate.",
+            field=CERTIFICATE_BOUND,
+        )
+        return await self._set_flag(
+            actor, client_key, context, bound, held, request, refusal, if_match=if_match
+        )
+
+    async def _set_flag(
+        self,
+        actor: Actor,
+        client_key: str,
+        context: RequestContext,
+        bound: bool,
+        held: Callable[[Client], bool],
+        request: Callable[[Client], ClientRequest],
+        refusal: ValidationFailed,
+        *,
+        if_match: str | None,
+    ) -> ClientAnswer | NotChanged | NoSuchClient:
+        """One flag of the client set to ``bound`` by the update ``request`` makes of it; a
+        stale form is refused first, then a flag already ``bound`` (with ``refusal``)."""
+
         async def change(clients: ClientService, page: ClientView) -> tuple[Client, str | None]:
             client = page.client
             if not if_match_allows(if_match, client):
                 raise VersionMismatch()
-            if client.dpop_bound == bound:
-                already = "must already be" if bound else "already need not be"
-                raise ValidationFailed(
-                    f"The client's tokens {already} DPoP-bound.", field=DPOP_BOUND
-                )
-            request = replace(_unchanged(client, CredentialRequest()), dpop_bound=bound)
-            return await clients.update(actor, client_key, request, if_match=if_match)
+            if held(client) == bound:
+                raise refusal
+            return await clients.update(actor, client_key, request(client), if_match=if_match)
 
         return await self._change(actor, client_key, context, change)
 

@@ -1,9 +1,11 @@
 """The console's forms that change an API client: create, edit, require its tokens to be
-DPoP-bound or not, delete, rotate the secret and stop the replaced one. Each is one call on the
-console's services, made by the signed-in principal from a guarded POST; a change the rules
-refuse shows its page again with why."""
+DPoP-bound or not, bind them to its TLS certificate or not, delete, rotate the secret and stop
+the replaced one. Each is one call on the console's services, made by the signed-in principal
+from a guarded POST; a change the rules refuse shows its page again with why."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 from starlette.responses import Response
@@ -12,6 +14,7 @@ from keyloft.domain.errors import ValidationFailed
 from keyloft.services.client_admin import ClientAnswer
 from keyloft.services.client_requests import ClientRequest
 from keyloft.services.console_views import (
+    CERTIFICATE_BOUND,
     DPOP_BOUND,
     NoSuchClient,
     NotChanged,
@@ -88,32 +91,63 @@ async def update_client(
     return _done(request, con, post, client_key, answer, "saved")
 
 
+FlagChange = Callable[..., Awaitable[ClientAnswer | NotChanged | NoSuchClient]]
+"""A console service setting one flag of a client: ``(actor, client_key, bound, context,
+if_match=...)``."""
+
+
 @router.post("/clients/{client_key}/dpop")
 async def set_dpop_bound(
     request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep, client_key: str
 ) -> Response:
     """Require the client's tokens to be DPoP-bound (``true``) or not (``false``)."""
+    change = services.console.set_dpop_bound
+    return await _set_flag(request, con, services, post, client_key, DPOP_BOUND, change, "dpop")
+
+
+@router.post("/clients/{client_key}/certificate-bound")
+async def set_certificate_bound(
+    request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep, client_key: str
+) -> Response:
+    """Bind the client's tokens to its TLS certificate (``true``) or not (``false``)."""
+    change = services.console.set_certificate_bound
+    flag = CERTIFICATE_BOUND
+    return await _set_flag(request, con, services, post, client_key, flag, change, "certificate")
+
+
+async def _set_flag(
+    request: Request,
+    con: Console,
+    services: ServicesDep,
+    post: GuardedPost,
+    client_key: str,
+    name: str,
+    change: FlagChange,
+    done: str,
+) -> Response:
+    """The form of the flag ``name``: set by ``change``, then back to the client's page saying
+    ``<done>-on`` or ``<done>-off``; a refusal about the flag is shown beside its button."""
     answer: ClientAnswer | NotChanged | NoSuchClient
-    flag = post.fields.get(DPOP_BOUND, "").strip()
+    flag = post.fields.get(name, "").strip()
     try:
-        bound = read_flag(flag, DPOP_BOUND, checkbox=False)
+        bound = read_flag(flag, name, checkbox=False)
     except ValidationFailed as unread:
         shown = await services.console.client_page(post.actor, client_key)
         answer = shown if isinstance(shown, NoSuchClient) else NotChanged(shown, unread)
     else:
-        answer = await services.console.set_dpop_bound(
+        answer = await change(
             post.actor, client_key, bound, request_context(request), if_match=post.etag
         )
-    if isinstance(answer, NotChanged) and answer.error.field == DPOP_BOUND:
+    if isinstance(answer, NotChanged) and answer.error.field == name:
         return rendering.client_page(
             request,
             con,
             post,
             answer.page,
-            errors={DPOP_BOUND: answer.error.message},
+            errors={name: answer.error.message},
             status=rendering.status_of(answer.error),
         )
-    done = "dpop-on" if flag == "true" else "dpop-off"
+    done = f"{done}-on" if flag == "true" else f"{done}-off"
     return _done(request, con, post, client_key, answer, done)
 
 

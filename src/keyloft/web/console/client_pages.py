@@ -32,6 +32,14 @@ NOTICES = {
         "Its tokens must now be DPoP-bound: token requests without a DPoP proof are refused."
     ),
     "dpop-off": "Its tokens need no longer be DPoP-bound.",
+    "certificate-on": (
+        "Its tokens are now bound to its TLS certificate: they work only with that certificate."
+    ),
+    "certificate-off": "Its tokens are no longer bound to its TLS certificate.",
+    "self-signed-tls": (
+        "The client now authenticates with self_signed_tls_client_auth, by its TLS certificate "
+        "registered as one of its keys: a secret no longer works."
+    ),
     "private-key-jwt": (
         "The client now authenticates with private_key_jwt: its secret no longer works."
     ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import Response
 
-from keyloft.domain.clients import PRIVATE_KEY_JWT
+from keyloft.domain.clients import PRIVATE_KEY_JWT, SELF_SIGNED_TLS
 from keyloft.services.console_views import NoSuchClient, NotChanged
 from keyloft.web.caller import request_context
 from keyloft.web.console import credential_forms, rendering
@@ -114,5 +114,7 @@ async def switch_method(
     method = post.fields.get(METHOD, "").strip()
     change = credential_forms.switch_method(method)
     # A switch to client_secret_basic answers its secret; only the other way comes back here.
-    done = "private-key-jwt" if method == PRIVATE_KEY_JWT else "saved"
+    done = {PRIVATE_KEY_JWT: "private-key-jwt", SELF_SIGNED_TLS: "self-signed-tls"}.get(
+        method, "saved"
+    )
     return await _change(request, con, services, post, client_key, change, done)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keyloft.domain.client_keys import PRIVATE_MEMBERS
-from keyloft.domain.clients import CLIENT_SECRET, PRIVATE_KEY_JWT, Client
+from keyloft.domain.clients import CLIENT_SECRET, PRIVATE_KEY_JWT, SELF_SIGNED_TLS, Client
 from keyloft.domain.errors import KeyloftError, ValidationFailed
 from keyloft.services.client_requests import KEEP, CredentialRequest
 
@@ -27,6 +27,7 @@ JWKS_URI = "jwksUri"
 METHOD_CHOICES = (
     (CLIENT_SECRET, "client_secret_basic: a secret, shown once"),
     (PRIVATE_KEY_JWT, "private_key_jwt: signed assertions, no secret"),
+    (SELF_SIGNED_TLS, "self_signed_tls_client_auth: its TLS certificate, no secret"),
 )
 # A rule's members as the API names them, and the form fields that hold them.
 RULE_FIELDS = {
@@ -167,7 +168,13 @@ class CredentialForm:
 
     def to_request(self) -> CredentialRequest:
         """The create form's choice: a private_key_jwt client starts with what was given of a
-        key (or key set), a key set URL and a first federated credential."""
+        key (or key set), a key set URL and a first federated credential; a
+        self_signed_tls_client_auth client with the pasted key (or key set) naming its
+        certificate, and nothing else."""
+        if self.auth_method == SELF_SIGNED_TLS:
+            return CredentialRequest(
+                auth_method=SELF_SIGNED_TLS, jwks={"keys": pasted_keys(self.jwk)}
+            )
         if self.auth_method != PRIVATE_KEY_JWT:
             return CredentialRequest(auth_method=self.auth_method or None)
         return CredentialRequest(

@@ -1,7 +1,7 @@
 """What the console shows of how a client proves itself: its keys and federated credentials as
 rows (each with its last use), which credential minted its latest token, the commands that
-mint a token with a signed assertion (RFC 7523) instead of a secret, and what the DPoP proof
-(RFC 9449) of a client whose tokens must be DPoP-bound holds."""
+mint a token with a signed assertion (RFC 7523) or a TLS certificate (RFC 8705) instead of a
+secret, and what the DPoP proof (RFC 9449) of a client whose tokens must be DPoP-bound holds."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ ASSERTION_VARIABLE = "CLIENT_ASSERTION"
 FEDERATED_VARIABLE = "FEDERATED_TOKEN"
 PROOF_VARIABLE = "DPOP_PROOF"
 DPOP_HEADER = f'  -H "DPoP: ${PROOF_VARIABLE}"'
+CERT_FILE = "client-cert.pem"
+KEY_FILE = "client-key.pem"
+TLS_OPTIONS = [f"  --cert {CERT_FILE}", f"  --key {KEY_FILE}"]
+"""curl's options connecting with the client's TLS certificate and its private key (files)."""
 MAX_ASSERTION_LIFETIME = duration(MAX_LIFETIME)
 
 
@@ -99,12 +103,28 @@ def dpop_help(token_url: str, *, nonce: bool) -> dict[str, Any]:
     }
 
 
-def assertion_curl(issuer: str, client_key: str, *, federated: bool, dpop: bool = False) -> str:
+def tls_curl(issuer: str, client_key: str, *, dpop: bool = False) -> str:
+    """A command minting a token at /oauth2/token for a self_signed_tls_client_auth client: it
+    connects (through the TLS terminator) with its certificate and key, names itself by
+    ``client_id`` and sends no secret; with ``dpop``, and a DPoP proof (``$DPOP_PROOF``)."""
+    lines = [f"curl -X POST '{issuer.rstrip('/')}/oauth2/token'", *TLS_OPTIONS]
+    if dpop:
+        lines.append(DPOP_HEADER)
+    lines += ["  -d grant_type=client_credentials", f"  -d client_id={client_key}"]
+    return " \\\n".join(lines)
+
+
+def assertion_curl(
+    issuer: str, client_key: str, *, federated: bool, dpop: bool = False, tls: bool = False
+) -> str:
     """A command minting a token at /oauth2/token with an assertion read from the shell: the
     client's own (``$CLIENT_ASSERTION``), or with ``federated`` another issuer's token naming
-    the client by ``client_id``; with ``dpop``, and a DPoP proof (``$DPOP_PROOF``). Keys are
-    letters and digits only and need no quoting."""
+    the client by ``client_id``; with ``dpop``, and a DPoP proof (``$DPOP_PROOF``); with
+    ``tls``, connecting with the client's TLS certificate. Keys are letters and digits only and
+    need no quoting."""
     lines = [f"curl -X POST '{issuer.rstrip('/')}/oauth2/token'"]
+    if tls:
+        lines += TLS_OPTIONS
     if dpop:
         lines.append(DPOP_HEADER)
     lines.append("  -d grant_type=client_credentials")

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from keyloft.domain.clients import ScopeInput
 from keyloft.domain.errors import KeyloftError, ValidationFailed
 from keyloft.services.client_requests import ClientRequest, CredentialRequest
-from keyloft.services.console_views import DPOP_BOUND
+from keyloft.services.console_views import CERTIFICATE_BOUND, DPOP_BOUND
 from keyloft.web.console import credential_forms
 from keyloft.web.console.credential_forms import CredentialForm
 
@@ -60,9 +60,10 @@ async def read_form(request: Request) -> dict[str, str]:
 @dataclass
 class ClientForm:
     """What the create and edit forms hold, as typed, for showing them again. The create form
-    also holds the client's method and first credential (``credentials``) and whether its
-    tokens must be DPoP-bound (``dpop_bound``, as sent: a checked box sends ``true``); the edit
-    form has no such fields and leaves them as they are."""
+    also holds the client's method and first credential (``credentials``), whether its tokens
+    must be DPoP-bound (``dpop_bound``) and whether they are bound to its TLS certificate
+    (``certificate_bound``), each as sent: a checked box sends ``true``; the edit form has no
+    such fields and leaves them as they are."""
 
     name: str = ""
     description: str = ""
@@ -74,6 +75,7 @@ class ClientForm:
     credentials: CredentialForm = field(default_factory=CredentialForm)
     asks_credentials: bool = False
     dpop_bound: str = ""
+    certificate_bound: str = ""
 
     @classmethod
     def from_fields(cls, fields: dict[str, str], entity_ids: list[int]) -> ClientForm:
@@ -88,6 +90,7 @@ class ClientForm:
             credentials=CredentialForm.from_fields(fields),
             asks_credentials=credential_forms.METHOD in fields,
             dpop_bound=fields.get(DPOP_BOUND, "").strip(),
+            certificate_bound=fields.get(CERTIFICATE_BOUND, "").strip(),
         )
 
     def chosen(self) -> list[int]:
@@ -96,7 +99,8 @@ class ClientForm:
 
     def to_request(self, *, new: bool = False) -> ClientRequest:
         """The create (``new``) or edit form's request; only the create form sets whether the
-        client's tokens must be DPoP-bound, unchecked (absent) meaning not."""
+        client's tokens must be DPoP-bound and whether they are bound to its TLS certificate,
+        unchecked (absent) meaning not."""
         return ClientRequest(
             name=self.name,
             description=self.description,
@@ -110,6 +114,9 @@ class ClientForm:
                 self.credentials.to_request() if self.asks_credentials else CredentialRequest()
             ),
             dpop_bound=read_flag(self.dpop_bound, DPOP_BOUND) if new else None,
+            certificate_bound=(
+                read_flag(self.certificate_bound, CERTIFICATE_BOUND) if new else None
+            ),
         )
 
     def _till(self) -> int:

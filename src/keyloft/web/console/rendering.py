@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyloft.domain.actors import Principal
-from keyloft.domain.clients import Client, etag
+from keyloft.domain.clients import SELF_SIGNED_TLS, Client, etag
 from keyloft.domain.errors import KeyloftError
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import ScopeEntity
@@ -138,25 +138,46 @@ OAUTH2_ENDPOINT = "/oauth2/token"
 
 
 def _mint_commands(con: Console, client: Client) -> dict[str, Any]:
-    """The commands a client's pages show for minting a token, by how it proves itself, and
-    for a client whose tokens must be DPoP-bound what their proof holds (``dpop``)."""
-    bound = client.dpop_bound
+    """The commands a client's pages show for minting a token, by how it proves itself (a
+    secret, its TLS certificate or signed assertions), connecting with its TLS certificate
+    when its tokens are bound to it, and for a client whose tokens must be DPoP-bound what
+    their proof holds (``dpop``)."""
+    bound, tls = client.dpop_bound, client.certificate_bound
     if client.has_secret:
-        return {"curl": _curl(con, client.client_key, None, dpop=bound), **_dpop(con, client)}
+        curl = _curl(con, client.client_key, None, dpop=bound, tls=tls)
+        return {"curl": curl, **_dpop(con, client), **_tls(client)}
+    if client.auth_method == SELF_SIGNED_TLS:
+        return {
+            "curl": credential_pages.tls_curl(con.issuer, client.client_key, dpop=bound),
+            "federated_curl": None,
+            "max_assertion_lifetime": credential_pages.MAX_ASSERTION_LIFETIME,
+            **_dpop(con, client),
+            **_tls(client),
+        }
     return {
         "curl": credential_pages.assertion_curl(
-            con.issuer, client.client_key, federated=False, dpop=bound
+            con.issuer, client.client_key, federated=False, dpop=bound, tls=tls
         ),
         "federated_curl": (
             credential_pages.assertion_curl(
-                con.issuer, client.client_key, federated=True, dpop=bound
+                con.issuer, client.client_key, federated=True, dpop=bound, tls=tls
             )
             if client.credentials.federated
             else None
         ),
         "max_assertion_lifetime": credential_pages.MAX_ASSERTION_LIFETIME,
         **_dpop(con, client),
+        **_tls(client),
     }
+
+
+def _tls(client: Client) -> dict[str, Any]:
+    """The files a command connecting with the client's TLS certificate names (``tls``): for a
+    self_signed_tls_client_auth client or one whose tokens are bound to its certificate; else
+    None."""
+    if not (client.certificate_bound or client.auth_method == SELF_SIGNED_TLS):
+        return {"tls": None}
+    return {"tls": {"cert": credential_pages.CERT_FILE, "key": credential_pages.KEY_FILE}}
 
 
 def _dpop(con: Console, client: Client) -> dict[str, Any]:
@@ -169,16 +190,22 @@ def _dpop(con: Console, client: Client) -> dict[str, Any]:
     return {"dpop": credential_pages.dpop_help(token_url, nonce=con.dpop_nonce)}
 
 
-def _curl(con: Console, client_key: str, secret: str | None, *, dpop: bool = False) -> str:
+def _curl(
+    con: Console, client_key: str, secret: str | None, *, dpop: bool = False, tls: bool = False
+) -> str:
     """A command minting a token; without ``secret`` it reads ``$CLIENT_SECRET`` from the
-    shell, with ``dpop`` a DPoP proof from ``$DPOP_PROOF``. Keys and secrets are letters and
-    digits only, so they need no quoting."""
+    shell, with ``dpop`` a DPoP proof from ``$DPOP_PROOF``, with ``tls`` it connects with the
+    client's TLS certificate. Keys and secrets are letters and digits only, so they need no
+    quoting."""
     issuer = con.issuer.rstrip("/")
     if secret is None:
         body = f'"{{\\"key\\": \\"{client_key}\\", \\"secret\\": \\"$CLIENT_SECRET\\"}}"'
     else:
         body = f'\'{{"key": "{client_key}", "secret": "{secret}"}}\''
-    lines = [f"curl -X POST '{issuer}{V3_ENDPOINT}'", "  -H 'Content-Type: application/json'"]
+    lines = [f"curl -X POST '{issuer}{V3_ENDPOINT}'"]
+    if tls:
+        lines += credential_pages.TLS_OPTIONS
+    lines.append("  -H 'Content-Type: application/json'")
     if dpop:
         lines.append(credential_pages.DPOP_HEADER)
     lines.append(f"  -d {body}")
@@ -293,6 +320,13 @@ def secret_page(
         secret=answer.secret,
         created=created,
         switched=switched,
-        curl=_curl(con, client.client_key, answer.secret, dpop=client.dpop_bound),
+        curl=_curl(
+            con,
+            client.client_key,
+            answer.secret,
+            dpop=client.dpop_bound,
+            tls=client.certificate_bound,
+        ),
         **_dpop(con, client),
+        **_tls(client),
     )

@@ -1,6 +1,7 @@
 // Keyloft console: small enhancements over pages that work without script.
 // Copy buttons, the delete confirmation dialog, filtering the clients table as you type, and
-// showing the fields of a choice only while it is chosen (data-shown-for="name=value").
+// showing the fields of a choice only while it is chosen (data-shown-for="name=value", or
+// "name=one other" for any of several values).
 "use strict";
 
 function textOf(element) {
@@ -60,10 +61,10 @@ document.addEventListener("input", (event) => {
 
 function showChosen() {
   for (const part of document.querySelectorAll("[data-shown-for]")) {
-    const [name, value] = part.dataset.shownFor.split("=");
+    const [name, values] = part.dataset.shownFor.split("=");
     const form = part.closest("form");
     const chosen = form && form.querySelector(`input[name="${name}"]:checked`);
-    part.hidden = !chosen || chosen.value !== value;
+    part.hidden = !chosen || !values.split(" ").includes(chosen.value);
   }
 }
 
