@@ -93,6 +93,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
+import callgrind  # noqa: E402
 import httpx  # noqa: E402
 import jwt  # noqa: E402
 from cryptography.exceptions import InvalidSignature  # noqa: E402
@@ -125,7 +126,6 @@ from keyloft.services.dpop import DPOP, Presentation, check_binding, replay_key 
 from keyloft.web.app import create_app  # noqa: E402
 from keyloft.web.schemas import CheckRequest  # noqa: E402
 from secretless import (  # noqa: E402
-    DEFAULT_REDIS,
     ISSUER,
     Deployment,
     Request,
@@ -1039,23 +1039,9 @@ def instructions(options: argparse.Namespace) -> int:
         return 0
     out = Path(tempfile.mkdtemp(prefix="keyloft-callgrind-"))
     try:
-        command = [
-            valgrind,
-            "--tool=callgrind",
-            "--dump-before=getpgrp",
-            f"--callgrind-out-file={out / 'cg.out'}",
-            "-q",
-            sys.executable,
-            __file__,
-            "--callgrind-child",
-            str(out / "marks.json"),
-            f"--rounds={options.cg_rounds}",
-            f"--requests={options.cg_requests}",
-            f"--warmup={options.cg_warmup}",
-            f"--algorithm={options.algorithm}",
-            f"--redis={options.redis or os.environ.get('BENCH_REDIS_URL') or DEFAULT_REDIS}",
-            *(["--sketch"] if options.sketch else []),
-        ]
+        command = callgrind.command(
+            valgrind, out, __file__, options, *(["--sketch"] if options.sketch else [])
+        )
         print(
             f"\ninstructions: callgrind, {options.cg_rounds} rounds x {options.cg_requests} "
             f"requests per variant (warm-up {options.cg_warmup}); the parts a tenth as often"

@@ -83,6 +83,7 @@ HERE = Path(__file__).resolve().parent
 # The bench's seeding (loadbench) and the test helper it runs the command line with (tests.*).
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
+import callgrind  # noqa: E402
 import httpx  # noqa: E402
 import jwt  # noqa: E402
 from cryptography.hazmat.primitives import hashes  # noqa: E402
@@ -880,22 +881,7 @@ def instructions(options: argparse.Namespace) -> int:
         return 0
     out = Path(tempfile.mkdtemp(prefix="keyloft-callgrind-"))
     try:
-        command = [
-            valgrind,
-            "--tool=callgrind",
-            "--dump-before=getpgrp",
-            f"--callgrind-out-file={out / 'cg.out'}",
-            "-q",
-            sys.executable,
-            __file__,
-            "--callgrind-child",
-            str(out / "marks.json"),
-            f"--rounds={options.cg_rounds}",
-            f"--requests={options.cg_requests}",
-            f"--warmup={options.cg_warmup}",
-            f"--algorithm={options.algorithm}",
-            f"--redis={options.redis or os.environ.get('BENCH_REDIS_URL') or DEFAULT_REDIS}",
-        ]
+        command = callgrind.command(valgrind, out, __file__, options)
         print(
             f"\ninstructions per request: callgrind, {options.cg_rounds} rounds x "
             f"{options.cg_requests} requests per variant (warm-up {options.cg_warmup})"
