@@ -30,18 +30,22 @@ from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm
 
 from keyloft.config import Settings
+from tests.console.api_reads import (
+    ALL_READ,
+    api_client,
+    api_clients,
+    audit_events,
+    create,
+)
 from tests.console.credentials import created_key, secretless_form, shown_secret
 from tests.console.page_text import history, text_of
 from tests.support.api import ISSUER, SERVER_SECRET, OrgFixture, create_client
 from tests.support.console import CLIENTS, ORIGIN, client_form, error_for, field_value, sign_in
 
-API = "/v3/integrations/clients"
-AUDIT = "/v3/integrations/audit"
 HEADER = "X-SSL-Client-Cert"
 TLS = "self_signed_tls_client_auth"
 FLAG = "tlsClientCertificateBoundAccessTokens"
 OAUTH2_TOKEN_URL = f"{ISSUER}/oauth2/token"
-ALL_READ = {1: "NONE", 2: "READ", 3: "NONE"}
 
 
 @pytest.fixture
@@ -114,36 +118,6 @@ async def run(http: httpx.AsyncClient, shown: TlsCommand, cert: Certificate) -> 
     headers = {"Content-Type": "application/x-www-form-urlencoded"} | shown.headers | cert.header
     body = "&".join(shown.data).encode()
     return await http.post(shown.url.removeprefix(ISSUER), content=body, headers=headers)
-
-
-async def api_client(http: httpx.AsyncClient, org: OrgFixture, key: str) -> dict[str, Any]:
-    answer = await http.get(f"{API}/{key}", headers=org.auth)
-    assert answer.status_code == 200, answer.text
-    data: dict[str, Any] = answer.json()["data"]
-    return data
-
-
-async def api_clients(http: httpx.AsyncClient, org: OrgFixture) -> list[dict[str, Any]]:
-    answer = await http.get(API, params={"includeInvalid": "true"}, headers=org.auth)
-    data: list[dict[str, Any]] = answer.json()["data"]
-    return data
-
-
-async def audit_events(http: httpx.AsyncClient, org: OrgFixture, key: str) -> list[dict[str, Any]]:
-    answer = await http.get(AUDIT, params={"clientKey": key}, headers=org.auth)
-    assert answer.status_code == 200, answer.text
-    events: list[dict[str, Any]] = answer.json()["data"]["events"]
-    return events
-
-
-async def create(
-    http: httpx.AsyncClient, org: OrgFixture, token: str, **fields: str
-) -> httpx.Response:
-    """The create form posted with a secret and access to All, plus ``fields``."""
-    form = client_form(org.tills[0].id, token, access=ALL_READ) | fields
-    answer = await http.post(f"{CLIENTS}/new", data=form, headers=ORIGIN)
-    assert answer.status_code == 200, answer.text
-    return answer
 
 
 async def set_flag(

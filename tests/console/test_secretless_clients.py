@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.console.api_reads import api_client, api_clients, audit_events
 from tests.console.credentials import (
     PKJWT,
     RULE,
@@ -32,31 +33,8 @@ from tests.console.page_text import history, table_rows, text_of, textarea
 from tests.support.api import ISSUER, OrgFixture, client_basic, create_client
 from tests.support.console import CLIENTS, ORIGIN, client_form, error_for, field_value, sign_in
 
-API = "/v3/integrations/clients"
-AUDIT = "/v3/integrations/audit"
 TOKEN = "/oauth2/token"
 JWKS_URI = "https://keys.example.com/deploy-bot/jwks.json"
-
-
-async def api_client(http: httpx.AsyncClient, org: OrgFixture, key: str) -> dict[str, Any]:
-    answer = await http.get(f"{API}/{key}", headers=org.auth)
-    assert answer.status_code == 200, answer.text
-    data: dict[str, Any] = answer.json()["data"]
-    return data
-
-
-async def api_clients(http: httpx.AsyncClient, org: OrgFixture) -> list[dict[str, Any]]:
-    answer = await http.get(API, params={"includeInvalid": "true"}, headers=org.auth)
-    data: list[dict[str, Any]] = answer.json()["data"]
-    return data
-
-
-async def audit_events(http: httpx.AsyncClient, org: OrgFixture, key: str) -> list[dict[str, Any]]:
-    """The client's audit events, newest first."""
-    answer = await http.get(AUDIT, params={"clientKey": key}, headers=org.auth)
-    assert answer.status_code == 200, answer.text
-    events: list[dict[str, Any]] = answer.json()["data"]["events"]
-    return events
 
 
 async def mint_with(http: httpx.AsyncClient, key: str, signer: EcKey) -> int:
