@@ -153,9 +153,7 @@ class Runtime:
 
     async def purge_used_assertions(self) -> int:
         """Forget the used assertions and proofs that have expired (Redis forgets its own)."""
-        if isinstance(self.replays, StoreReplays | SqliteReplays):
-            return await self.replays.purge(self.now())
-        return 0
+        return await self.replays.purge(self.now())
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
         while True:

@@ -30,3 +30,6 @@ class RedisReplays:
                 "The replay check is unavailable; try again shortly.", retry_after=1
             ) from None
         return bool(stored)
+
+    async def purge(self, now: datetime) -> int:
+        return 0  # Redis forgets each key at its expiry

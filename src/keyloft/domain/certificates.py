@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from keyloft.domain.client_keys import ClientKey, thumbprint
+from keyloft.domain.client_keys import ClientKey, b64url, thumbprint
 
 MAX_PEM = 16 * 1024
 
@@ -37,12 +37,8 @@ class ClientCertificate:
     """The RFC 7638 thumbprint of its public key (None for a key type JWK cannot hold)."""
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def x5t_s256(der: bytes) -> str:
-    return _b64url(hashlib.sha256(der).digest())
+    return b64url(hashlib.sha256(der).digest())
 
 
 def _public_jwk(certificate: x509.Certificate) -> dict[str, object] | None:

@@ -19,8 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt import PyJWK
+from jwt.algorithms import OKPAlgorithm
 from jwt.exceptions import PyJWTError
 
 from keyloft.domain.errors import ValidationFailed
@@ -89,8 +91,22 @@ class ClientKey:
         return algorithm in self.algorithms
 
 
-def _b64url(data: bytes) -> str:
+def b64url(data: bytes) -> str:
+    """Base64url without padding (RFC 7515 §2)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+# One JWS verifier for every signature a client makes (assertions, DPoP proofs). It also knows
+# RFC 9864's name "Ed25519" for EdDSA over Ed25519.
+_JWS = jwt.PyJWS(algorithms=[alg for alg in ASSERTION_ALGORITHMS if alg != "Ed25519"])
+_JWS.register_algorithm("Ed25519", OKPAlgorithm())
+
+
+def verified_payload(token: str, key: ClientKey, algorithm: str) -> bytes:
+    """The payload of a compact JWS that ``key`` signed with ``algorithm`` (one the caller
+    checked the key may verify); ``jwt.PyJWTError`` otherwise. Only the signature is checked."""
+    payload: bytes = _JWS.decode(token, key.key, algorithms=[algorithm])
+    return payload
 
 
 def thumbprint(jwk: Mapping[str, Any]) -> str:
@@ -99,7 +115,7 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
     canonical = json.dumps(
         {name: jwk[name] for name in members}, separators=(",", ":"), sort_keys=True
     )
-    return _b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
+    return b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
 class UnusableKey(ValueError):

@@ -12,7 +12,6 @@ single use of ``jti``, the key bound to the token — the caller checks with wha
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from dataclasses import dataclass
@@ -20,12 +19,13 @@ from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 import jwt
-from jwt.algorithms import OKPAlgorithm
 
 from keyloft.domain.client_keys import (
     ASSERTION_ALGORITHMS,
     UnusableKey,
+    b64url,
     public_key,
+    verified_payload,
 )
 
 TYP = "dpop+jwt"
@@ -37,8 +37,6 @@ MAX_AGE = 300
 SKEW = 60
 """How far ahead of the server's clock a proof's ``iat`` may be, in seconds."""
 
-_JWS = jwt.PyJWS(algorithms=[alg for alg in PROOF_ALGORITHMS if alg != "Ed25519"])
-_JWS.register_algorithm("Ed25519", OKPAlgorithm())
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -59,13 +57,9 @@ class Proof:
     nonce: str | None
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def token_hash(access_token: str) -> str:
     """``ath``: the base64url SHA-256 of the access token's ASCII bytes (RFC 9449 §4.2)."""
-    return _b64url(hashlib.sha256(access_token.encode("ascii", "replace")).digest())
+    return b64url(hashlib.sha256(access_token.encode("ascii", "replace")).digest())
 
 
 def normalized_url(url: str) -> str:
@@ -112,7 +106,7 @@ def check_proof(
     if not key.verifies(algorithm):
         raise ProofRefused("algorithm")
     try:
-        claims: Any = json.loads(_JWS.decode(value, key.key, algorithms=[algorithm]))
+        claims: Any = json.loads(verified_payload(value, key, algorithm))
     except (jwt.PyJWTError, ValueError):
         raise ProofRefused("signature") from None
     if not isinstance(claims, dict):

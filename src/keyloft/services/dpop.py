@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,9 +23,9 @@ from typing import Any
 from keyloft.domain.dpop import MAX_AGE, SKEW, Proof, ProofRefused, check_proof
 from keyloft.domain.errors import InvalidToken
 from keyloft.domain.oauth import InvalidDpopProof, UseDpopNonce
-from keyloft.services.client_auth.assertion import log
 from keyloft.services.node import Node
 
+log = logging.getLogger("keyloft.dpop")
 NONCE_WINDOW = 300
 _WINDOW_BYTES = 8
 _MAC_BYTES = 16

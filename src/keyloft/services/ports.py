@@ -363,3 +363,7 @@ class ReplayGuard(Protocol):
 
     async def first_use(self, key: str, expires_at: datetime) -> bool:
         """True the first time ``key`` is seen before ``expires_at``; False ever after."""
+
+    async def purge(self, now: datetime) -> int:
+        """Forget the keys that expired before ``now`` (a no-op where they expire by
+        themselves); how many."""

@@ -84,28 +84,9 @@ def credentials(request: Request) -> BasicLogin | TokenCall:
     scheme, _, value = headers.get("authorization", "").partition(" ")
     scheme = scheme.lower()
     token = headers.get("x-cap-api-oauth-token")
-    if scheme == "dpop":
-        if token is not None:
-            raise ValidationFailed(
-                "Send the access token in one header only.", field="Authorization"
-            )
-        raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        return TokenCall(
-            value.strip(),
-            method=request.method,
-            raw_path=raw_path.decode("latin-1"),
-            till_type=headers.get(TILL_TYPE),
-            till_code=headers.get(TILL_CODE),
-            presentation=Presentation(
-                DPOP,
-                tuple(headers.getlist("dpop")),
-                request.method,
-                public_url(request),
-                _x5t(request),
-            ),
-        )
-    if scheme == "bearer":
-        if token is not None and token != value.strip():
+    if scheme in ("bearer", "dpop"):
+        # A DPoP token comes in Authorization alone; a bearer one may also be in the v3 header.
+        if token is not None and (scheme == "dpop" or token != value.strip()):
             raise ValidationFailed(
                 "Send the access token in one header only.", field="Authorization"
             )
@@ -114,13 +95,19 @@ def credentials(request: Request) -> BasicLogin | TokenCall:
         raise ValidationFailed("Use either Basic or a token, not both.", field="Authorization")
     if token is not None:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        presentation = (
+            Presentation(DPOP, tuple(headers.getlist("dpop")), request.method, public_url(request))
+            if scheme == "dpop"
+            else Presentation()
+        )
+        presentation.certificate = _x5t(request)
         return TokenCall(
             token,
             method=request.method,
             raw_path=raw_path.decode("latin-1"),
             till_type=headers.get(TILL_TYPE),
             till_code=headers.get(TILL_CODE),
-            presentation=Presentation(certificate=_x5t(request)),
+            presentation=presentation,
         )
     if scheme == "basic":
         username, password = _basic(value)

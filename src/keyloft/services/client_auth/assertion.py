@@ -17,9 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from jwt.algorithms import OKPAlgorithm
 
-from keyloft.domain.client_keys import ASSERTION_ALGORITHMS, ClientKey, candidates
+from keyloft.domain.client_keys import (
+    ASSERTION_ALGORITHMS,
+    ClientKey,
+    candidates,
+    verified_payload,
+)
 
 __all__ = ["JWT_BEARER", "SKEW", "Assertion", "candidates", "read", "refuse"]
 from keyloft.domain.errors import AssertionRefused
@@ -35,8 +39,6 @@ MAX_ASSERTION = 16 * 1024
 MAX_JTI = 256
 # Only the signature is checked by the JOSE library; times are checked here against the node's
 # clock. Its own instance, which also knows RFC 9864's name "Ed25519" for EdDSA over Ed25519.
-_JWS = jwt.PyJWS(algorithms=[alg for alg in ASSERTION_ALGORITHMS if alg != "Ed25519"])
-_JWS.register_algorithm("Ed25519", OKPAlgorithm())
 
 
 def refuse(reason: str, client: str | None = None) -> AssertionRefused:
@@ -102,7 +104,7 @@ def verify_signature(
         raise refuse("algorithm", client)
     for key in candidates(keys, assertion.kid, algorithm):
         try:
-            payload = _JWS.decode(assertion.token, key.key, algorithms=[algorithm])
+            payload = verified_payload(assertion.token, key, algorithm)
             claims = json.loads(payload)
         except (jwt.PyJWTError, ValueError):
             continue
