@@ -5,6 +5,8 @@ to the workers' watch; and the store's check. Expired entries are purged."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +21,7 @@ from keyloft.domain.errors import StoreUnavailable
 from keyloft.runtime import Runtime
 from keyloft.services.replays import StoreReplays
 from tests.support.redis_servers import free_port, reachable_redis
+from tests.support.waiting import eventually
 
 
 @pytest.mark.redis
@@ -75,6 +78,29 @@ async def test_processes_of_a_sqlite_node_share_the_file_beside_the_database(
     finally:
         first.close()
         second.close()
+
+
+async def test_a_claim_while_another_worker_writes_waits_for_it_off_the_loop(
+    tmp_path: Path,
+) -> None:
+    """The loop's own connection never waits: while another process holds the file's write
+    lock, a claim goes to a worker thread, which waits for the lock and then claims."""
+    path = path_beside(tmp_path / "keyloft.db")
+    replays = SqliteReplays(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        until = datetime.now(UTC) + timedelta(seconds=60)
+        other.execute("BEGIN IMMEDIATE")  # another worker, mid-write
+        claim = asyncio.create_task(replays.first_use("busy", until))
+        await eventually(lambda: replays._lock.locked())  # it went to the thread
+        assert not claim.done()
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(claim, 5) is True
+        assert await replays.first_use("busy", until) is False  # and on the loop again
+        assert not replays._lock.locked()
+    finally:
+        other.close()
+        replays.close()
 
 
 async def test_a_claim_is_no_change_of_the_database_to_the_workers_watch(

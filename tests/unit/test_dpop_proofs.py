@@ -125,3 +125,32 @@ def test_rsa_proofs_with_either_rsa_algorithm() -> None:
 def test_urls_compare_as_rfc_3986_normalises_them(sent: str, same: bool) -> None:
     assert (normalized_url(sent) == normalized_url(URL)) is same
     assert normalized_url("http://[::1]:80") == "http://[::1]/"
+
+
+def test_a_header_seen_before_still_has_every_signature_checked() -> None:
+    first = proof()
+    assert check(first).jkt == thumbprint(JWK)
+    head, body, signature = proof().split(".")
+    assert head == first.split(".")[0]  # the same header: its key is held
+    forged_body = proof(key=ec.generate_private_key(ec.SECP256R1())).split(".")
+    for forged in (
+        f"{head}.{forged_body[1]}.{forged_body[2]}",  # signed by another key
+        f"{head}.{body}.{signature[:-4]}AAAA",
+    ):
+        with pytest.raises(ProofRefused) as refused:
+            check(forged)
+        assert refused.value.reason == "signature"
+
+
+def test_a_refused_header_stays_refused_when_seen_again() -> None:
+    bad = proof(header={"typ": "JWT"})
+    for _ in range(2):
+        with pytest.raises(ProofRefused) as refused:
+            check(bad)
+        assert refused.value.reason == "typ"
+
+
+def test_a_critical_header_extension_is_refused() -> None:
+    with pytest.raises(ProofRefused) as refused:
+        check(proof(header={"crit": ["exp"], "exp": 1}))
+    assert refused.value.reason == "malformed"

@@ -15,17 +15,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt import PyJWK
-from jwt.algorithms import OKPAlgorithm
 from jwt.exceptions import PyJWTError
 
 from keyloft.domain.errors import ValidationFailed
+from keyloft.domain.signing.compact import COMPACT_TOKEN, unb64url
 
 # "Ed25519" is RFC 9864's fully specified name for EdDSA over Ed25519, which current clients
 # (openid-client) send; it is the same algorithm as "EdDSA" with an Ed25519 key.
@@ -96,17 +98,95 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-# One JWS verifier for every signature a client makes (assertions, DPoP proofs). It also knows
-# RFC 9864's name "Ed25519" for EdDSA over Ed25519.
-_JWS = jwt.PyJWS(algorithms=[alg for alg in ASSERTION_ALGORITHMS if alg != "Ed25519"])
-_JWS.register_algorithm("Ed25519", OKPAlgorithm())
+class BadSignature(ValueError):
+    """A compact JWS that is malformed, or whose signature its key did not make."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompactJws:
+    """A compact JWS split once into its three base64url segments (RFC 7515 §7.1)."""
+
+    token: str
+    header: str
+    payload: str
+    signature: str
+
+    @property
+    def signing_input(self) -> bytes:
+        return self.token[: len(self.header) + len(self.payload) + 1].encode("ascii")
+
+
+def split_jws(token: str) -> CompactJws:
+    """``token`` split into its segments, their alphabet checked by one regular expression;
+    ``BadSignature`` when it is not three base64url segments."""
+    if not COMPACT_TOKEN.fullmatch(token):
+        raise BadSignature("malformed")
+    header, payload, signature = token.split(".")
+    return CompactJws(token, header, payload, signature)
+
+
+_SHA256, _SHA384 = hashes.SHA256(), hashes.SHA384()
+_PKCS1 = padding.PKCS1v15()
+# RFC 7518 §3.5: PS256 uses MGF1 with SHA-256 and a salt as long as the hash.
+_PSS = padding.PSS(mgf=padding.MGF1(_SHA256), salt_length=_SHA256.digest_size)
+
+
+def _ecdsa(hash_algorithm: hashes.HashAlgorithm, size: int) -> Callable[[Any, bytes, bytes], None]:
+    scheme = ec.ECDSA(hash_algorithm)
+
+    def verify(key: Any, signature: bytes, data: bytes) -> None:
+        # JWS carries r || s at a fixed width (RFC 7518 §3.4), not the DER cryptography reads.
+        if len(signature) != 2 * size:
+            raise InvalidSignature
+        r, s = int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+        key.verify(encode_dss_signature(r, s), data, scheme)
+
+    return verify
+
+
+def _eddsa(key: Any, signature: bytes, data: bytes) -> None:
+    key.verify(signature, data)
+
+
+# One JWS verifier for every signature a client makes (assertions, DPoP proofs), over
+# ``cryptography`` directly: each token is split and decoded once. It also knows RFC 9864's
+# name "Ed25519" for EdDSA over Ed25519. Which key may verify which algorithm is ClientKey's.
+_VERIFIERS: Final[dict[str, Callable[[Any, bytes, bytes], None]]] = {
+    "RS256": lambda key, signature, data: key.verify(signature, data, _PKCS1, _SHA256),
+    "PS256": lambda key, signature, data: key.verify(signature, data, _PSS, _SHA256),
+    "ES256": _ecdsa(_SHA256, 32),
+    "ES384": _ecdsa(_SHA384, 48),
+    "EdDSA": _eddsa,
+    "Ed25519": _eddsa,
+}
+assert set(_VERIFIERS) == set(ASSERTION_ALGORITHMS)
+
+
+def verify_jws(jws: CompactJws, key: ClientKey, algorithm: str) -> bytes:
+    """The payload of ``jws`` when ``key`` signed it with ``algorithm`` (one the caller checked
+    the key may verify); ``BadSignature`` otherwise. Only the signature is checked."""
+    verifier = _VERIFIERS.get(algorithm)
+    if verifier is None or not key.verifies(algorithm):
+        raise BadSignature("algorithm")
+    try:
+        verifier(key.key, unb64url(jws.signature), jws.signing_input)
+        return unb64url(jws.payload)
+    except (InvalidSignature, ValueError):
+        raise BadSignature("signature") from None
 
 
 def verified_payload(token: str, key: ClientKey, algorithm: str) -> bytes:
-    """The payload of a compact JWS that ``key`` signed with ``algorithm`` (one the caller
-    checked the key may verify); ``jwt.PyJWTError`` otherwise. Only the signature is checked."""
-    payload: bytes = _JWS.decode(token, key.key, algorithms=[algorithm])
-    return payload
+    """The payload of a compact JWS that ``key`` signed with ``algorithm``, the algorithm its
+    header names, with no critical extension (RFC 7515 §4.1.11: Keyloft understands none);
+    ``BadSignature`` otherwise. Only the signature is checked."""
+    jws = split_jws(token)
+    try:
+        header = json.loads(unb64url(jws.header))
+    except ValueError:
+        raise BadSignature("malformed") from None
+    if not isinstance(header, dict) or header.get("alg") != algorithm or "crit" in header:
+        raise BadSignature("header")
+    return verify_jws(jws, key, algorithm)
 
 
 def thumbprint(jwk: Mapping[str, Any]) -> str:
