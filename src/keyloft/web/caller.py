@@ -36,24 +36,32 @@ log = logging.getLogger("keyloft.web")
 
 
 def client_certificate(request: Request) -> ClientCertificate | None:
-    """The client's TLS certificate (RFC 8705), as the TLS terminator passes it in the header
-    ``KEYLOFT_CLIENT_CERT_HEADER`` — believed only when the request comes from one of
-    ``KEYLOFT_TRUSTED_PROXIES``, so no caller can name a certificate it does not hold."""
+    """The client's TLS certificate (RFC 8705). From one of ``KEYLOFT_TRUSTED_PROXIES``, the one
+    the TLS terminator passes in the header ``KEYLOFT_CLIENT_CERT_HEADER``: a proxy speaks for
+    its client, even when it connects over TLS with a certificate of its own. Otherwise, when
+    ``keyloft serve`` terminates TLS itself, the one the client presented on this connection
+    (the ASGI TLS extension, ``web/tls.py``; the handshake checked it against
+    ``--ssl-ca-certs``). A header from any other peer is never believed, so no caller can name
+    a certificate it does not hold."""
     runtime = runtime_of(request)
     header = runtime.settings.client_cert_header
-    if header is None:
-        return None
-    value = request.headers.get(header)
-    if not value:
-        return None
-    peer = request.client.host if request.client else None
-    if not is_trusted(peer, runtime.trusted_proxies):
-        return None
-    try:
-        return read_certificate(value)
-    except ValueError:
-        log.info("unreadable client certificate header", extra={"header": header})
-        return None
+    value = request.headers.get(header) if header is not None else None
+    if value:
+        peer = request.client.host if request.client else None
+        if is_trusted(peer, runtime.trusted_proxies):
+            try:
+                return read_certificate(value)
+            except ValueError:
+                log.info("unreadable client certificate header", extra={"header": header})
+                return None
+    tls = (request.scope.get("extensions") or {}).get("tls")
+    chain = tls.get("client_cert_chain") if isinstance(tls, dict) else None
+    if isinstance(chain, list | tuple) and chain:
+        try:
+            return read_certificate(chain[0])
+        except ValueError:
+            log.info("unreadable client certificate on the TLS connection")
+    return None
 
 
 def public_url(request: Request) -> str:
