@@ -302,3 +302,51 @@ def test_the_certificate_header_and_its_proxies_go_together(
 ) -> None:
     with pytest.raises(ValueError, match="client_cert_header"):
         KeyloftMiddleware(upstream, verifier, **arguments)
+
+
+def _over_tls(peer: str, app: KeyloftMiddleware, chain: list[str]) -> Any:
+    """``app`` called over a TLS connection from ``peer`` whose client presented ``chain``, as
+    a server implementing the ASGI TLS extension puts it in the scope."""
+
+    async def connected(scope: Any, receive: Any, send: Any) -> None:
+        tls = {"client_cert_chain": chain, "client_cert_name": None, "client_cert_error": None}
+        extended = {**scope, "client": (peer, 44321), "extensions": {"tls": tls}}
+        await app(extended, receive, send)
+
+    return connected
+
+
+@pytest.mark.parametrize("configured", [True, False], ids=["header-configured", "no-header"])
+async def test_the_connections_own_certificate_binds_when_the_server_terminates_tls(
+    upstream: Upstream, verifier: TokenVerifier, signing_key: SigningKey, configured: bool
+) -> None:
+    arguments: dict[str, Any] = (
+        {"client_cert_header": CERT_HEADER, "trusted_proxies": [PROXY]} if configured else {}
+    )
+    app = KeyloftMiddleware(upstream, verifier, public_url=PUBLIC_URL, **arguments)
+    token = _token(signing_key, **{"x5t#S256": CLIENT_X5T})
+    bearer = [("Authorization", f"Bearer {token}")]
+    answer, _ = await call(_over_tls("10.0.1.7", app, [CLIENT_PEM]), "GET", PATH, bearer)
+    assert answer.status == 200
+    assert [verified.x5t_s256 for verified in upstream.verified] == [CLIENT_X5T]
+    # Another certificate on the connection; a header from this untrusted peer rescues nothing.
+    claimed = [*bearer, (CERT_HEADER, _escaped(CLIENT_PEM))]
+    for headers in (bearer, claimed):
+        answer, _ = await call(_over_tls("10.0.1.7", app, [OTHER_PEM]), "GET", PATH, headers)
+        assert answer.status == 401
+        assert answer.headers["www-authenticate"] == BEARER_INVALID
+    assert len(upstream.verified) == 1
+
+
+async def test_a_trusted_proxys_header_speaks_for_its_client_over_its_own_tls(
+    guarded: KeyloftMiddleware, upstream: Upstream, signing_key: SigningKey
+) -> None:
+    token = _token(signing_key, **{"x5t#S256": CLIENT_X5T})
+    headers = [("Authorization", f"Bearer {token}"), (CERT_HEADER, _escaped(CLIENT_PEM))]
+    answer, _ = await call(_over_tls(PROXY, guarded, [OTHER_PEM]), "GET", PATH, headers)
+    assert answer.status == 200
+    # Without the header, the proxy's own certificate is not the token's.
+    bare = headers[:1]
+    answer, _ = await call(_over_tls(PROXY, guarded, [OTHER_PEM]), "GET", PATH, bare)
+    assert answer.status == 401
+    assert [verified.x5t_s256 for verified in upstream.verified] == [CLIENT_X5T]

@@ -264,25 +264,28 @@ class KeyloftMiddleware:
             raise ValueError("trusted_proxies is only used with client_cert_header")
 
     def certificate(self, scope: Scope) -> str | None:
-        """The ``x5t#S256`` of the client certificate the trusted TLS terminator passed on for
-        this request; None without one, from an untrusted peer, sent twice, or unreadable."""
-        if self.client_cert_header is None:
-            return None
-        client = scope.get("client")
-        if not client or not is_trusted(client[0], self.trusted_proxies):
-            return None
-        values = [
-            value
-            for name, value in scope.get("headers", ())
-            if name.lower() == self.client_cert_header
-        ]
-        if len(values) != 1 or not values[0].strip():
-            return None
-        try:
-            return read_certificate(values[0].decode("latin-1")).x5t_s256
-        except ValueError:
-            log.debug("client certificate header unreadable")
-            return None
+        """The ``x5t#S256`` of the client's certificate for this request: the one a trusted TLS
+        terminator passed on in ``client_cert_header`` (a proxy speaks for its client), else
+        the one the client presented on this very connection when the server terminates TLS
+        itself and says so in the scope (the ASGI TLS extension's ``client_cert_chain``, as
+        ``keyloft serve --ssl-ca-certs`` does). None without one, from a header of an untrusted
+        peer or sent twice, or unreadable."""
+        if self.client_cert_header is not None:
+            client = scope.get("client")
+            values = [
+                value
+                for name, value in scope.get("headers", ())
+                if name.lower() == self.client_cert_header
+            ]
+            if values and client and is_trusted(client[0], self.trusted_proxies):
+                if len(values) != 1 or not values[0].strip():
+                    return None
+                return _x5t(values[0].decode("latin-1"))
+        tls = (scope.get("extensions") or {}).get("tls")
+        chain = tls.get("client_cert_chain") if isinstance(tls, dict) else None
+        if isinstance(chain, list | tuple) and chain and isinstance(chain[0], str):
+            return _x5t(chain[0])
+        return None
 
     def url(self, scope: Scope, path: str) -> str:
         """The public URL of a request to raw ``path`` (no query), as ``htu`` must name it."""
@@ -347,4 +350,12 @@ class KeyloftMiddleware:
             log.debug("call refused for %s: %s", verified.client_key, decision.reason)
             return DPOP_DENIED if dpop else DENIED
         scope.setdefault("state", {})[STATE_KEY] = verified
+        return None
+
+
+def _x5t(pem: str) -> str | None:
+    try:
+        return read_certificate(pem).x5t_s256
+    except ValueError:
+        log.debug("client certificate unreadable")
         return None
