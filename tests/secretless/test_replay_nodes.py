@@ -11,17 +11,11 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from keyloft.cache.replay import RedisReplays
-from keyloft.cache.sqlite_replay import SqliteReplays
 from keyloft.config import Settings
-from keyloft.runtime import Runtime, build_runtime
-from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
-from keyloft.web.app import create_app
-from tests.support.api import BASE_URL, ISSUER, OrgFixture, create_client, make_org
+from tests.support.api import ISSUER, OrgFixture, create_client, make_org
 from tests.support.fake_idp import (
     ClientKey,
     Refusals,
@@ -30,10 +24,7 @@ from tests.support.fake_idp import (
     present,
     present_v3,
 )
-from tests.support.redis_servers import reachable_redis, redis_server
-from tests.support.waiting import eventually
-
-Nodes = tuple[httpx.AsyncClient, httpx.AsyncClient]
+from tests.support.two_nodes import Nodes, two_nodes
 
 
 @pytest.fixture(
@@ -47,37 +38,8 @@ async def nodes(
 ) -> AsyncIterator[Nodes]:
     """Nodes A and B, each with its own engine, on the store ``database`` prepared; sharing
     a Redis server too in the "redis" variant."""
-    if request.param == "redis":
-        probe = await reachable_redis()  # skipped (failed under CI) when there is none
-        await probe.aclose()
-        shared = settings.model_copy(update={"redis_url": redis_server()})
-    else:
-        # Without Redis, a deployment of several processes says so (as `keyloft serve
-        # --workers` does).
-        shared = settings.model_copy(update={"workers": 2})
-    runtimes: list[Runtime] = []
-    clients: list[httpx.AsyncClient] = []
-    try:
-        for _ in range(2):
-            rt = await build_runtime(shared, database=Database(create_engine(shared.database_url)))
-            runtimes.append(rt)
-            transport = httpx.ASGITransport(app=create_app(runtime=rt))
-            clients.append(httpx.AsyncClient(transport=transport, base_url=BASE_URL))
-        assert runtimes[0].database.engine is not runtimes[1].database.engine
-        # Where each node keeps the used assertions: the variant's own place.
-        # (SQLite without Redis: a file beside the database, shared by the node's processes.)
-        kept_by = RedisReplays if request.param == "redis" else SqliteReplays
-        for rt in runtimes:
-            assert isinstance(rt.replays, kept_by), rt.replays
-        if request.param == "redis":
-            for rt in runtimes:
-                await eventually(lambda rt=rt: rt.bus.healthy, within=10)
-        yield clients[0], clients[1]
-    finally:
-        for client in clients:
-            await client.aclose()
-        for rt in runtimes:
-            await rt.close()  # these engines are ours: dispose them
+    async with two_nodes(settings, request.param) as (pair, _runtimes):
+        yield pair
 
 
 @pytest.fixture
