@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from keyloft.domain.certificate_trust import ClientCertificateTrust
+
 THIRTY_DAYS = 30 * 24 * 3600
 
 
@@ -112,6 +114,13 @@ class Settings(BaseSettings):
         "(URL-encoded PEM, as nginx's $ssl_client_escaped_cert), believed only from "
         "KEYLOFT_TRUSTED_PROXIES; unset: mutual TLS is off.",
     )
+    client_ca_certs: Path | None = Field(
+        default=None,
+        description="A PEM file of the CA certificates that tls_client_auth clients' "
+        "certificates must chain to (RFC 8705 §2.1): roots, and the intermediates that issue "
+        "client certificates (the TLS terminator passes on the client's own only); each must "
+        "be a CA. Read at start-up; unset: tls_client_auth is off.",
+    )
     dpop_nonce: Literal["required", "off"] = Field(
         default="off",
         description="required: DPoP proofs must carry a server nonce (RFC 9449 §8), which "
@@ -149,6 +158,27 @@ class Settings(BaseSettings):
         if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
             raise ValueError("must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG")
         return level
+
+    @field_validator("client_ca_certs", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("client_ca_certs")
+    @classmethod
+    def _usable_ca_bundle(cls, value: Path | None) -> Path | None:
+        """A bundle that cannot serve stops the start, saying why (never at the first use)."""
+        if value is None:
+            return None
+        try:
+            data = value.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
+        try:
+            ClientCertificateTrust.from_pem(data)
+        except ValueError as exc:
+            raise ValueError(f"{value}: {exc}") from None
+        return value
 
     @property
     def token_audience(self) -> str:

@@ -23,6 +23,7 @@ from keyloft.cache.sqlite_replay import SqliteReplays, path_beside
 from keyloft.cache.sqlite_watch import DataVersionWatch
 from keyloft.config import Settings
 from keyloft.domain.addresses import Network, parse_networks
+from keyloft.domain.certificate_trust import ClientCertificateTrust
 from keyloft.domain.credentials import SecretHasher
 from keyloft.domain.signing import KeyRing
 from keyloft.outbound import FetchPolicy, JsonFetcher
@@ -64,6 +65,8 @@ class Runtime:
     trusted_proxies: tuple[Network, ...]
     redis: Redis | None = None
     watch: DataVersionWatch | None = None
+    client_trust: ClientCertificateTrust | None = None
+    """The CAs of tls_client_auth (KEYLOFT_CLIENT_CA_CERTS, read at start-up); None: off."""
     clock: Clock = field(default_factory=SystemClock)
     usage: UsageLog = field(default_factory=UsageLog)
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
@@ -137,17 +140,20 @@ class Runtime:
         self.revoked.load((jti, expires.timestamp()) for jti, expires in revoked)
 
     async def flush_usage(self) -> int:
-        """Write the clients' uses noted since the last flush, in one transaction; a batch
-        that cannot be written is kept for the next flush. Returns how many clients."""
+        """Write the clients' uses (and the principals' logins) noted since the last flush, in
+        one transaction; a batch that cannot be written is kept for the next flush. Returns
+        how many clients."""
         batch, credentials = self.usage.take(), self.usage.take_credentials()
-        if not batch and not credentials:
+        logins = self.usage.take_logins()
+        if not batch and not credentials and not logins:
             return 0
         try:
             async with self.database.unit_of_work(write=True) as store:
                 await store.clients.record_use(batch)
                 await store.clients.record_credential_use(credentials)
+                await store.principals.record_logins(logins)
         except BaseException:
-            self.usage.give_back(batch, credentials)
+            self.usage.give_back(batch, credentials, logins)
             raise
         return len(batch)
 
@@ -200,6 +206,21 @@ class Runtime:
         await self.database.dispose()
 
 
+class UnusableClientCa(RuntimeError):
+    """KEYLOFT_CLIENT_CA_CERTS names a bundle the node cannot use."""
+
+
+def load_client_trust(settings: Settings) -> ClientCertificateTrust | None:
+    """The CA bundle of tls_client_auth, read once; None when the deployment has none."""
+    path = settings.client_ca_certs
+    if path is None:
+        return None
+    try:
+        return ClientCertificateTrust.from_pem(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise UnusableClientCa(f"KEYLOFT_CLIENT_CA_CERTS: {path}: {exc}") from None
+
+
 def _redis(url: str) -> Redis:
     # Short timeouts: a Redis outage must degrade a request by milliseconds, not seconds.
     return Redis.from_url(
@@ -210,6 +231,7 @@ def _redis(url: str) -> Redis:
 async def build_runtime(settings: Settings, *, database: Database | None = None) -> Runtime:
     """Everything a node needs before it answers; fails with a clear message when unusable."""
     server_keys, previous = current_server_keys(settings), previous_server_keys(settings)
+    trust = load_client_trust(settings)
     database = database or Database(
         create_engine(settings.database_url, pool_size=settings.db_pool_size)
     )
@@ -274,6 +296,7 @@ async def build_runtime(settings: Settings, *, database: Database | None = None)
         trusted_proxies=parse_networks(settings.trusted_proxy_list()),
         redis=redis,
         watch=watch,
+        client_trust=trust,
         verified_tokens=VerifiedTokens(wall=lambda: now().timestamp()),
     )
     runtime_box.append(runtime)

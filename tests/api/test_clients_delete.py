@@ -91,6 +91,11 @@ async def test_deleted_client_stays_readable(http: httpx.AsyncClient, org: OrgFi
         "jwks",
         "jwksUri",
         "federatedCredentials",
+        "tlsClientAuthSubjectDn",
+        "tlsClientAuthSanDns",
+        "tlsClientAuthSanUri",
+        "tlsClientAuthSanIp",
+        "tlsClientAuthSanEmail",
         "keys",
         "lastUsedCredential",
     }

@@ -34,6 +34,11 @@ ADDED_CLIENT_FIELDS = (
     "jwks",
     "jwksUri",
     "federatedCredentials",
+    "tlsClientAuthSubjectDn",
+    "tlsClientAuthSanDns",
+    "tlsClientAuthSanUri",
+    "tlsClientAuthSanIp",
+    "tlsClientAuthSanEmail",
     "keys",
     "lastUsedCredential",
 )

@@ -17,10 +17,14 @@ COMMANDS = [
     ("serve",),
     ("org",),
     ("org", "create"),
+    ("org", "list"),
+    ("org", "update"),
     ("admin",),
     ("admin", "create"),
+    *[("admin", verb) for verb in ("list", "passwd", "disable", "enable", "delete")],
     ("till",),
     ("till", "create"),
+    *[("till", verb) for verb in ("list", "passwd", "disable", "enable", "delete")],
     ("scope",),
     ("scope", "add"),
     ("scope", "list"),
@@ -36,6 +40,9 @@ COMMANDS = [
     ("keys", "rotate"),
     ("keys", "list"),
     ("keys", "retire"),
+    ("apply",),
+    ("export",),
+    ("schema",),
 ]
 
 

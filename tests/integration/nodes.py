@@ -83,8 +83,10 @@ def deployment(
     *,
     nodes: int = 2,
     workers: int = 1,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Deployment]:
-    """Initialised store, an org with an admin and a Till, and ``nodes`` serving processes."""
+    """Initialised store, an org with an admin and a Till, and ``nodes`` serving processes;
+    ``settings``: more KEYLOFT_ variables for every process."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("KEYLOFT_")},
         "KEYLOFT_DATABASE_URL": database_url,
@@ -94,6 +96,7 @@ def deployment(
     }
     if redis_url is not None:
         env["KEYLOFT_REDIS_URL"] = redis_url
+    env.update(settings or {})
     keyloft(env, "init")
     org = keyloft(env, "org", "create", "--name", f"Scale {secrets.token_hex(3)}", "--json")
     password = secrets.token_urlsafe(18)

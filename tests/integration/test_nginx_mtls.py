@@ -1,8 +1,9 @@
 """Mutual TLS (RFC 8705) end to end: a real nginx terminates TLS, asks for a client certificate
 (``ssl_verify_client optional_no_ca``) and passes it on in X-SSL-Client-Cert
 (``$ssl_client_escaped_cert``) to a real ``keyloft serve`` that believes that header from
-127.0.0.1 only — the set-up of docs/dpop.md, with self_signed_tls_client_auth and
-certificate-bound tokens (cnf x5t#S256).
+127.0.0.1 only — the set-up of docs/dpop.md, with self_signed_tls_client_auth,
+tls_client_auth (a certificate of the CA in KEYLOFT_CLIENT_CA_CERTS carrying the registered
+subject; nginx itself checks no issuer) and certificate-bound tokens (cnf x5t#S256).
 
 Skipped with the reason when nginx is not installed, except under CI (CI=true), where it fails.
 """
@@ -34,6 +35,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.integration.nodes import Node, deployment, free_port, stop, wait_ready
 from tests.integration.test_nginx_gateway import _nginx, _wait_port
+from tests.support.certificates import CertificateAuthority, Issued, self_signed
 
 pytestmark = pytest.mark.slow
 
@@ -136,8 +138,10 @@ class Stack:
     till_id: int
     server: Certificate
     tmp: Path
+    ca: CertificateAuthority
+    """The CA of KEYLOFT_CLIENT_CA_CERTS: tls_client_auth certificates chain to it."""
 
-    def tls(self, certificate: Certificate | None = None) -> httpx.Client:
+    def tls(self, certificate: Certificate | Issued | None = None) -> httpx.Client:
         """A client trusting only the test's server certificate, presenting ``certificate``."""
         context = ssl.create_default_context(cafile=str(self.server.certfile))
         if certificate is not None:
@@ -167,8 +171,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     binary = _nginx()
     tmp = tmp_path_factory.mktemp("nginx-mtls")
     server = Certificate(tmp, "server", server=True)
+    ca = CertificateAuthority(tmp, "client-ca", subject="CN=Partners CA,O=Keyloft Tests")
     with deployment(f"sqlite:///{tmp}/keyloft.db", None, tmp, nodes=0) as running:
-        settings = {"KEYLOFT_CLIENT_CERT_HEADER": HEADER, "KEYLOFT_TRUSTED_PROXIES": "127.0.0.1"}
+        settings = {
+            "KEYLOFT_CLIENT_CERT_HEADER": HEADER,
+            "KEYLOFT_TRUSTED_PROXIES": "127.0.0.1",
+            "KEYLOFT_CLIENT_CA_CERTS": str(ca.certfile),
+        }
         node = _serve(running.env | settings, tmp)
         nginx: subprocess.Popen[bytes] | None = None
         try:
@@ -211,6 +220,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 running.till_id,
                 server,
                 tmp,
+                ca,
             )
         finally:
             if nginx is not None and nginx.poll() is None:
@@ -319,3 +329,53 @@ def test_a_caller_reaching_keyloft_directly_cannot_claim_a_certificate(stack: St
     with httpx.Client(base_url=stack.keyloft, timeout=10) as http:
         trusted = http.post("/oauth2/token", data=form, headers=mine.header)
     assert trusted.status_code == 200, trusted.text
+
+
+def test_a_tls_client_auth_client_mints_with_a_certificate_of_the_ca_through_nginx(
+    stack: Stack,
+) -> None:
+    subject = "CN=partner.example,O=Partner AG,C=CH"
+    client = _create(
+        stack,
+        "pki",
+        tokenEndpointAuthMethod="tls_client_auth",
+        tlsClientAuthSubjectDn=subject,
+        tlsClientCertificateBoundAccessTokens=True,
+    )
+    assert "clientSecret" not in client
+    issued = stack.ca.issue("pki-partner", subject=subject)
+    form = {"grant_type": "client_credentials", "client_id": client["clientKey"]}
+
+    with stack.tls(issued) as http:
+        answer = http.post("/oauth2/token", data=form)
+        v3 = http.post("/v3/oauth/token/generate", json={"key": client["clientKey"]})
+    assert answer.status_code == 200, answer.text
+    assert v3.status_code == 200, v3.text
+    token = answer.json()["access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["cnf"] == {"x5t#S256": issued.x5t_s256}
+    with stack.tls(issued) as http:
+        assert http.get(SCOPES, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+    # The same subject on a self-signed certificate, or from a CA not in the bundle: refused,
+    # as is another subject of the right CA, alike.
+    impostor = self_signed(stack.tmp, "pki-impostor", subject=subject)
+    foreign = CertificateAuthority(
+        stack.tmp, "foreign-ca", subject="CN=Partners CA,O=Keyloft Tests"
+    )
+    stranger = foreign.issue("pki-stranger", subject=subject)
+    other = stack.ca.issue("pki-other", subject="CN=other.example,O=Partner AG,C=CH")
+    refused = []
+    for certificate in (impostor, stranger, other):
+        with stack.tls(certificate) as http:
+            refused.append(http.post("/oauth2/token", data=form))
+    with stack.tls() as http:
+        refused.append(http.post("/oauth2/token", data=form))
+        # nginx replaces the header: claiming the CA's certificate in it proves nothing.
+        refused.append(http.post("/oauth2/token", data=form, headers=issued.header(HEADER)))
+    for answer in refused:
+        assert answer.status_code == 401, answer.text
+        assert answer.json() == {
+            "error": "invalid_client",
+            "error_description": "Client authentication failed.",
+        }

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from keyloft.cache.ratelimit import MemoryLimiter
 from keyloft.domain.actors import Principal, PrincipalKind
+from keyloft.domain.certificate_trust import ClientCertificateTrust
 from keyloft.domain.clients import Client
 from keyloft.domain.credentials import SecretHasher
 from keyloft.domain.orgs import Org
@@ -88,6 +89,7 @@ class FakeNode:
         self.replays = StoreReplays(self.transaction)
         self.federation_allow_http = False
         self.dpop_nonces: DpopNonces | None = None
+        self.client_trust: ClientCertificateTrust | None = None
         self.units: list[bool] = []
 
     @property

@@ -64,6 +64,10 @@ class FakePrincipals:
     async def credentials(self, code: str) -> tuple[Principal, str] | None:
         return next((row for row in self.rows.values() if row[0].code == code), None)
 
+    async def session_credentials(self, code: str) -> tuple[Principal, str, int] | None:
+        found = await self.credentials(code)
+        return None if found is None else (*found, 0)
+
     async def get(self, principal_id: int) -> Principal | None:
         row = self.rows.get(principal_id)
         return row[0] if row else None

@@ -24,9 +24,15 @@ def test_each_dialect_lists_its_methods_in_registry_order() -> None:
         "client_secret_basic",
         "client_secret_post",
         "private_key_jwt",
+        "tls_client_auth",
         "self_signed_tls_client_auth",
     ]
-    assert method_names("v3") == ["v3_key_secret", "private_key_jwt", "self_signed_tls_client_auth"]
+    assert method_names("v3") == [
+        "v3_key_secret",
+        "private_key_jwt",
+        "tls_client_auth",
+        "self_signed_tls_client_auth",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import typer
 
+from keyloft.cli.apply import apply
 from keyloft.cli.audit import audit
 from keyloft.cli.backup import backup
 from keyloft.cli.database import db_app
+from keyloft.cli.export import export
 from keyloft.cli.init import init
 from keyloft.cli.keys import keys_app
 from keyloft.cli.orgs import org_app
 from keyloft.cli.principals import admin_app, till_app
 from keyloft.cli.restore import restore
+from keyloft.cli.schema import schema
 from keyloft.cli.scopes import scope_app
 from keyloft.cli.secret import secret_app
 from keyloft.cli.serve import serve
@@ -31,6 +34,9 @@ app.add_typer(scope_app, name="scope")
 app.add_typer(db_app, name="db")
 app.add_typer(secret_app, name="secret")
 app.add_typer(keys_app, name="keys")
+app.command("apply")(apply)
+app.command("export")(export)
+app.command("schema")(schema)
 
 
 def main() -> None:

@@ -1,14 +1,15 @@
 """``keyloft admin`` and ``keyloft till``: create an org's admin users and Tills, each with a
-password read from standard input or generated and printed once."""
+password read from standard input or generated and printed once; and, from ``accounts``, list
+them, set a new password, disable, enable and delete them."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
 
-from keyloft.cli.output import JsonOpt, emit, fail
+from keyloft.cli import accounts
+from keyloft.cli.output import JsonOpt, emit
 from keyloft.cli.work import with_services
 from keyloft.config import Settings
 from keyloft.domain.actors import PrincipalKind
@@ -47,7 +48,7 @@ def _create(
     kind: PrincipalKind, org: int, code: str, name: str | None, password_stdin: bool, as_json: bool
 ) -> None:
     settings = Settings()
-    password = _read_password() if password_stdin else None
+    password = accounts.read_password() if password_stdin else None
 
     async def work(services: OperatorServices) -> dict[str, Any]:
         made = await services.orgs.add_principal(
@@ -62,8 +63,14 @@ def _create(
     emit(data, as_json, f"{label} {data['id']} {code!r} created{note}")
 
 
-def _read_password() -> str:
-    password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        fail("--password-stdin given but standard input held no password")
-    return password
+# Help lists commands in the order they are added here.
+admin_app.command("list")(accounts.admin_list)
+admin_app.command("passwd")(accounts.admin_passwd)
+admin_app.command("disable")(accounts.admin_disable)
+admin_app.command("enable")(accounts.admin_enable)
+admin_app.command("delete")(accounts.admin_delete)
+till_app.command("list")(accounts.till_list)
+till_app.command("passwd")(accounts.till_passwd)
+till_app.command("disable")(accounts.till_disable)
+till_app.command("enable")(accounts.till_enable)
+till_app.command("delete")(accounts.till_delete)

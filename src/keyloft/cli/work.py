@@ -15,7 +15,7 @@ from typing import TypeVar, cast
 import typer
 
 from keyloft.cache.bus import announce
-from keyloft.cli.output import fail
+from keyloft.cli.output import fail, refuse
 from keyloft.config import Settings
 from keyloft.domain.audit import Operator, RequestContext
 from keyloft.domain.errors import KeyloftError
@@ -60,7 +60,11 @@ async def unit_of_work(database: Database, *, write: bool) -> AsyncIterator[Stor
 
 
 def with_services(
-    settings: Settings, work: Callable[[OperatorServices], Awaitable[T]], by: Operator | None = None
+    settings: Settings,
+    work: Callable[[OperatorServices], Awaitable[T]],
+    by: Operator | None = None,
+    *,
+    as_json: bool = False,
 ) -> T:
     """Run ``work`` on the operator's services in one write transaction (``with_store``)."""
     by = by or operator()
@@ -71,12 +75,15 @@ def with_services(
         )
         return await work(services)
 
-    return with_store(settings, on)
+    return with_store(settings, on, as_json=as_json)
 
 
-def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+def with_store(
+    settings: Settings, work: Callable[[Store], Awaitable[T]], *, as_json: bool = False
+) -> T:
     """Run ``work`` in one write transaction against a migrated database, then announce what
-    it changed to running nodes over Redis (when configured)."""
+    it changed to running nodes over Redis (when configured). A refusal of the rules rolls it
+    back and fails the command (with an error object under ``as_json``)."""
     path = settings.sqlite_path
     if path is not None and not path.exists():
         fail(NOT_MIGRATED)
@@ -104,5 +111,4 @@ def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except KeyloftError as exc:
-        where = f" ({exc.field})" if exc.field else ""
-        fail(exc.message + where)
+        refuse(exc, as_json)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from keyloft.domain.actors import Principal
+from keyloft.domain.certificate_names import name_fields
 from keyloft.domain.clients import Client
 
 
@@ -98,6 +99,8 @@ def client_fields(client: Client) -> dict[str, Any]:
         "jwks": [key.thumbprint for key in client.credentials.jwks] or None,
         "jwksUri": client.credentials.jwks_uri,
         "federatedCredentials": [rule.as_dict() for rule in client.credentials.federated] or None,
+        # A tls_client_auth client's certificate name, in its one field (the others None).
+        **name_fields(client.credentials.tls_name),
     }
 
 

@@ -5,7 +5,9 @@ A certificate is named by its ``x5t#S256``: the base64url SHA-256 of its DER enc
 certificate-bound token carries in ``cnf`` (RFC 8705 §3.1). A client that authenticates with
 ``self_signed_tls_client_auth`` registers the certificate in its ``jwks``: a key whose
 ``x5t#S256`` (or first ``x5c`` certificate) is this certificate, or whose public key is the
-certificate's (RFC 8705 §2.2).
+certificate's (RFC 8705 §2.2). A ``tls_client_auth`` client instead names it by its subject or a
+subjectAltName (``keyloft.domain.certificate_names``), issued by a trusted CA
+(``keyloft.domain.certificate_trust``), which read the parsed certificate kept here.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from cryptography import x509
@@ -35,6 +37,14 @@ class ClientCertificate:
     x5t_s256: str
     key_thumbprint: str | None
     """The RFC 7638 thumbprint of its public key (None for a key type JWK cannot hold)."""
+    certificate: x509.Certificate | None = field(default=None, repr=False, compare=False)
+    """The certificate as parsed, when it was (else ``parsed()`` reads ``der``)."""
+
+    def parsed(self) -> x509.Certificate:
+        """The certificate itself, for its names and its chain."""
+        if self.certificate is not None:
+            return self.certificate
+        return x509.load_der_x509_certificate(self.der)
 
 
 def x5t_s256(der: bytes) -> str:
@@ -64,7 +74,7 @@ def read_certificate(value: str) -> ClientCertificate:
     certificate = x509.load_pem_x509_certificate(text.encode("ascii", "strict"))
     der = certificate.public_bytes(Encoding.DER)
     jwk = _public_jwk(certificate)
-    return ClientCertificate(der, x5t_s256(der), thumbprint(jwk) if jwk else None)
+    return ClientCertificate(der, x5t_s256(der), thumbprint(jwk) if jwk else None, certificate)
 
 
 def _registered_x5t(key: ClientKey) -> str | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from keyloft.domain.actors import Principal
+from keyloft.domain.certificate_names import CertificateName
 from keyloft.domain.client_keys import ClientKey
 from keyloft.domain.errors import ValidationFailed
 from keyloft.domain.federation import FederatedCredential
@@ -21,21 +22,27 @@ MAX_DESCRIPTION = 500
 # of an issuer one of its federated credentials trusts.
 CLIENT_SECRET = "client_secret_basic"  # noqa: S105 (a method name, not a secret)
 PRIVATE_KEY_JWT = "private_key_jwt"
+# RFC 8705 §2.1: the client's TLS certificate, issued by a CA the deployment trusts and carrying
+# the one subject DN or subjectAltName the client registered, proves it.
+TLS_CLIENT_AUTH = "tls_client_auth"
 # RFC 8705 §2.2: the client's TLS certificate, registered as one of its keys, proves it.
 SELF_SIGNED_TLS = "self_signed_tls_client_auth"
-AUTH_METHODS = (CLIENT_SECRET, PRIVATE_KEY_JWT, SELF_SIGNED_TLS)
+AUTH_METHODS = (CLIENT_SECRET, PRIVATE_KEY_JWT, TLS_CLIENT_AUTH, SELF_SIGNED_TLS)
 
 
 @dataclass(frozen=True, slots=True)
 class ClientCredentials:
-    """A client's registered public keys, key set URL and federated credentials."""
+    """A client's registered public keys, key set URL and federated credentials, and for a
+    tls_client_auth client the name its certificate must carry (``tls_name``; None for every
+    other method)."""
 
     jwks: tuple[ClientKey, ...] = ()
     jwks_uri: str | None = None
     federated: tuple[FederatedCredential, ...] = ()
+    tls_name: CertificateName | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.jwks or self.jwks_uri or self.federated)
+        return bool(self.jwks or self.jwks_uri or self.federated or self.tls_name)
 
     def rule(self, name: str) -> FederatedCredential | None:
         return next((rule for rule in self.federated if rule.name == name), None)

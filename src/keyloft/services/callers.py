@@ -12,6 +12,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from keyloft.domain.accounts import session_stamp
 from keyloft.domain.actors import Actor, Principal, PrincipalKind
 from keyloft.domain.errors import AccessDenied, Unauthenticated
 from keyloft.domain.passwords import dummy_verify, verify_password
@@ -71,6 +72,7 @@ class CallerAuthentication:
                 if not await asyncio.to_thread(verify_password, password_hash, password):
                     raise Unauthenticated("Invalid username or password.")
                 logins.remember(username, password, password_hash)
+        self._node.usage.note_login(principal.id, self._node.clock.now())
         return Actor(principal=principal)
 
     async def _credentials(self, login: str) -> tuple[Principal, str] | None:
@@ -89,19 +91,21 @@ class CallerAuthentication:
     async def principal_for_session(
         self, login: str, fingerprint: Callable[[str], str], *, expected: str | None
     ) -> tuple[Principal, str] | None:
-        """The active principal whose login is ``login``, with ``fingerprint`` of its password
-        hash (which ties a browser session to the password it was opened with; the hash itself
-        stays here). None when the login is gone, or when the password changed since the
-        session's fingerprint ``expected`` was taken; ``expected`` is None only at sign-in,
-        right after ``basic`` checked the password."""
+        """The active principal whose login is ``login``, with ``fingerprint`` of its session
+        stamp: its password hash and session epoch (which tie a browser session to the
+        password it was opened with and to the account as it then stood; the hash itself stays
+        here). None when the login is gone or disabled, or when the password changed or the
+        account was disabled, enabled or deleted since the session's fingerprint ``expected``
+        was taken; ``expected`` is None only at sign-in, right after ``basic`` checked the
+        password."""
         # Always from the store: a console session never outlives its account, even one
         # changed in SQL, which no node is told of.
         async with self._node.transaction(write=False) as store:
-            found = await store.principals.credentials(login)
+            found = await store.principals.session_credentials(login)
         if found is None:
             return None
-        principal, password_hash = found
-        current = fingerprint(password_hash)
+        principal, password_hash, epoch = found
+        current = fingerprint(session_stamp(password_hash, epoch))
         if expected is not None and not hmac.compare_digest(current, expected):
             return None
         return principal, current

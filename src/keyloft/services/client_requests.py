@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from keyloft.domain.actors import Actor, PrincipalKind
+from keyloft.domain.certificate_names import NAME_FIELDS, CertificateName, check_certificate_name
 from keyloft.domain.client_keys import check_jwks
 from keyloft.domain.clients import (
     AUTH_METHODS,
@@ -15,6 +16,7 @@ from keyloft.domain.clients import (
     NO_CREDENTIALS,
     PRIVATE_KEY_JWT,
     SELF_SIGNED_TLS,
+    TLS_CLIENT_AUTH,
     Client,
     ClientCredentials,
     ScopeInput,
@@ -52,11 +54,14 @@ class CredentialRequest:
     jwks: Any = KEEP
     jwks_uri: Any = KEEP
     federated: Any = KEEP
+    tls_names: Any = KEEP
+    """The certificate name fields sent (``tlsClientAuthSubjectDn``…: value or None), which
+    replace the client's name; ``KEEP`` when none was sent."""
 
     @property
     def empty(self) -> bool:
         return self.auth_method is None and all(
-            value is KEEP for value in (self.jwks, self.jwks_uri, self.federated)
+            value is KEEP for value in (self.jwks, self.jwks_uri, self.federated, self.tls_names)
         )
 
 
@@ -67,10 +72,16 @@ class CheckedCredentials:
 
 
 def check_credentials(
-    request: CredentialRequest, current: Client | None, *, allow_http: bool
+    request: CredentialRequest,
+    current: Client | None,
+    *,
+    allow_http: bool,
+    client_ca: bool = False,
 ) -> CheckedCredentials:
     """The method and credentials a client will have: the request's, else the current ones.
-    A private_key_jwt client needs a way to prove itself: keys, a key set URL, or a rule."""
+    A private_key_jwt client needs a way to prove itself: keys, a key set URL, or a rule; a
+    tls_client_auth client exactly one certificate name, and a deployment that trusts a CA
+    (``client_ca``) to become one."""
     held = current.credentials if current is not None else NO_CREDENTIALS
     method = request.auth_method or (current.auth_method if current else CLIENT_SECRET)
     if method not in AUTH_METHODS:
@@ -78,6 +89,16 @@ def check_credentials(
             f"tokenEndpointAuthMethod must be one of {', '.join(AUTH_METHODS)}.",
             field="tokenEndpointAuthMethod",
         )
+    becomes_tls = method == TLS_CLIENT_AUTH and (
+        current is None or current.auth_method != TLS_CLIENT_AUTH
+    )
+    if becomes_tls and not client_ca:
+        raise ValidationFailed(
+            "This deployment trusts no CA for client certificates (KEYLOFT_CLIENT_CA_CERTS is "
+            "not set), so no client can use tls_client_auth.",
+            field="tokenEndpointAuthMethod",
+        )
+    tls_name = _tls_name(request.tls_names, held.tls_name, method)
     jwks = held.jwks
     if request.jwks is not KEEP:
         jwks = check_jwks(request.jwks) if request.jwks is not None else ()
@@ -95,7 +116,7 @@ def check_credentials(
             if request.federated is not None
             else ()
         )
-    credentials = ClientCredentials(jwks, jwks_uri, federated)
+    credentials = ClientCredentials(jwks, jwks_uri, federated, tls_name)
     if method == PRIVATE_KEY_JWT and not credentials:
         raise ValidationFailed(
             "A private_key_jwt client needs jwks, jwksUri or federatedCredentials.",
@@ -108,6 +129,33 @@ def check_credentials(
             field="tokenEndpointAuthMethod",
         )
     return CheckedCredentials(method, credentials)
+
+
+def _tls_name(sent: Any, held: CertificateName | None, method: str) -> CertificateName | None:
+    """The certificate name the client will have: the one field sent (with a value), else the
+    one it holds. Only a tls_client_auth client has one (RFC 8705 §2.1.2: exactly one)."""
+    given: dict[str, Any] = {} if sent is KEEP else dict(sent)
+    named = [(name, given[name]) for name in NAME_FIELDS if given.get(name) is not None]
+    if method != TLS_CLIENT_AUTH:
+        if named:
+            raise ValidationFailed(
+                f"{named[0][0]} is only for a tls_client_auth client.", field=named[0][0]
+            )
+        return None
+    if len(named) > 1:
+        raise ValidationFailed(
+            "A tls_client_auth client names its certificate in exactly one of "
+            f"{', '.join(NAME_FIELDS)}; {named[0][0]} and {named[1][0]} were both given.",
+            field=named[1][0],
+        )
+    name = check_certificate_name(*named[0]) if named else (None if given else held)
+    if name is None:
+        raise ValidationFailed(
+            "A tls_client_auth client needs the name its certificate carries: exactly one of "
+            f"{', '.join(NAME_FIELDS)}.",
+            field="tokenEndpointAuthMethod",
+        )
+    return name
 
 
 @dataclass(frozen=True, slots=True)

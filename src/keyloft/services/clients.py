@@ -58,9 +58,11 @@ class ClientService:
         cache: ClientCache | None = None,
         *,
         allow_http: bool = False,
+        client_ca: bool = False,
     ) -> None:
         self._store = store
         self._allow_http = allow_http
+        self._client_ca = client_ca
         self._hasher = hasher
         self._clock = clock
         self._context = context or RequestContext()
@@ -78,6 +80,7 @@ class ClientService:
             node.usage,
             node.cache,
             allow_http=node.federation_allow_http,
+            client_ca=node.client_trust is not None,
         )
 
     def _latest_use(self, client: Client) -> Client:
@@ -222,7 +225,9 @@ class ClientService:
         checked = await check_request(self._store, actor, org, request)
         assert checked.name is not None
         assert checked.description is not None
-        method = check_credentials(request.credentials, None, allow_http=self._allow_http)
+        method = check_credentials(
+            request.credentials, None, allow_http=self._allow_http, client_ca=self._client_ca
+        )
         await self._store.orgs.lock(org.id)
         if await self._store.clients.count_valid(org.id) >= org.max_clients:
             raise ClientLimitReached(
@@ -259,7 +264,9 @@ class ClientService:
         org = await self.org(actor)
         current = await self._changeable(actor, client_key, if_match)
         checked = await check_request(self._store, actor, org, request)
-        method = check_credentials(request.credentials, current, allow_http=self._allow_http)
+        method = check_credentials(
+            request.credentials, current, allow_http=self._allow_http, client_ca=self._client_ca
+        )
         secret: str | None = None
         secrets: ClientSecrets | None = None
         if method.auth_method != current.auth_method:

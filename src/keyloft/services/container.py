@@ -15,14 +15,27 @@ from keyloft.services.decisions import DecisionPoint
 from keyloft.services.introspection import Introspection
 from keyloft.services.node import Node
 from keyloft.services.operators import OperatorServices, SigningKeyAdministration
+from keyloft.services.org_settings import OrgSettings
 from keyloft.services.orgs import OrgService
+from keyloft.services.own_password import OwnPassword
 from keyloft.services.ports import Clock, Store
+from keyloft.services.principals import PrincipalAdministration
+from keyloft.services.registration import ClientRegistration
 from keyloft.services.token_inspection import TokenInspector
 from keyloft.services.token_issuance import TokenIssuance
 
 
 class Services:
-    __slots__ = ("callers", "clients", "console", "decisions", "introspection", "tokens")
+    __slots__ = (
+        "callers",
+        "clients",
+        "console",
+        "decisions",
+        "introspection",
+        "own_password",
+        "registrations",
+        "tokens",
+    )
 
     def __init__(self, node: Node) -> None:
         inspector = TokenInspector(node)
@@ -32,6 +45,8 @@ class Services:
         self.callers = CallerAuthentication(node, inspector)
         self.clients = ClientAdministration(node)
         self.console = ConsoleViews(node, self.callers)
+        self.own_password = OwnPassword(node)
+        self.registrations = ClientRegistration(node)
 
 
 def operator_services(
@@ -42,4 +57,6 @@ def operator_services(
         OrgService(store, clock, operator=operator),
         AuditService(store),
         SigningKeyAdministration(store, clock, operator, token_lifetime=token_lifetime),
+        OrgSettings(store, clock, operator=operator),
+        PrincipalAdministration(store, clock, operator=operator),
     )

@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from keyloft.domain.certificate_trust import ClientCertificateTrust
     from keyloft.domain.credentials import SecretHasher
     from keyloft.domain.signing import KeyRing
     from keyloft.services.dpop import DpopNonces
@@ -48,6 +49,11 @@ class Node(Protocol):
     @property
     def dpop_nonces(self) -> DpopNonces | None:
         """The server's DPoP nonces, when the deployment requires them; None otherwise."""
+
+    @property
+    def client_trust(self) -> ClientCertificateTrust | None:
+        """The CA certificates a tls_client_auth client's certificate must chain to
+        (KEYLOFT_CLIENT_CA_CERTS); None when the deployment has none."""
 
     @property
     def replays(self) -> ReplayGuard:

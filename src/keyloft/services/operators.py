@@ -1,6 +1,7 @@
 """What an operator does at the command line, inside one unit of work: orgs with their admins,
-Tills and scope entities, the signing keys, and reading the audit trail. Every change is
-recorded in the audit trail under the operator's name."""
+Tills and scope entities, the orgs' settings, the accounts of admins and Tills, the signing
+keys, and reading the audit trail. Every change is recorded in the audit trail under the
+operator's name."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from keyloft.services.keys import (
     rewrap_signing_keys,
     rotate_signing_key,
 )
+from keyloft.services.org_settings import OrgSettings
 from keyloft.services.orgs import OrgService
 from keyloft.services.ports import Clock, Store
+from keyloft.services.principals import PrincipalAdministration
 
 
 class SigningKeyAdministration:
@@ -67,3 +70,5 @@ class OperatorServices:
     orgs: OrgService
     audit: AuditService
     keys: SigningKeyAdministration
+    org_settings: OrgSettings
+    principals: PrincipalAdministration

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from keyloft.domain.accounts import Account
 from keyloft.domain.actors import Principal, PrincipalKind
 from keyloft.domain.audit import AuditEvent
 from keyloft.domain.clients import CLIENT_SECRET, NO_CREDENTIALS, Client, ClientCredentials
 from keyloft.domain.orgs import Org
+from keyloft.domain.registration import Registration
 from keyloft.domain.scopes import Grant, ScopeEntity
 
 
@@ -109,6 +111,11 @@ class OrgRepository(Protocol):
         self, *, name: str, timezone: str, max_clients: int, max_token_ttl: int, now: datetime
     ) -> Org: ...
     async def find_by_name(self, name: str) -> Org | None: ...
+    async def list(self) -> builtins.list[Org]:
+        """Every org, in id order."""
+
+    async def update(self, org: Org) -> None:
+        """Store ``org``'s name, time zone and limits (announced: nodes drop their copies)."""
 
 
 class PrincipalRepository(Protocol):
@@ -136,6 +143,27 @@ class PrincipalRepository(Protocol):
         password_hash: str,
         now: datetime,
     ) -> Principal: ...
+
+    # Accounts. ``set_password``, ``set_active`` and ``delete`` each move the principal's
+    # session epoch (ending its console sessions) and are announced, so every node drops its
+    # copies of the org's logins.
+    async def accounts(self, org_id: int, kind: PrincipalKind) -> list[Account]:
+        """The org's principals of this kind that are not deleted, active or not, by id."""
+
+    async def account(self, org_id: int, code: str, kind: PrincipalKind) -> Account | None:
+        """The principal of this kind and login in the org, deleted or not."""
+
+    async def session_credentials(self, code: str) -> tuple[Principal, str, int] | None:
+        """The active principal whose login is ``code``, its password hash and its session
+        epoch."""
+
+    async def set_password(self, principal: Principal, password_hash: str) -> None: ...
+    async def set_active(self, principal: Principal, active: bool) -> None: ...
+    async def delete(self, principal: Principal, now: datetime) -> None:
+        """Inactive for good; the row stays (attribution, the audit trail, its login)."""
+
+    async def record_logins(self, logins: Mapping[int, datetime]) -> None:
+        """Move each principal's last login forward to the given time (never backward)."""
 
 
 class ScopeRepository(Protocol):
@@ -240,6 +268,31 @@ class UsedAssertionRepository(Protocol):
         """Forget the assertions that expired before ``now``; how many."""
 
 
+class RegistrationRepository(Protocol):
+    """Clients registered at the registration endpoint (RFC 7591/7592): the hash of each one's
+    registration access token."""
+
+    async def add(
+        self, client_id: int, token_hash: str, *, auth_method: str, now: datetime
+    ) -> None: ...
+    async def find(self, client_key: str) -> Registration | None:
+        """The registration of the client with this key, in any org."""
+
+    async def rotate(
+        self,
+        client_id: int,
+        token_hash: str,
+        *,
+        replacing: str,
+        auth_method: str,
+        now: datetime,
+    ) -> bool:
+        """Store a new token's hash, only while ``replacing`` is still the stored one (False
+        when another update rotated it first)."""
+
+    async def remove(self, client_id: int) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AuditQuery:
     """``org_id`` None: the deployment-wide events; ``everywhere``: every org's and those."""
@@ -289,6 +342,8 @@ class Store(Protocol):
     def audit(self) -> AuditRepository: ...
     @property
     def used_assertions(self) -> UsedAssertionRepository: ...
+    @property
+    def registrations(self) -> RegistrationRepository: ...
 
 
 class Clock(Protocol):

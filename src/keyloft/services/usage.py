@@ -1,9 +1,11 @@
-"""When each client was last used (a token minted for it), to the minute.
+"""When each client was last used (a token minted for it), and each admin or Till last logged
+in (Basic or console), to the minute.
 
-Minting must not write to the database, so uses are noted in memory and written in batches:
-one statement per client used since the last flush, whatever the number of tokens. The node
-also remembers the latest use it noted per client after writing it (a bounded number of
-clients), so a client read from the node's cache never shows an older use than the node made.
+Minting and logging in must not write to the database, so uses are noted in memory and written
+in batches: one statement per client (or principal) since the last flush, whatever the number
+of tokens or calls. The node also remembers the latest use it noted per client after writing
+it (a bounded number of clients), so a client read from the node's cache never shows an older
+use than the node made.
 """
 
 from __future__ import annotations
@@ -34,6 +36,18 @@ class UsageLog:
         # client id -> (a client as read, the use it was given, the client with that use):
         # a list answered from the node's copies gives the same copy on every call.
         self._overlaid: dict[int, tuple[Client, datetime, Client]] = {}
+        self._logins: dict[int, datetime] = {}  # principal id -> minute
+
+    def note_login(self, principal_id: int, at: datetime) -> None:
+        """A successful login of an admin or Till (its ``lastLoginOn``)."""
+        minute = to_minute(at)
+        known = self._logins.get(principal_id)
+        if known is None or known < minute:
+            self._logins[principal_id] = minute
+
+    def take_logins(self) -> dict[int, datetime]:
+        batch, self._logins = self._logins, {}
+        return batch
 
     def note(self, client_id: int, at: datetime) -> None:
         minute = to_minute(at)
@@ -99,9 +113,12 @@ class UsageLog:
         self,
         batch: dict[int, datetime],
         credentials: dict[tuple[int, str], datetime] | None = None,
+        logins: dict[int, datetime] | None = None,
     ) -> None:
         """A batch whose write failed, kept for the next flush (later uses win)."""
         for client_id, minute in batch.items():
             self.note(client_id, minute)
         for (client_id, credential), minute in (credentials or {}).items():
             self.note_credential(client_id, credential, minute)
+        for principal_id, minute in (logins or {}).items():
+            self.note_login(principal_id, minute)

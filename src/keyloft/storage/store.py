@@ -22,6 +22,7 @@ from keyloft.services.ports import (
     ClientRepository,
     OrgRepository,
     PrincipalRepository,
+    RegistrationRepository,
     RevocationRepository,
     ScopeRepository,
     SigningKeyRepository,
@@ -34,6 +35,7 @@ from keyloft.storage.repositories import (
     SqlClients,
     SqlOrgs,
     SqlPrincipals,
+    SqlRegistrations,
     SqlRevocations,
     SqlScopes,
     SqlSigningKeys,
@@ -49,7 +51,7 @@ class SqlStore:
     def __init__(self, session: AsyncSession, changes: Changes | None = None) -> None:
         self.session = session
         self.changes = changes if changes is not None else Changes()
-        self.orgs: OrgRepository = SqlOrgs(session)
+        self.orgs: OrgRepository = SqlOrgs(session, self.changes)
         self.principals: PrincipalRepository = SqlPrincipals(session, self.changes)
         self.scopes: ScopeRepository = SqlScopes(session, self.changes)
         self.clients: ClientRepository = SqlClients(session, self.changes)
@@ -57,6 +59,7 @@ class SqlStore:
         self.revocations: RevocationRepository = SqlRevocations(session, self.changes)
         self.audit: AuditRepository = SqlAudit(session)
         self.used_assertions: UsedAssertionRepository = SqlUsedAssertions(session)
+        self.registrations: RegistrationRepository = SqlRegistrations(session)
 
 
 class LazyStore:
@@ -106,6 +109,10 @@ class LazyStore:
     @property
     def used_assertions(self) -> UsedAssertionRepository:
         return self._open().used_assertions
+
+    @property
+    def registrations(self) -> RegistrationRepository:
+        return self._open().registrations
 
     async def finish(self, *, commit: bool) -> None:
         """Commit (or roll back) and close the session, if one was opened."""

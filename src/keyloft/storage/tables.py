@@ -86,6 +86,13 @@ class PrincipalRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Deleted (soft): inactive for good; the row stays for the clients and events naming it.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The last successful Basic or console login, to the minute; written in batches.
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Moved by every password change, disable, enable and delete: console sessions opened
+    # before it end.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class ScopeEntityRow(Base):
@@ -144,6 +151,11 @@ class ClientRow(Base):
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     jwks_uri: Mapped[str | None] = mapped_column(String(512), nullable=True)
     federated_credentials: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # A tls_client_auth client's certificate name (RFC 8705 §2.1.2): which one (subject_dn,
+    # san_dns, san_uri, san_ip or san_email) and its value; both NULL for other methods. One
+    # kind and one value, rather than a column per kind: a client has exactly one.
+    tls_client_auth_name_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    tls_client_auth_name: Mapped[str | None] = mapped_column(String(2048), nullable=True)
 
 
 class CredentialUseRow(Base):
@@ -157,6 +169,23 @@ class CredentialUseRow(Base):
     )
     credential: Mapped[str] = mapped_column(String(200), primary_key=True)
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ClientRegistrationRow(Base):
+    """A client registered at the registration endpoint (RFC 7591): the keyed hash of its
+    registration access token (RFC 7592; never the token itself) and the authentication method
+    it registered (``client_secret_post`` is kept for the answers; the client itself holds a
+    secret usable either way). Clients made otherwise have no row, and no registration."""
+
+    __tablename__ = "client_registrations"
+
+    client_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(128))
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class UsedAssertionRow(Base):

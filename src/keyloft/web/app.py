@@ -17,7 +17,7 @@ from keyloft.web import console, errors, metrics
 from keyloft.web.lane import DirectLane, LaneDeclarationError, LaneTable
 from keyloft.web.lane.body import document_bodies
 from keyloft.web.middleware import RequestContextMiddleware
-from keyloft.web.routes import audit, check, health, integrations, oauth2, tokens
+from keyloft.web.routes import audit, check, health, integrations, oauth2, registration, tokens
 
 DESCRIPTION = """API client accounts for an org's integrations, wire-compatible with the v3
 Integrations API. Every answer is an envelope: `{"data": …, "errors": null}` on success,
@@ -95,6 +95,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(tokens.router)
     app.include_router(oauth2.router)
+    app.include_router(registration.router)
     app.include_router(check.router)
     app.include_router(health.router)
     console.install(app)
@@ -123,6 +124,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "basic": {"type": "http", "scheme": "basic", "description": "Admin user or Till."},
         "capToken": {"type": "apiKey", "in": "header", "name": "X-CAP-API-OAUTH-TOKEN"},
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "registrationToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A client's registration access token (RFC 7592).",
+        },
     }
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():

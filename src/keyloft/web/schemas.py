@@ -24,7 +24,9 @@ class ScopeIn(_Strict):
     )
 
 
-AuthMethod = Literal["client_secret_basic", "private_key_jwt", "self_signed_tls_client_auth"]
+AuthMethod = Literal[
+    "client_secret_basic", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"
+]
 
 
 class FederatedCredentialIn(_Strict):
@@ -64,10 +66,41 @@ class _Credentials(_Strict):
     )
     tokenEndpointAuthMethod: AuthMethod | None = Field(
         default=None,
-        description="client_secret_basic (a secret: Basic, the form or the v3 body) or "
+        description="client_secret_basic (a secret: Basic, the form or the v3 body), "
         "private_key_jwt (no secret: a JWT assertion signed by one of its keys, or a token a "
-        "federated credential trusts). Default on create: client_secret_basic; kept when "
-        "absent on update. Switching to client_secret_basic issues a secret (in the answer).",
+        "federated credential trusts), tls_client_auth (no secret: a TLS client certificate "
+        "issued by a CA the deployment trusts, KEYLOFT_CLIENT_CA_CERTS, carrying the one name "
+        "given in a tlsClientAuth* field; RFC 8705 §2.1) or self_signed_tls_client_auth (no "
+        "secret: a TLS client certificate registered in jwks; RFC 8705 §2.2). Default on "
+        "create: client_secret_basic; kept when absent on update. Switching to "
+        "client_secret_basic issues a secret (in the answer).",
+    )
+    tlsClientAuthSubjectDn: str | None = Field(
+        default=None,
+        description="tls_client_auth: the certificate's subject DN, in RFC 4514 form (such "
+        "as CN=partner,O=Acme,C=DE), compared RDN by RDN ignoring case and extra spaces. A "
+        "tls_client_auth client has exactly one of the five tlsClientAuth* fields; any of "
+        "them sent replaces its name; kept when none is sent; null for other methods.",
+    )
+    tlsClientAuthSanDns: str | None = Field(
+        default=None,
+        description="tls_client_auth: a dNSName subjectAltName of the certificate (exact, "
+        "ignoring case; no wildcards).",
+    )
+    tlsClientAuthSanUri: str | None = Field(
+        default=None,
+        description="tls_client_auth: a uniformResourceIdentifier subjectAltName of the "
+        "certificate (exact), such as a SPIFFE ID.",
+    )
+    tlsClientAuthSanIp: str | None = Field(
+        default=None,
+        description="tls_client_auth: an iPAddress subjectAltName of the certificate, IPv4 or "
+        "IPv6 (compared as addresses; stored in canonical form).",
+    )
+    tlsClientAuthSanEmail: str | None = Field(
+        default=None,
+        description="tls_client_auth: an rfc822Name subjectAltName of the certificate (the "
+        "domain compared ignoring case).",
     )
     jwks: dict[str, Any] | None = Field(
         default=None,
@@ -282,8 +315,11 @@ class FederatedCredentialOut(BaseModel):
 
 
 class CredentialUseOut(BaseModel):
-    type: Literal["secret", "key", "federated"]
-    id: str | None = Field(description="The key's thumbprint or the federated rule's name.")
+    type: Literal["secret", "key", "federated", "certificate"]
+    id: str | None = Field(
+        description="The key's thumbprint, the federated rule's name, or the x5t#S256 of the "
+        "TLS certificate a tls_client_auth client used."
+    )
     at: str
 
 
@@ -292,6 +328,13 @@ class ClientDetailOut(ClientSummaryOut):
     jwks: dict[str, Any] | None
     jwksUri: str | None
     federatedCredentials: list[FederatedCredentialOut]
+    tlsClientAuthSubjectDn: str | None = Field(
+        default=None, description="tls_client_auth: the name its certificate must carry."
+    )
+    tlsClientAuthSanDns: str | None = None
+    tlsClientAuthSanUri: str | None = None
+    tlsClientAuthSanIp: str | None = None
+    tlsClientAuthSanEmail: str | None = None
     keys: list[ClientKeyOut] = Field(description="The registered jwks keys, summarised.")
     lastUsedCredential: CredentialUseOut | None = Field(
         description="Which credential minted the latest token."

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from keyloft.domain.actors import Principal
+from keyloft.domain.certificate_names import name_fields
 from keyloft.domain.client_keys import jwks_document
 from keyloft.domain.clients import Client
 from keyloft.domain.orgs import Org
@@ -103,6 +104,7 @@ def credentials_view(client: Client, org: Org, uses: Mapping[str, datetime]) -> 
             rule.as_dict() | {"lastUsedOn": when(f"federated:{rule.name}")}
             for rule in held.federated
         ],
+        **name_fields(held.tls_name),
         "keys": [
             {
                 "kid": key.kid,

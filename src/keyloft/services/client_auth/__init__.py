@@ -1,10 +1,12 @@
 """Client authentication at the token endpoints, as a registry of methods (RFC 6749 §2.3).
 
 Each method is one module (``client_secret_basic``, ``client_secret_post``, the v3 body,
-``private_key_jwt`` with its federated assertions, ``self_signed_tls_client_auth``) and
-one line in ``METHODS`` below. An endpoint names its dialect; the registry picks the one
-method of that dialect whose credentials the request carries: none is ``invalid_client``,
-more than one ``invalid_request`` (§2.3: exactly one method per request).
+``private_key_jwt`` with its federated assertions, ``tls_client_auth``,
+``self_signed_tls_client_auth``) and one line in ``METHODS`` below — but for the two mutual TLS
+methods, whose requests look alike and which one entry (``certificate``) stands for, choosing
+between them by the method the named client registered. An endpoint names its dialect; the
+registry picks the one entry of that dialect whose credentials the request carries: none is
+``invalid_client``, more than one ``invalid_request`` (§2.3: exactly one method per request).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from keyloft.domain.errors import InvalidClientCredentials, KeyloftError
 from keyloft.domain.oauth import InvalidClient, InvalidRequest
+from keyloft.services.client_auth.certificate import MutualTls
 from keyloft.services.client_auth.client_secret_basic import ClientSecretBasic
 from keyloft.services.client_auth.client_secret_post import ClientSecretPost
 from keyloft.services.client_auth.private_key_jwt import PrivateKeyJwt
@@ -22,7 +25,6 @@ from keyloft.services.client_auth.request import (
     ClientAuthRequest,
     SecretUpgrade,
 )
-from keyloft.services.client_auth.self_signed_tls_client_auth import SelfSignedTlsClientAuth
 from keyloft.services.client_auth.v3_key_secret import V3KeySecret
 from keyloft.services.node import Node
 from keyloft.services.ports import Store
@@ -43,7 +45,7 @@ METHODS: tuple[ClientAuthMethod, ...] = (
     ClientSecretPost(),
     V3KeySecret(),
     PrivateKeyJwt(),
-    SelfSignedTlsClientAuth(),
+    MutualTls(),  # tls_client_auth and self_signed_tls_client_auth
 )
 
 
@@ -56,7 +58,7 @@ _OF_DIALECT = {
 
 def method_names(dialect: str) -> list[str]:
     """The methods a dialect's endpoints accept, as RFC 8414 metadata lists them."""
-    return [method.name for method in _OF_DIALECT.get(dialect, ())]
+    return [name for method in _OF_DIALECT.get(dialect, ()) for name in method.names]
 
 
 def select(

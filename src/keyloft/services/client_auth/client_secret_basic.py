@@ -17,6 +17,7 @@ from keyloft.services.ports import Store
 
 class ClientSecretBasic:
     name: ClassVar[str] = "client_secret_basic"
+    names: ClassVar[tuple[str, ...]] = ("client_secret_basic",)
     dialects: ClassVar[frozenset[str]] = frozenset({"oauth2"})
     supersedes: ClassVar[frozenset[str]] = frozenset()
 

@@ -13,6 +13,7 @@ from keyloft.services.ports import Store
 
 class ClientSecretPost:
     name: ClassVar[str] = "client_secret_post"
+    names: ClassVar[tuple[str, ...]] = ("client_secret_post",)
     dialects: ClassVar[frozenset[str]] = frozenset({"oauth2"})
     supersedes: ClassVar[frozenset[str]] = frozenset()
 

@@ -32,6 +32,7 @@ ENDPOINTS = ("/oauth2/token", "/v3/oauth/token/generate", "/oauth2/introspect", 
 
 class PrivateKeyJwt:
     name: ClassVar[str] = PRIVATE_KEY_JWT
+    names: ClassVar[tuple[str, ...]] = (PRIVATE_KEY_JWT,)
     dialects: ClassVar[frozenset[str]] = frozenset({"oauth2", "v3"})
     # Its requests may name the client (client_id), which alone looks like the form post.
     supersedes: ClassVar[frozenset[str]] = frozenset({"client_secret_post"})

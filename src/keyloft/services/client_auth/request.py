@@ -54,12 +54,15 @@ class AuthenticatedClient:
 class ClientAuthMethod(Protocol):
     """One way for a client to prove who it is at a token endpoint.
 
-    ``name`` is its RFC 7591 ``token_endpoint_auth_method`` value; ``dialects`` the endpoints
-    that accept it (``oauth2``: the RFC 6749 endpoints; ``v3``: the v3 token call);
-    ``supersedes`` the methods whose parameters its own requests also carry, so that only it
-    is chosen when both look present."""
+    ``name`` names it in the registry; ``names`` are the RFC 7591
+    ``token_endpoint_auth_method`` values it stands for, as RFC 8414 metadata lists them (its
+    name alone, but for an entry standing for several methods whose requests look alike);
+    ``dialects`` the endpoints that accept it (``oauth2``: the RFC 6749 endpoints; ``v3``: the
+    v3 token call); ``supersedes`` the methods whose parameters its own requests also carry, so
+    that only it is chosen when both look present."""
 
     name: ClassVar[str]
+    names: ClassVar[tuple[str, ...]]
     dialects: ClassVar[frozenset[str]]
     supersedes: ClassVar[frozenset[str]]
 

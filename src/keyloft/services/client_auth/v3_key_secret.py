@@ -13,6 +13,7 @@ from keyloft.services.ports import Store
 
 class V3KeySecret:
     name: ClassVar[str] = "v3_key_secret"
+    names: ClassVar[tuple[str, ...]] = ("v3_key_secret",)
     dialects: ClassVar[frozenset[str]] = frozenset({"v3"})
     supersedes: ClassVar[frozenset[str]] = frozenset()
 

@@ -6,6 +6,7 @@ from keyloft.storage.repositories.audit import SqlAudit
 from keyloft.storage.repositories.clients import SqlClients
 from keyloft.storage.repositories.orgs import SqlOrgs
 from keyloft.storage.repositories.principals import SqlPrincipals
+from keyloft.storage.repositories.registrations import SqlRegistrations
 from keyloft.storage.repositories.revocations import SqlRevocations
 from keyloft.storage.repositories.scopes import SqlScopes
 from keyloft.storage.repositories.signing_keys import SqlSigningKeys
@@ -16,6 +17,7 @@ __all__ = [
     "SqlClients",
     "SqlOrgs",
     "SqlPrincipals",
+    "SqlRegistrations",
     "SqlRevocations",
     "SqlScopes",
     "SqlSigningKeys",

@@ -12,6 +12,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keyloft.domain.certificate_names import CertificateName, NameKind
 from keyloft.domain.client_keys import ClientKey, check_jwks, jwks_document
 from keyloft.domain.clients import CLIENT_SECRET, NO_CREDENTIALS, Client, ClientCredentials
 from keyloft.domain.federation import rules_from_stored
@@ -40,22 +41,40 @@ def _parsed_jwks(stored: str) -> tuple[ClientKey, ...]:
     return check_jwks(json.loads(stored))
 
 
+@functools.lru_cache(maxsize=4096)
+def _tls_name(kind: str | None, value: str | None) -> CertificateName | None:
+    # A subject DN is parsed once per distinct name, not per read of its client.
+    if kind is None or value is None:
+        return None
+    return CertificateName(NameKind(kind), value)
+
+
 def _credentials(row: ClientRow | AnyRow) -> ClientCredentials:
     """The credentials stored on a client row (checked when they were written)."""
-    if row.jwks is None and row.jwks_uri is None and not row.federated_credentials:
+    tls_name = _tls_name(row.tls_client_auth_name_type, row.tls_client_auth_name)
+    if (
+        row.jwks is None
+        and row.jwks_uri is None
+        and not row.federated_credentials
+        and tls_name is None
+    ):
         return ClientCredentials()
     return ClientCredentials(
         jwks=_parsed_jwks(json.dumps(row.jwks, sort_keys=True)) if row.jwks is not None else (),
         jwks_uri=row.jwks_uri,
         federated=rules_from_stored(row.federated_credentials or ()),
+        tls_name=tls_name,
     )
 
 
 def _credential_columns(credentials: ClientCredentials) -> dict[str, object]:
+    tls_name = credentials.tls_name
     return {
         "jwks": jwks_document(credentials.jwks) if credentials.jwks else None,
         "jwks_uri": credentials.jwks_uri,
         "federated_credentials": [rule.as_dict() for rule in credentials.federated] or None,
+        "tls_client_auth_name_type": tls_name.kind.value if tls_name is not None else None,
+        "tls_client_auth_name": tls_name.value if tls_name is not None else None,
     }
 
 

@@ -1,4 +1,5 @@
-"""Orgs: the tenants, and the per-org lock that serialises writers of an org's clients."""
+"""Orgs: the tenants, their settings, and the per-org lock that serialises writers of an
+org's clients."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keyloft.domain.orgs import Org
+from keyloft.services.ports import Changes
 from keyloft.storage.repositories.rows import unstorable
 from keyloft.storage.tables import OrgRow
 
@@ -19,8 +21,9 @@ def _org(row: OrgRow) -> Org:
 class SqlOrgs:
     """Implements ``keyloft.services.ports.OrgRepository``."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, changes: Changes | None = None) -> None:
         self._s = session
+        self._changes = changes if changes is not None else Changes()
 
     async def get(self, org_id: int) -> Org | None:
         row = await self._s.get(OrgRow, org_id)
@@ -50,3 +53,21 @@ class SqlOrgs:
             return None
         row = await self._s.scalar(select(OrgRow).where(OrgRow.name == name))
         return _org(row) if row else None
+
+    async def list(self) -> list[Org]:
+        return [_org(row) for row in await self._s.scalars(select(OrgRow).order_by(OrgRow.id))]
+
+    async def update(self, org: Org) -> None:
+        await self._s.execute(
+            update(OrgRow)
+            .where(OrgRow.id == org.id)
+            .values(
+                name=org.name,
+                timezone=org.timezone,
+                max_clients=org.max_clients,
+                max_token_ttl=org.max_token_ttl,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        # Nodes hold the org with its clients (their dates are in its zone): drop them.
+        self._changes.orgs.add(org.id)

@@ -40,6 +40,11 @@ NOTICES = {
         "The client now authenticates with self_signed_tls_client_auth, by its TLS certificate "
         "registered as one of its keys: a secret no longer works."
     ),
+    "tls-client-auth": (
+        "The client now authenticates with tls_client_auth: only a TLS certificate issued by a CA "
+        "this deployment trusts and carrying the name shown proves it."
+    ),
+    "tls-name-saved": "The name its certificate must carry was saved.",
     "private-key-jwt": (
         "The client now authenticates with private_key_jwt: its secret no longer works."
     ),

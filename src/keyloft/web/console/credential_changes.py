@@ -1,5 +1,6 @@
 """The client page's forms that change how a client proves itself: add or remove a public key,
-set or remove its key set URL, add or remove a federated credential, and switch its method.
+set or remove its key set URL, add or remove a federated credential, switch its method, and
+change the name a tls_client_auth client's certificate carries.
 
 Each is one guarded POST and one update of the client through the console's services, which
 keeps everything else as the client holds it (one audited ``client.update``). Done, it goes back
@@ -12,7 +13,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import Response
 
-from keyloft.domain.clients import PRIVATE_KEY_JWT, SELF_SIGNED_TLS
+from keyloft.domain.clients import PRIVATE_KEY_JWT, SELF_SIGNED_TLS, TLS_CLIENT_AUTH
 from keyloft.services.console_views import NoSuchClient, NotChanged
 from keyloft.web.caller import request_context
 from keyloft.web.console import credential_forms, rendering
@@ -20,6 +21,8 @@ from keyloft.web.console.credential_forms import (
     JWK,
     JWKS_URI,
     METHOD,
+    TLS_NAME,
+    TLS_VALUE,
     CredentialChange,
     CredentialForm,
     RuleFields,
@@ -112,9 +115,23 @@ async def switch_method(
     request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep, client_key: str
 ) -> Response:
     method = post.fields.get(METHOD, "").strip()
-    change = credential_forms.switch_method(method)
-    # A switch to client_secret_basic answers its secret; only the other way comes back here.
-    done = {PRIVATE_KEY_JWT: "private-key-jwt", SELF_SIGNED_TLS: "self-signed-tls"}.get(
-        method, "saved"
+    change = credential_forms.switch_method(
+        method, post.fields.get(TLS_NAME, "").strip(), post.fields.get(TLS_VALUE, "")
     )
+    # A switch to client_secret_basic answers its secret; only the other way comes back here.
+    done = {
+        PRIVATE_KEY_JWT: "private-key-jwt",
+        SELF_SIGNED_TLS: "self-signed-tls",
+        TLS_CLIENT_AUTH: "tls-client-auth",
+    }.get(method, "saved")
     return await _change(request, con, services, post, client_key, change, done)
+
+
+@router.post("/clients/{client_key}/tls-name")
+async def set_tls_name(
+    request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep, client_key: str
+) -> Response:
+    change = credential_forms.set_tls_name(
+        post.fields.get(TLS_NAME, "").strip(), post.fields.get(TLS_VALUE, "")
+    )
+    return await _change(request, con, services, post, client_key, change, "tls-name-saved")

@@ -1,6 +1,7 @@
 """Reading the console's forms about how a client proves itself (its method, public keys, key
-set URL and federated credentials) into the ``CredentialRequest`` the services take, and naming
-the form field a service's refusal is about, in words that fit beside that field.
+set URL, federated credentials, and the name a tls_client_auth client's certificate carries)
+into the ``CredentialRequest`` the services take, and naming the form field a service's refusal
+is about, in words that fit beside that field.
 
 Only the shape of the input is handled here (JSON text to a JWK Set, lines to lists); whether a
 key, URL or rule is acceptable is for the domain's checks, which ``ClientService.update`` runs.
@@ -15,8 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from keyloft.domain.certificate_names import NAME_FIELDS, NameKind
 from keyloft.domain.client_keys import PRIVATE_MEMBERS
-from keyloft.domain.clients import CLIENT_SECRET, PRIVATE_KEY_JWT, SELF_SIGNED_TLS, Client
+from keyloft.domain.clients import (
+    CLIENT_SECRET,
+    PRIVATE_KEY_JWT,
+    SELF_SIGNED_TLS,
+    TLS_CLIENT_AUTH,
+    Client,
+)
 from keyloft.domain.errors import KeyloftError, ValidationFailed
 from keyloft.services.client_requests import KEEP, CredentialRequest
 
@@ -24,11 +32,25 @@ MAX_PASTE = 64 * 1024
 METHOD = "tokenEndpointAuthMethod"
 JWK = "jwk"
 JWKS_URI = "jwksUri"
+TLS_NAME = "tlsClientAuthName"
+"""The form field choosing which of the certificate's names a tls_client_auth client names (the
+API field's name: ``tlsClientAuthSubjectDn``...)."""
+TLS_VALUE = "tlsClientAuthValue"
+"""The form field holding that name."""
 METHOD_CHOICES = (
     (CLIENT_SECRET, "client_secret_basic: a secret, shown once"),
     (PRIVATE_KEY_JWT, "private_key_jwt: signed assertions, no secret"),
+    (TLS_CLIENT_AUTH, "tls_client_auth: a TLS certificate from a trusted CA, no secret"),
     (SELF_SIGNED_TLS, "self_signed_tls_client_auth: its TLS certificate, no secret"),
 )
+TLS_NAME_CHOICES = (
+    (NameKind.SUBJECT_DN.field, "Subject DN"),
+    (NameKind.SAN_DNS.field, "SAN: DNS name"),
+    (NameKind.SAN_URI.field, "SAN: URI"),
+    (NameKind.SAN_IP.field, "SAN: IP address"),
+    (NameKind.SAN_EMAIL.field, "SAN: email address"),
+)
+TLS_NAME_LABELS = dict(TLS_NAME_CHOICES)
 # A rule's members as the API names them, and the form fields that hold them.
 RULE_FIELDS = {
     "name": "ruleName",
@@ -40,7 +62,9 @@ RULE_FIELDS = {
 }
 _KEY_AT = re.compile(r"jwks\.keys\[(\d+)\](?:\.(\w+))?")
 _RULE_AT = re.compile(r"federatedCredentials\[\d+\]\.(\w+)")
-_CREDENTIAL_FIELD = re.compile(rf"(jwks|{JWKS_URI}|federatedCredentials|{METHOD})\b")
+_CREDENTIAL_FIELD = re.compile(
+    rf"(jwks|{JWKS_URI}|federatedCredentials|{METHOD}|tlsClientAuth\w+)\b"
+)
 
 
 @dataclass
@@ -147,6 +171,8 @@ class CredentialForm:
     jwk: str = ""
     jwks_uri: str = ""
     rule: RuleFields = field(default_factory=RuleFields)
+    tls_name: str = NameKind.SUBJECT_DN.field
+    tls_value: str = ""
 
     @classmethod
     def from_fields(
@@ -159,18 +185,32 @@ class CredentialForm:
             jwk=fields.get(JWK, held.jwk),
             jwks_uri=fields.get(JWKS_URI, held.jwks_uri).strip(),
             rule=RuleFields.from_fields(fields) if "ruleName" in fields else held.rule,
+            tls_name=fields.get(TLS_NAME, held.tls_name).strip(),
+            tls_value=fields.get(TLS_VALUE, held.tls_value),
         )
 
     @classmethod
     def of(cls, client: Client) -> CredentialForm:
-        """The client page's forms as they start: the key set URL the client holds."""
-        return cls(auth_method=client.auth_method, jwks_uri=client.credentials.jwks_uri or "")
+        """The client page's forms as they start: the key set URL and the certificate name
+        the client holds."""
+        name = client.credentials.tls_name
+        return cls(
+            auth_method=client.auth_method,
+            jwks_uri=client.credentials.jwks_uri or "",
+            tls_name=name.field if name is not None else NameKind.SUBJECT_DN.field,
+            tls_value=name.value if name is not None else "",
+        )
 
     def to_request(self) -> CredentialRequest:
         """The create form's choice: a private_key_jwt client starts with what was given of a
         key (or key set), a key set URL and a first federated credential; a
         self_signed_tls_client_auth client with the pasted key (or key set) naming its
-        certificate, and nothing else."""
+        certificate, and nothing else; a tls_client_auth client with the name its certificate
+        carries."""
+        if self.auth_method == TLS_CLIENT_AUTH:
+            return CredentialRequest(
+                auth_method=TLS_CLIENT_AUTH, tls_names=tls_names(self.tls_name, self.tls_value)
+            )
         if self.auth_method == SELF_SIGNED_TLS:
             return CredentialRequest(
                 auth_method=SELF_SIGNED_TLS, jwks={"keys": pasted_keys(self.jwk)}
@@ -195,6 +235,13 @@ class CredentialForm:
             return False
         self.jwk = ""
         return True
+
+
+def tls_names(chosen: str, value: str) -> dict[str, str]:
+    """The certificate name as the API takes it: ``value`` in the chosen name's field."""
+    if chosen not in NAME_FIELDS:
+        raise ValidationFailed("Choose which name of the certificate to match.", field=TLS_NAME)
+    return {chosen: value}
 
 
 def _private(jwk: Mapping[str, Any]) -> bool:
@@ -232,6 +279,10 @@ def explain(
         return JWKS_URI, message
     if api_field == METHOD:
         return METHOD, message
+    if api_field in NAME_FIELDS:
+        return TLS_VALUE, message
+    if api_field == TLS_NAME:
+        return TLS_NAME, message
     rule_member = _RULE_AT.match(api_field)
     if rule_member is not None:
         form_field = RULE_FIELDS.get(rule_member.group(1))
@@ -314,12 +365,29 @@ def remove_rule(name: str) -> CredentialChange:
     return CredentialChange(frozenset(), build)
 
 
-def switch_method(method: str) -> CredentialChange:
+def switch_method(method: str, tls_name: str = "", tls_value: str = "") -> CredentialChange:
+    """A switch to ``method``; to tls_client_auth, with the name its certificate carries."""
+
     def build(client: Client) -> CredentialRequest:
         if not method:
             raise ValidationFailed("Choose the method to switch to.", field=METHOD)
         if method == client.auth_method:
             raise ValidationFailed(f"The client already uses {method}.", field=METHOD)
+        if method == TLS_CLIENT_AUTH:
+            return CredentialRequest(auth_method=method, tls_names=tls_names(tls_name, tls_value))
         return CredentialRequest(auth_method=method)
 
-    return CredentialChange(frozenset({METHOD}), build)
+    return CredentialChange(frozenset({METHOD, TLS_NAME, TLS_VALUE}), build)
+
+
+def set_tls_name(tls_name: str, tls_value: str) -> CredentialChange:
+    """A new name for a tls_client_auth client's certificate."""
+
+    def build(client: Client) -> CredentialRequest:
+        if client.auth_method != TLS_CLIENT_AUTH:
+            raise ValidationFailed(
+                "Only a tls_client_auth client names its certificate.", field=TLS_VALUE
+            )
+        return CredentialRequest(tls_names=tls_names(tls_name, tls_value))
+
+    return CredentialChange(frozenset({TLS_NAME, TLS_VALUE}), build)

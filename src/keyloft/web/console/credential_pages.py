@@ -85,6 +85,8 @@ def last_credential(client: Client, uses: Mapping[str, datetime], timezone: str)
     at = when(latest[1], timezone)
     if kind == "federated":
         return f"federated credential “{name}”, {at}"
+    if kind == "certificate":
+        return f"TLS certificate {name} (x5t#S256), {at}"
     kid = next((key.kid for key in client.credentials.jwks if key.thumbprint == name), None)
     named = f" (kid {kid})" if kid else ""
     return f"key {name}{named}, {at}"
@@ -104,7 +106,8 @@ def dpop_help(token_url: str, *, nonce: bool) -> dict[str, Any]:
 
 
 def tls_curl(issuer: str, client_key: str, *, dpop: bool = False) -> str:
-    """A command minting a token at /oauth2/token for a self_signed_tls_client_auth client: it
+    """A command minting a token at /oauth2/token for a client that proves itself with its TLS
+    certificate (tls_client_auth, self_signed_tls_client_auth): it
     connects (through the TLS terminator) with its certificate and key, names itself by
     ``client_id`` and sends no secret; with ``dpop``, and a DPoP proof (``$DPOP_PROOF``)."""
     lines = [f"curl -X POST '{issuer.rstrip('/')}/oauth2/token'", *TLS_OPTIONS]

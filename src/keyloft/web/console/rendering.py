@@ -12,14 +12,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyloft.domain.actors import Principal
-from keyloft.domain.clients import SELF_SIGNED_TLS, Client, etag
+from keyloft.domain.clients import SELF_SIGNED_TLS, TLS_CLIENT_AUTH, Client, etag
 from keyloft.domain.errors import KeyloftError
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import ScopeEntity
 from keyloft.services.client_admin import ClientAnswer
 from keyloft.services.console_views import HISTORY, ClientView, FormChoices, NoSuchClient
 from keyloft.web.console import credential_pages
-from keyloft.web.console.credential_forms import JWK, METHOD_CHOICES, CredentialForm
+from keyloft.web.console.credential_forms import (
+    JWK,
+    METHOD_CHOICES,
+    TLS_NAME_CHOICES,
+    TLS_NAME_LABELS,
+    CredentialForm,
+)
 from keyloft.web.console.dependencies import Console, SignedIn
 from keyloft.web.console.forms import ACCESS_CHOICES, NO_ACCESS, ClientForm
 from keyloft.web.console.pages import (
@@ -110,6 +116,8 @@ def _form_context(
         "till_options": till_options(tills, form.default_till_id),
         "has_tills": bool(tills),
         "method_choices": METHOD_CHOICES,
+        "tls_name_choices": TLS_NAME_CHOICES,
+        "tls_name_labels": TLS_NAME_LABELS,
     }
 
 
@@ -146,7 +154,7 @@ def _mint_commands(con: Console, client: Client) -> dict[str, Any]:
     if client.has_secret:
         curl = _curl(con, client.client_key, None, dpop=bound, tls=tls)
         return {"curl": curl, **_dpop(con, client), **_tls(client)}
-    if client.auth_method == SELF_SIGNED_TLS:
+    if client.auth_method in _BY_CERTIFICATE:
         return {
             "curl": credential_pages.tls_curl(con.issuer, client.client_key, dpop=bound),
             "federated_curl": None,
@@ -171,11 +179,15 @@ def _mint_commands(con: Console, client: Client) -> dict[str, Any]:
     }
 
 
+_BY_CERTIFICATE = (TLS_CLIENT_AUTH, SELF_SIGNED_TLS)
+"""The methods by which a client proves itself with its TLS certificate (RFC 8705 §2)."""
+
+
 def _tls(client: Client) -> dict[str, Any]:
     """The files a command connecting with the client's TLS certificate names (``tls``): for a
-    self_signed_tls_client_auth client or one whose tokens are bound to its certificate; else
+    client that proves itself with its certificate or one whose tokens are bound to it; else
     None."""
-    if not (client.certificate_bound or client.auth_method == SELF_SIGNED_TLS):
+    if not (client.certificate_bound or client.auth_method in _BY_CERTIFICATE):
         return {"tls": None}
     return {"tls": {"cert": credential_pages.CERT_FILE, "key": credential_pages.KEY_FILE}}
 

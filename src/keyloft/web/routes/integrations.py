@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
+from keyloft.domain.certificate_names import NAME_FIELDS
 from keyloft.domain.clients import Client, ScopeInput, etag
 from keyloft.domain.orgs import Org
 from keyloft.services.client_admin import ClientFilter
@@ -73,6 +74,7 @@ def _credentials(body: ClientCreate | ClientUpdate) -> CredentialRequest:
         )
         if "federatedCredentials" in given
         else KEEP,
+        tls_names={name: getattr(body, name) for name in NAME_FIELDS if name in given} or KEEP,
     )
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from keyloft.domain.client_keys import ASSERTION_ALGORITHMS
+from keyloft.domain.clients import TLS_CLIENT_AUTH
 from keyloft.domain.dpop import PROOF_ALGORITHMS
 from keyloft.services.client_auth import ClientAuthRequest, method_names
 from keyloft.services.client_auth.assertion import JWT_BEARER
@@ -128,7 +129,12 @@ async def revoke(request: Request) -> Response:
 async def metadata(rt: RuntimeDep) -> Response:
     """Authorization server metadata (RFC 8414)."""
     issuer = rt.settings.issuer.rstrip("/")
-    methods = method_names(OAUTH2.name)
+    # tls_client_auth only where a client can use it: with the CAs it needs.
+    methods = [
+        method
+        for method in method_names(OAUTH2.name)
+        if method != TLS_CLIENT_AUTH or rt.client_trust is not None
+    ]
     return JSONResponse(
         {
             "issuer": rt.settings.issuer,
@@ -136,6 +142,7 @@ async def metadata(rt: RuntimeDep) -> Response:
             "jwks_uri": f"{issuer}/.well-known/jwks.json",
             "introspection_endpoint": f"{issuer}/oauth2/introspect",
             "revocation_endpoint": f"{issuer}/oauth2/revoke",
+            "registration_endpoint": f"{issuer}/oauth2/register",
             "grant_types_supported": [GRANT],
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": methods,
