@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         le=3600,
         description="How often a node writes its clients' last use (lastUsedOn), in one batch.",
     )
+    usage_retention_days: int = Field(
+        default=400,
+        ge=1,
+        le=3650,
+        description="How long usage counts per client and hour are kept (docs/usage.md).",
+    )
     client_cert_header: str | None = Field(
         default=None,
         description="The header in which the TLS terminator passes the client's certificate "
@@ -130,6 +136,17 @@ class Settings(BaseSettings):
         default=False,
         description="Development and tests only: let client JWKS URIs and federated issuers "
         "use http:// and loopback or private addresses (otherwise https and public only).",
+    )
+    webhooks_allow_http: bool = Field(
+        default=False,
+        description="Development and tests only: let webhook URLs use http:// and loopback or "
+        "private addresses (otherwise https and public only).",
+    )
+    webhooks_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often each node looks for webhook messages due to be sent.",
     )
     console_session_seconds: int = Field(
         default=8 * 3600,

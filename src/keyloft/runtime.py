@@ -9,12 +9,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 
 from keyloft.cache.bus import LocalBus, RedisBus
 from keyloft.cache.client_state import ClientStateCache
+from keyloft.cache.mint_counter import MemoryMintCounter, RedisMintCounter
 from keyloft.cache.node import NodeCopies
 from keyloft.cache.ratelimit import MemoryLimiter, RedisLimiter
 from keyloft.cache.replay import RedisReplays
@@ -27,6 +28,7 @@ from keyloft.domain.certificate_trust import ClientCertificateTrust
 from keyloft.domain.credentials import SecretHasher
 from keyloft.domain.signing import KeyRing
 from keyloft.outbound import FetchPolicy, JsonFetcher
+from keyloft.outbound.webhook_post import WebhookPoster, webhook_policy
 from keyloft.services.clock import SystemClock
 from keyloft.services.container import Services
 from keyloft.services.dpop import DpopNonces
@@ -34,12 +36,18 @@ from keyloft.services.guard import AttemptGuard
 from keyloft.services.key_sets import RemoteKeySets
 from keyloft.services.keys import ServerKeys, load_key_ring
 from keyloft.services.login_cache import LoginCache
+from keyloft.services.mint_limits import MintLimits
 from keyloft.services.ports import Changes, Clock, FailureLimiter, Limit, ReplayGuard, Store
 from keyloft.services.replays import StoreReplays
 from keyloft.services.server_secret import previous_server_keys
 from keyloft.services.server_secret import server_keys as current_server_keys
 from keyloft.services.usage import UsageLog
+from keyloft.services.usage_counts import stored_counts
 from keyloft.services.verified_tokens import VerifiedTokens
+from keyloft.services.webhook_delivery import DeliveryWorker
+from keyloft.services.webhook_events import raise_expiring_secrets, raise_mint_limit_events
+from keyloft.services.webhook_secrets import WebhookSecrets
+from keyloft.services.webhooks import WebhookAdministration
 from keyloft.storage.engine import create_engine
 from keyloft.storage.store import Database
 
@@ -69,12 +77,16 @@ class Runtime:
     """The CAs of tls_client_auth (KEYLOFT_CLIENT_CA_CERTS, read at start-up); None: off."""
     clock: Clock = field(default_factory=SystemClock)
     usage: UsageLog = field(default_factory=UsageLog)
+    mint_limits: MintLimits = field(init=False)
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     services: Services = field(init=False)
     fetcher: JsonFetcher = field(init=False)
     key_sets: RemoteKeySets = field(init=False)
     replays: ReplayGuard = field(init=False)
     dpop_nonces: DpopNonces | None = field(init=False)
+    webhooks: WebhookAdministration = field(init=False)
+    webhook_sender: WebhookPoster = field(init=False)
+    deliveries: DeliveryWorker = field(init=False)
     _tickers: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -82,6 +94,17 @@ class Runtime:
         self.fetcher = JsonFetcher(FetchPolicy(allow_http=self.settings.federation_allow_http))
         self.key_sets = RemoteKeySets(self.fetcher, wall=lambda: self.now().timestamp())
         self.replays = self._replays()
+        self.mint_limits = MintLimits(
+            RedisMintCounter(self.redis) if self.redis is not None else MemoryMintCounter()
+        )
+        allow_http = self.settings.webhooks_allow_http
+        self.webhooks = WebhookAdministration(
+            self.transaction, lambda: self.clock, self.webhook_secrets, allow_http=allow_http
+        )
+        self.webhook_sender = WebhookPoster(webhook_policy(allow_http=allow_http))
+        self.deliveries = DeliveryWorker(
+            self.transaction, lambda: self.clock, self.webhook_sender, self.webhook_secrets
+        )
         self.dpop_nonces = (
             DpopNonces(self.server_keys.dpop_nonce)
             if self.settings.dpop_nonce == "required"
@@ -98,6 +121,9 @@ class Runtime:
         if sqlite_path is not None:
             return SqliteReplays(path_beside(sqlite_path))
         return StoreReplays(self.transaction)
+
+    def webhook_secrets(self) -> WebhookSecrets:
+        return WebhookSecrets(self.server_keys, self.previous_keys)
 
     @property
     def federation_allow_http(self) -> bool:
@@ -145,21 +171,56 @@ class Runtime:
         how many clients."""
         batch, credentials = self.usage.take(), self.usage.take_credentials()
         logins = self.usage.take_logins()
-        if not batch and not credentials and not logins:
+        counts, dropped = self.usage.counts.take()
+        if dropped:
+            log.warning("usage counters full: %d counts dropped since the last flush", dropped)
+        if not batch and not credentials and not logins and not counts:
             return 0
         try:
             async with self.database.unit_of_work(write=True) as store:
                 await store.clients.record_use(batch)
                 await store.clients.record_credential_use(credentials)
                 await store.principals.record_logins(logins)
+                await store.usage.add(stored_counts(counts))
         except BaseException:
             self.usage.give_back(batch, credentials, logins)
+            self.usage.counts.give_back(counts)
             raise
         return len(batch)
+
+    async def purge_usage(self) -> int:
+        """Forget the usage counts older than ``KEYLOFT_USAGE_RETENTION_DAYS``."""
+        before = self.now() - timedelta(days=self.settings.usage_retention_days)
+        async with self.database.unit_of_work(write=True) as store:
+            return await store.usage.purge(before)
+
+    async def flush_mint_limit_hits(self) -> int:
+        """Write which clients went beyond their mint limit since the last flush, in one
+        batch (docs/governance.md); how many."""
+        hits = self.mint_limits.take_hits()
+        if not hits:
+            return 0
+        try:
+            async with self.database.unit_of_work(write=True) as store:
+                await raise_mint_limit_events(store, hits)
+                await store.clients.record_mint_limit_hits(hits)
+        except BaseException:
+            self.mint_limits.give_back(hits)
+            raise
+        return len(hits)
 
     async def purge_used_assertions(self) -> int:
         """Forget the used assertions and proofs that have expired (Redis forgets its own)."""
         return await self.replays.purge(self.now())
+
+    async def raise_expiring_secrets(self) -> int:
+        """Queue the webhook events of client secrets nearing their expiry."""
+        async with self.database.unit_of_work(write=True) as store:
+            return await raise_expiring_secrets(store, self.now())
+
+    async def deliver_webhooks(self) -> int:
+        """One pass of the webhook delivery worker (``services/webhook_delivery.py``)."""
+        return await self.deliveries.run_once()
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
         while True:
@@ -174,7 +235,15 @@ class Runtime:
         self._tickers = [
             loop.create_task(self._every(REFRESH_SECONDS, self.refresh)),
             loop.create_task(self._every(self.settings.usage_flush_seconds, self.flush_usage)),
+            loop.create_task(
+                self._every(self.settings.usage_flush_seconds, self.flush_mint_limit_hits)
+            ),
             loop.create_task(self._every(PURGE_SECONDS, self.purge_used_assertions)),
+            loop.create_task(
+                self._every(self.settings.webhooks_poll_seconds, self.deliver_webhooks)
+            ),
+            loop.create_task(self._every(PURGE_SECONDS, self.raise_expiring_secrets)),
+            loop.create_task(self._every(PURGE_SECONDS, self.purge_usage)),
         ]
         await self.bus.start()
 
@@ -190,8 +259,13 @@ class Runtime:
             await self.flush_usage()
         except Exception as exc:
             log.warning("writing the last client uses failed: %s", type(exc).__name__)
+        try:
+            await self.flush_mint_limit_hits()
+        except Exception as exc:
+            log.warning("writing the last mint limit hits failed: %s", type(exc).__name__)
         await self.bus.stop()
         await self.fetcher.aclose()
+        await self.webhook_sender.aclose()
         await self.copies.close()
         await self.copies.settle()
         if self.watch is not None:

@@ -41,6 +41,10 @@ ADDED_CLIENT_FIELDS = (
     "tlsClientAuthSanEmail",
     "keys",
     "lastUsedCredential",
+    "ipAllowlist",
+    "tokenRateLimit",
+    "mintLimitHitOn",
+    "clientSecretExpiresAt",
 )
 
 

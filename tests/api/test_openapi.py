@@ -21,6 +21,14 @@ ENDPOINTS: dict[tuple[str, str], str | None] = {
     ("post", "/v3/oauth/check"): "CheckRequest",
     ("get", "/v3/oauth/check"): None,
     ("get", "/.well-known/jwks.json"): None,
+    ("get", "/v3/integrations/usage"): None,
+    ("get", "/v3/integrations/clients/{clientKey}/usage"): None,
+    ("post", "/v3/integrations/webhooks"): "WebhookCreate",
+    ("get", "/v3/integrations/webhooks"): None,
+    ("get", "/v3/integrations/webhooks/{webhookId}"): None,
+    ("delete", "/v3/integrations/webhooks/{webhookId}"): None,
+    ("get", "/v3/integrations/webhooks/{webhookId}/deliveries"): None,
+    ("post", "/v3/integrations/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver"): None,
 }
 SUCCESS: dict[tuple[str, str], str] = {
     ("get", "/v3/integrations/scopes"): "ScopesEnvelope",
@@ -35,6 +43,17 @@ SUCCESS: dict[tuple[str, str], str] = {
     ("delete", "/v3/integrations/clients/{clientKey}/secret/previous"): "ClientDetailEnvelope",
     ("post", "/v3/oauth/token/generate"): "TokenEnvelope",
     ("post", "/v3/oauth/check"): "CheckEnvelope",
+    ("get", "/v3/integrations/usage"): "OrgUsageEnvelope",
+    ("get", "/v3/integrations/clients/{clientKey}/usage"): "ClientUsageEnvelope",
+    ("post", "/v3/integrations/webhooks"): "WebhookEnvelope",
+    ("get", "/v3/integrations/webhooks"): "WebhookListEnvelope",
+    ("get", "/v3/integrations/webhooks/{webhookId}"): "WebhookEnvelope",
+    ("delete", "/v3/integrations/webhooks/{webhookId}"): "WebhookEnvelope",
+    ("get", "/v3/integrations/webhooks/{webhookId}/deliveries"): "DeliveryPageEnvelope",
+    (
+        "post",
+        "/v3/integrations/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver",
+    ): "DeliveryEnvelope",
 }
 
 

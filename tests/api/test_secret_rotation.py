@@ -222,11 +222,14 @@ def test_cli_rewrap_moves_keys_once(workdir: Path) -> None:
     assert len(kids) == 1
 
     first = run("secret", "rewrap", "--json", secret_key=SECRET_B, previous_secret_keys=SECRET_A)
-    assert as_json(first) == {"rewrapped": kids}
+    assert as_json(first) == {"rewrapped": kids, "rewrappedWebhookSecrets": []}
     second = run("secret", "rewrap", "--json", secret_key=SECRET_B, previous_secret_keys=SECRET_A)
-    assert as_json(second) == {"rewrapped": []}
+    assert as_json(second) == {"rewrapped": [], "rewrappedWebhookSecrets": []}
     # The current secret alone suffices now; the old one no longer opens anything.
-    assert as_json(run("secret", "rewrap", "--json", secret_key=SECRET_B)) == {"rewrapped": []}
+    assert as_json(run("secret", "rewrap", "--json", secret_key=SECRET_B)) == {
+        "rewrapped": [],
+        "rewrappedWebhookSecrets": [],
+    }
     refused = run("secret", "rewrap", "--json", secret_key=SECRET_A)
     assert refused.exit_code != 0
     assert kids[0] in refused.stderr
@@ -251,7 +254,7 @@ def test_cli_rewrap_with_a_wrong_previous_secret_fails_and_changes_nothing(
         assert "Traceback" not in failed.output
 
     fixed = run("secret", "rewrap", "--json", secret_key=SECRET_B, previous_secret_keys=SECRET_A)
-    assert as_json(fixed) == {"rewrapped": [kid]}
+    assert as_json(fixed) == {"rewrapped": [kid], "rewrappedWebhookSecrets": []}
 
 
 def test_cli_rewrap_without_a_secret_says_how_to_fix_it(workdir: Path) -> None:

@@ -246,3 +246,24 @@ def test_lowering_max_token_ttl_below_a_clients_lifetime_is_refused(
     (read_status, read), (create_status, _) = answers
     assert (read_status, read["data"]["expirationTokenTime"]) == (200, 3600)
     assert create_status == 400
+
+
+def test_org_secret_lifetime(demo: dict[str, Any], initialised: Invoke) -> None:
+    org = str(demo["orgId"])
+    data = as_json(initialised("org", "update", org, "--secret-lifetime", "86400", "--json"))
+    assert data["secretLifetime"] == 86400
+    ((status, made),) = _create(demo, _body(demo, "expiring"))
+    assert status == 200
+    assert made["data"]["clientSecretExpiresAt"] is not None
+    _fails(initialised("org", "update", org, "--secret-lifetime", "5"), "secretLifetime")
+    cleared = as_json(initialised("org", "update", org, "--secret-lifetime", "0", "--json"))
+    assert "secretLifetime" not in cleared
+    ((status, made),) = _create(demo, _body(demo, "forever"))
+    assert made["data"]["clientSecretExpiresAt"] is None
+    events = as_json(initialised("audit", "--org", org, "--action", "org.update", "--json"))[
+        "events"
+    ]
+    assert [e["changes"] for e in events] == [
+        {"secretLifetime": [86400, None]},
+        {"secretLifetime": [None, 86400]},
+    ]

@@ -34,6 +34,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]  # names lower-cased
+    body: bytes = b""  # what a POST sent (its Content-Length)
 
 
 @dataclass(slots=True)
@@ -52,10 +53,12 @@ class Exchange:
         self._handler = handler
         self._server = server
         self.written = 0
+        length = int(handler.headers.get("Content-Length") or 0)
         self.seen = Seen(
             handler.command,
             handler.path,
             {name.lower(): value for name, value in handler.headers.items()},
+            handler.rfile.read(length) if handler.command == "POST" and length else b"",
         )
 
     def start(self, status: int, headers: Iterable[tuple[str, str]] = ()) -> None:
@@ -108,6 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
             if not owner.keep_alive:
                 self.close_connection = True
             owner._record_end(Ended(self.path, exchange.written, hung_up))
+
+    do_POST = do_GET  # the route reads ``exchange.seen.body``
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from keyloft.cache.mint_counter import MemoryMintCounter
 from keyloft.cache.ratelimit import MemoryLimiter
 from keyloft.domain.actors import Principal, PrincipalKind
 from keyloft.domain.certificate_trust import ClientCertificateTrust
@@ -21,6 +22,7 @@ from keyloft.services.dpop import DpopNonces
 from keyloft.services.guard import AttemptGuard
 from keyloft.services.key_sets import RemoteKeySets
 from keyloft.services.login_cache import LoginCache
+from keyloft.services.mint_limits import MintLimits
 from keyloft.services.ports import ClientState, Limit
 from keyloft.services.replays import StoreReplays
 from keyloft.services.usage import UsageLog
@@ -83,6 +85,7 @@ class FakeNode:
         self.guard = AttemptGuard(MemoryLimiter(), Limit(3, 60), Limit(100, 60))
         self.logins = LoginCache(b"l" * 32, 0)
         self.usage = UsageLog()
+        self.mint_limits = MintLimits(MemoryMintCounter())
         self.verified_tokens = VerifiedTokens(wall=lambda: clock.now().timestamp())
         self.remote = FakeRemoteJson()
         self.key_sets = RemoteKeySets(self.remote, wall=lambda: clock.now().timestamp())

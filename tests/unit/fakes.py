@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from keyloft.domain.actors import Principal, PrincipalKind
 from keyloft.domain.audit import AuditEvent
 from keyloft.domain.clients import CLIENT_SECRET, NO_CREDENTIALS, Client, ClientCredentials
+from keyloft.domain.governance import NO_GOVERNANCE, Governance
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, ScopeEntity
+from keyloft.domain.webhooks import Event
 from keyloft.services.ports import (
     AuditQuery,
     Changes,
@@ -158,6 +160,8 @@ class FakeClients:
         credentials: ClientCredentials = NO_CREDENTIALS,
         dpop_bound: bool = False,
         certificate_bound: bool = False,
+        governance: Governance = NO_GOVERNANCE,
+        secret_expires_at: datetime | None = None,
     ) -> Client:
         actor = await self._principal(actor_id)
         client = Client(
@@ -178,6 +182,8 @@ class FakeClients:
             credentials=credentials,
             dpop_bound=dpop_bound,
             certificate_bound=certificate_bound,
+            governance=governance,
+            secret_expires_at=secret_expires_at,
         )
         self.rows[client.id] = (client, secret_hash)
         return client
@@ -198,7 +204,7 @@ class FakeClients:
             return None
         client, secret_hash = row
         previous, expires = self.grace.get(client_id, (None, None))
-        return client, ClientSecrets(secret_hash, previous, expires)
+        return client, ClientSecrets(secret_hash, previous, expires, client.secret_expires_at)
 
     async def set_secret_hash(
         self, client_id: int, secret_hash: str, *, replacing: str | None = None
@@ -216,7 +222,13 @@ class FakeClients:
         now: datetime,
         expected_version: int,
     ) -> Client | None:
-        changed = await self._bump(client_id, expected_version, actor_id, now)
+        changed = await self._bump(
+            client_id,
+            expected_version,
+            actor_id,
+            now,
+            secret_expires_at=secrets.current_expires_at,
+        )
         if changed is not None:
             self.rows[client_id] = (changed, secrets.current)
             if secrets.previous is not None and secrets.previous_expires_at is not None:
@@ -246,6 +258,12 @@ class FakeClients:
             client, secret = self.rows[client_id]
             if client.last_used_on is None or client.last_used_on < at:
                 self.rows[client_id] = (dataclasses.replace(client, last_used_on=at), secret)
+
+    async def record_mint_limit_hits(self, hits: Mapping[int, datetime]) -> None:
+        for client_id, at in hits.items():
+            client, secret = self.rows[client_id]
+            if client.mint_limit_hit_on is None or client.mint_limit_hit_on < at:
+                self.rows[client_id] = (dataclasses.replace(client, mint_limit_hit_on=at), secret)
 
     async def record_credential_use(self, uses: Mapping[tuple[int, str], datetime]) -> None:
         for key, at in uses.items():
@@ -297,6 +315,7 @@ class FakeClients:
         secrets: ClientSecrets | None = None,
         dpop_bound: bool = False,
         certificate_bound: bool = False,
+        governance: Governance = NO_GOVERNANCE,
     ) -> Client | None:
         changed = await self._bump(
             client_id,
@@ -312,8 +331,10 @@ class FakeClients:
             credentials=credentials,
             dpop_bound=dpop_bound,
             certificate_bound=certificate_bound,
+            governance=governance,
         )
         if changed is not None and secrets is not None:
+            changed = dataclasses.replace(changed, secret_expires_at=secrets.current_expires_at)
             self.rows[client_id] = (changed, secrets.current)
             self.grace.pop(client_id, None)
         return changed
@@ -397,6 +418,19 @@ class FakeRemoteJson:
         return found
 
 
+class FakeWebhooks:
+    """The outbox side of ``WebhookRepository``: the events enqueued, no subscriptions."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[tuple[int, Event]] = []
+
+    async def enqueue(
+        self, org_id: int, event: Event, now: datetime, *, dedupe: str | None = None
+    ) -> int:
+        self.enqueued.append((org_id, event))
+        return 0
+
+
 class FakeStore:
     """One in-memory unit of work with every repository of ``keyloft.services.ports.Store``."""
 
@@ -410,3 +444,4 @@ class FakeStore:
         self.keys = FakeKeys()
         self.revocations = FakeRevocations(self.changes)
         self.used_assertions = FakeUsedAssertions()
+        self.webhooks = FakeWebhooks()

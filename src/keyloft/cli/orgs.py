@@ -52,6 +52,8 @@ def _org(org: Org) -> dict[str, Any]:
         "timezone": org.timezone,
         "maxClients": org.max_clients,
         "maxTokenTtl": org.max_token_ttl,
+        # Only when set (docs/governance.md): secrets of this org's clients expire by default.
+        **({"secretLifetime": org.secret_lifetime} if org.secret_lifetime else {}),
     }
 
 
@@ -84,6 +86,9 @@ def org_update(
     timezone: Annotated[str | None, typer.Option(help="New IANA time zone for dates.")] = None,
     max_clients: Annotated[int | None, typer.Option(help="Active API clients allowed.")] = None,
     max_token_ttl: Annotated[int | None, typer.Option(help="Longest token lifetime, s.")] = None,
+    secret_lifetime: Annotated[
+        int | None, typer.Option(help="Default lifetime of new and rotated secrets, s; 0: none.")
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(
@@ -107,6 +112,7 @@ def org_update(
                 max_clients=max_clients,
                 max_token_ttl=max_token_ttl,
                 force=force,
+                secret_lifetime=secret_lifetime,
             )
         except LimitBelowUse as refused:
             raise refused.with_hint(FORCE_HINT) from None

@@ -22,10 +22,11 @@ secret_app = typer.Typer(help="The server secret.", no_args_is_help=True)
 
 @secret_app.command("rewrap")
 def secret_rewrap(as_json: JsonOpt = False) -> None:
-    """Re-encrypt the signing keys under KEYLOFT_SECRET_KEY (after a rotation).
+    """Re-encrypt the signing keys and webhook secrets under KEYLOFT_SECRET_KEY (after a
+    rotation).
 
-    Keys still sealed under a secret listed in KEYLOFT_PREVIOUS_SECRET_KEYS are opened with it
-    and sealed again under the current one.
+    Keys and secrets still sealed under a secret listed in KEYLOFT_PREVIOUS_SECRET_KEYS are
+    opened with it and sealed again under the current one.
     """
     settings = Settings()
     try:
@@ -37,16 +38,17 @@ def secret_rewrap(as_json: JsonOpt = False) -> None:
     async def work(services: OperatorServices) -> dict[str, Any]:
         try:
             moved = await services.keys.rewrap(current, previous)
+            hooks = await services.keys.rewrap_webhook_secrets(current, previous)
         except RuntimeError as exc:
             fail(str(exc))
-        return {"rewrapped": moved}
+        return {"rewrapped": moved, "rewrappedWebhookSecrets": hooks}
 
     data = with_services(settings, work)
-    moved = data["rewrapped"]
+    moved, hooks = data["rewrapped"], data["rewrappedWebhookSecrets"]
     emit(
         data,
         as_json,
-        f"re-encrypted {len(moved)} signing key(s)"
-        if moved
-        else "all signing keys already use the current server secret",
+        f"re-encrypted {len(moved)} signing key(s) and {len(hooks)} webhook secret(s)"
+        if moved or hooks
+        else "all signing keys and webhook secrets already use the current server secret",
     )

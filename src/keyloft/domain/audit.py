@@ -101,6 +101,14 @@ def client_fields(client: Client) -> dict[str, Any]:
         "federatedCredentials": [rule.as_dict() for rule in client.credentials.federated] or None,
         # A tls_client_auth client's certificate name, in its one field (the others None).
         **name_fields(client.credentials.tls_name),
+        # Governance (docs/governance.md): None for none, like the credentials above.
+        "ipAllowlist": client.governance.allowlist_strings or None,
+        "tokenRateLimit": {"perMinute": client.governance.tokens_per_minute}
+        if client.governance.tokens_per_minute is not None
+        else None,
+        "clientSecretExpiresAt": client.secret_expires_at.isoformat()
+        if client.secret_expires_at is not None
+        else None,
     }
 
 

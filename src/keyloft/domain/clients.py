@@ -10,6 +10,7 @@ from keyloft.domain.certificate_names import CertificateName
 from keyloft.domain.client_keys import ClientKey
 from keyloft.domain.errors import ValidationFailed
 from keyloft.domain.federation import FederatedCredential
+from keyloft.domain.governance import NO_GOVERNANCE, Governance
 from keyloft.domain.patterns import validate_patterns
 from keyloft.domain.scopes import Grant, Permission, ScopeEntity
 
@@ -76,6 +77,13 @@ class Client:
     certificate_bound: bool = False
     """RFC 8705 §3.4 ``tls_client_certificate_bound_access_tokens``: its tokens are bound to
     the TLS certificate it requests them with."""
+    governance: Governance = NO_GOVERNANCE
+    """Where its token requests may come from and how many tokens it may mint a minute."""
+    mint_limit_hit_on: datetime | None = None
+    """When it last went beyond its mint limit, to the minute (None: never, as far as known)."""
+    secret_expires_at: datetime | None = None
+    """When its current secret stops working (RFC 7591 ``client_secret_expires_at``; None:
+    never)."""
 
     @property
     def has_secret(self) -> bool:

@@ -34,6 +34,9 @@ class InvalidClientCredentials(KeyloftError):
 
     code = 3002
     default_message = "Invalid client key or secret."
+    counted_as: tuple[int, int] | None = None
+    """The org and id of the existing client whose credentials failed, for its usage counts
+    only (never told to the caller)."""
 
 
 class AssertionRefused(InvalidClientCredentials):
@@ -119,6 +122,19 @@ class TooManyAttempts(KeyloftError):
     def __init__(self, *, retry_after: int) -> None:
         super().__init__(f"Too many failed attempts; retry after {retry_after} seconds.")
         self.retry_after = retry_after
+
+
+class MintLimitReached(TooManyAttempts):
+    """The client minted as many tokens this minute as its ``tokenRateLimit`` allows."""
+
+    reason = "mint_limit"
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(retry_after=retry_after)
+        self.message = (
+            f"This client reached its limit of tokens a minute; retry after {retry_after} seconds."
+        )
+        self.args = (self.message,)
 
 
 class StoreFailure(Exception):

@@ -22,6 +22,8 @@ class Org:
     timezone: str
     max_clients: int
     max_token_ttl: int
+    secret_lifetime: int | None = None
+    """Seconds a new or rotated client secret lives unless its request says (None: forever)."""
 
 
 def check_org_limits(max_clients: int, max_token_ttl: int, ttl_ceiling: int) -> None:

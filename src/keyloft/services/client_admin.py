@@ -134,11 +134,16 @@ class ClientAdministration:
         *,
         grace_seconds: int = 0,
         if_match: str | None = None,
+        secret_lifetime: int | None = None,
     ) -> ClientAnswer:
         async with self._node.transaction(write=True) as store:
             clients = ClientService.of(self._node, store, context)
             client, secret = await clients.rotate_secret(
-                actor, client_key, grace_seconds=grace_seconds, if_match=if_match
+                actor,
+                client_key,
+                grace_seconds=grace_seconds,
+                if_match=if_match,
+                secret_lifetime=secret_lifetime,
             )
             return ClientAnswer(client, await clients.org(actor), secret)
 

@@ -27,6 +27,12 @@ from keyloft.domain.clients import (
 )
 from keyloft.domain.errors import AccessDenied, ValidationFailed
 from keyloft.domain.federation import check_rules, check_url
+from keyloft.domain.governance import (
+    NO_GOVERNANCE,
+    Governance,
+    check_allowlist,
+    check_rate_limit,
+)
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import Grant, grants_cover
 from keyloft.services.ports import Store
@@ -172,6 +178,25 @@ class ClientRequest:
     """Whether its tokens must be DPoP-bound (None: as it is; on create, not)."""
     certificate_bound: bool | None = None
     """Whether its tokens are bound to its TLS certificate (None: as it is; on create, not)."""
+    ip_allowlist: Any = KEEP
+    """``ipAllowlist`` as sent (``KEEP``: as it is; on create, none)."""
+    token_rate_limit: Any = KEEP
+    """``tokenRateLimit`` as sent (``KEEP``: as it is; None: no limit)."""
+    secret_lifetime: int | None = None
+    """``secretLifetimeSeconds`` of a secret the request issues (0: never expires; None: the
+    org's default)."""
+
+
+def check_governance(request: ClientRequest, current: Client | None) -> Governance:
+    """The client's governance after the request: the fields sent, checked; the others kept."""
+    held = current.governance if current is not None else NO_GOVERNANCE
+    allowlist = held.ip_allowlist
+    if request.ip_allowlist is not KEEP:
+        allowlist = check_allowlist(request.ip_allowlist) if request.ip_allowlist else ()
+    per_minute = held.tokens_per_minute
+    if request.token_rate_limit is not KEEP:
+        per_minute = check_rate_limit(request.token_rate_limit)
+    return Governance(allowlist, per_minute)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,16 @@ from keyloft.domain.errors import (
     ValidationFailed,
     VersionMismatch,
 )
+from keyloft.domain.governance import check_secret_lifetime, secret_expiry
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import ScopeEntity, grants_cover
-from keyloft.services.client_requests import ClientRequest, check_credentials, check_request
+from keyloft.domain.webhooks import client_events
+from keyloft.services.client_requests import (
+    ClientRequest,
+    check_credentials,
+    check_governance,
+    check_request,
+)
 from keyloft.services.client_states import ClientStates
 from keyloft.services.cursor import decode_cursor, encode_cursor
 from keyloft.services.node import Node
@@ -103,7 +110,8 @@ class ClientService:
         client: Client,
         changes: dict[str, list[Any]],
     ) -> None:
-        """The audit event of a change, in the change's own transaction."""
+        """The audit event of a change, and the webhook events it raises (into the outbox), in
+        the change's own transaction."""
         await self._store.audit.add(
             AuditEvent(
                 org_id=client.org_id,
@@ -116,6 +124,8 @@ class ClientService:
                 context=self._context,
             )
         )
+        for event in client_events(action, client, changes):
+            await self._store.webhooks.enqueue(client.org_id, event, client.last_updated_on)
 
     async def org(self, actor: Actor) -> Org:
         held = self._cache.org_clients(actor.org_id) if self._cache is not None else None
@@ -228,6 +238,8 @@ class ClientService:
         method = check_credentials(
             request.credentials, None, allow_http=self._allow_http, client_ca=self._client_ca
         )
+        governance = check_governance(request, None)
+        lifetime = check_secret_lifetime(request.secret_lifetime)
         await self._store.orgs.lock(org.id)
         if await self._store.clients.count_valid(org.id) >= org.max_clients:
             raise ClientLimitReached(
@@ -237,6 +249,7 @@ class ClientService:
         if await self._store.clients.name_in_use(org.id, checked.name, except_id=None):
             raise NameTaken(field="name")
         secret = new_client_secret() if method.auth_method == CLIENT_SECRET else None
+        now = self._clock.now()
         client = await self._store.clients.add(
             org_id=org.id,
             client_key=new_client_key(),
@@ -252,6 +265,8 @@ class ClientService:
             credentials=method.credentials,
             dpop_bound=bool(request.dpop_bound),
             certificate_bound=bool(request.certificate_bound),
+            governance=governance,
+            secret_expires_at=secret_expiry(now, lifetime, org.secret_lifetime) if secret else None,
         )
         await self._record(actor, "client.create", client, diff(None, client_fields(client)))
         return client, secret
@@ -267,12 +282,15 @@ class ClientService:
         method = check_credentials(
             request.credentials, current, allow_http=self._allow_http, client_ca=self._client_ca
         )
+        governance = check_governance(request, current)
+        lifetime = check_secret_lifetime(request.secret_lifetime)
         secret: str | None = None
         secrets: ClientSecrets | None = None
         if method.auth_method != current.auth_method:
             if method.auth_method == CLIENT_SECRET:
                 secret = new_client_secret()
-                secrets = ClientSecrets(self._hasher.hash(secret))
+                expires = secret_expiry(self._clock.now(), lifetime, org.secret_lifetime)
+                secrets = ClientSecrets(self._hasher.hash(secret), current_expires_at=expires)
             else:
                 secrets = ClientSecrets(None)
         name = checked.name if checked.name is not None else current.name
@@ -301,6 +319,7 @@ class ClientService:
             certificate_bound=current.certificate_bound
             if request.certificate_bound is None
             else request.certificate_bound,
+            governance=governance,
         )
         if updated is None:
             raise VersionMismatch()
@@ -326,11 +345,19 @@ class ClientService:
         return self._latest_use(deleted)
 
     async def rotate_secret(
-        self, actor: Actor, client_key: str, *, grace_seconds: int, if_match: str | None
+        self,
+        actor: Actor,
+        client_key: str,
+        *,
+        grace_seconds: int,
+        if_match: str | None,
+        secret_lifetime: int | None = None,
     ) -> tuple[Client, str]:
         """A new secret, returned only now; the replaced one keeps working for
         ``grace_seconds`` (0: not at all). A secret still in grace is dropped: at most two
-        secrets are ever live."""
+        secrets are ever live. The new secret expires after ``secret_lifetime`` seconds (0:
+        never; None: the org's default)."""
+        lifetime = check_secret_lifetime(secret_lifetime)
         if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
             raise ValidationFailed(
                 f"graceSeconds must be between 0 and {MAX_GRACE_SECONDS}.", field="graceSeconds"
@@ -345,12 +372,17 @@ class ClientService:
         replaced = await self._secrets(current)
         now = self._clock.now()
         secret = new_client_secret()
+        org = await self.org(actor)
+        expires = secret_expiry(now, lifetime, org.secret_lifetime)
         kept = (
             ClientSecrets(
-                self._hasher.hash(secret), replaced.current, now + timedelta(seconds=grace_seconds)
+                self._hasher.hash(secret),
+                replaced.current,
+                now + timedelta(seconds=grace_seconds),
+                expires,
             )
             if grace_seconds and replaced.current is not None
-            else ClientSecrets(self._hasher.hash(secret))
+            else ClientSecrets(self._hasher.hash(secret), current_expires_at=expires)
         )
         rotated = await self._store.clients.set_secrets(
             current.id,
@@ -365,7 +397,8 @@ class ClientService:
             actor,
             "client.secret.rotate",
             rotated,
-            {"previousSecretGraceSeconds": [None, grace_seconds]},
+            {"previousSecretGraceSeconds": [None, grace_seconds]}
+            | diff(_expiry_field(current), _expiry_field(rotated)),
         )
         return self._latest_use(rotated), secret
 
@@ -378,7 +411,7 @@ class ClientService:
             return current
         ended = await self._store.clients.set_secrets(
             current.id,
-            ClientSecrets(secrets.current),
+            ClientSecrets(secrets.current, current_expires_at=secrets.current_expires_at),
             actor_id=actor.principal.id,
             now=now,
             expected_version=current.version,
@@ -405,3 +438,7 @@ class ClientService:
         if actor.grants is not None and grants_cover(actor.grants, current.grants) is not None:
             raise AccessDenied()
         return current
+
+
+def _expiry_field(client: Client) -> dict[str, Any]:
+    return {"clientSecretExpiresAt": client_fields(client)["clientSecretExpiresAt"]}

@@ -29,6 +29,7 @@ from keyloft.domain.errors import (
 )
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import ScopeEntity
+from keyloft.domain.usage import Bucket
 from keyloft.services.audit import AuditService
 from keyloft.services.callers import BasicLogin, CallerAuthentication
 from keyloft.services.client_admin import ClientAnswer
@@ -36,6 +37,7 @@ from keyloft.services.client_requests import ClientRequest, CredentialRequest
 from keyloft.services.clients import ClientService
 from keyloft.services.node import Node
 from keyloft.services.ports import Store
+from keyloft.services.usage_reports import page_usage
 
 HISTORY = 10  # audit events shown on a client's page, newest first
 DPOP_BOUND = "dpopBoundAccessTokens"
@@ -87,6 +89,8 @@ class ClientView:
     tills: list[Principal]
     history: list[AuditEvent]
     uses: Mapping[str, datetime] = field(default_factory=dict)
+    usage: tuple[tuple[str, list[Bucket]], ...] = ()
+    """Its usage per interval (``usage_reports.page_usage``); empty after a refused change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +175,11 @@ class ConsoleViews:
 
     async def client_page(self, actor: Actor, client_key: str) -> ClientView | NoSuchClient:
         async with self._unit(None, write=False) as (clients, store):
-            return await _client_view(clients, store, actor, client_key)
+            found = await _client_view(clients, store, actor, client_key)
+            if isinstance(found, NoSuchClient):
+                return found
+            now = self._node.clock.now()
+            return replace(found, usage=await page_usage(store, found.client, found.org, now))
 
     async def deletion_page(self, actor: Actor, client_key: str) -> ClientAnswer | NoSuchClient:
         async with self._unit(None, write=False) as (clients, _):
@@ -243,6 +251,31 @@ class ConsoleViews:
             actor, client_key, context, bound, held, request, refusal, if_match=if_match
         )
 
+    async def set_governance(
+        self,
+        actor: Actor,
+        client_key: str,
+        ip_allowlist: list[str],
+        token_rate_limit: dict[str, object] | None,
+        context: RequestContext,
+        *,
+        if_match: str | None,
+    ) -> ClientAnswer | NotChanged | NoSuchClient:
+        """Replace the client's ``ipAllowlist`` and ``tokenRateLimit`` (docs/governance.md),
+        everything else kept as the client holds it."""
+
+        async def change(clients: ClientService, page: ClientView) -> tuple[Client, str | None]:
+            if not if_match_allows(if_match, page.client):
+                raise VersionMismatch()
+            request = replace(
+                _unchanged(page.client, CredentialRequest()),
+                ip_allowlist=ip_allowlist,
+                token_rate_limit=token_rate_limit,
+            )
+            return await clients.update(actor, client_key, request, if_match=if_match)
+
+        return await self._change(actor, client_key, context, change)
+
     async def set_certificate_bound(
         self,
         actor: Actor,
@@ -312,10 +345,15 @@ class ConsoleViews:
         *,
         grace_seconds: int,
         if_match: str | None,
+        secret_lifetime: int | None = None,
     ) -> ClientAnswer | NotChanged | NoSuchClient:
         async def rotate(clients: ClientService, _: ClientView) -> tuple[Client, str | None]:
             return await clients.rotate_secret(
-                actor, client_key, grace_seconds=grace_seconds, if_match=if_match
+                actor,
+                client_key,
+                grace_seconds=grace_seconds,
+                if_match=if_match,
+                secret_lifetime=secret_lifetime,
             )
 
         return await self._change(actor, client_key, context, rotate)

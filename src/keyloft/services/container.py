@@ -23,6 +23,7 @@ from keyloft.services.principals import PrincipalAdministration
 from keyloft.services.registration import ClientRegistration
 from keyloft.services.token_inspection import TokenInspector
 from keyloft.services.token_issuance import TokenIssuance
+from keyloft.services.usage_reports import UsageReports
 
 
 class Services:
@@ -35,6 +36,7 @@ class Services:
         "own_password",
         "registrations",
         "tokens",
+        "usage",
     )
 
     def __init__(self, node: Node) -> None:
@@ -47,6 +49,7 @@ class Services:
         self.console = ConsoleViews(node, self.callers)
         self.own_password = OwnPassword(node)
         self.registrations = ClientRegistration(node)
+        self.usage = UsageReports(node)
 
 
 def operator_services(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from keyloft.domain.actors import PrincipalKind
 from keyloft.domain.errors import InvalidToken
 from keyloft.domain.scopes import decide
+from keyloft.domain.usage import ALLOWED, DENIED
 from keyloft.services.dpop import BEARER_PRESENTATION, Presentation, check_binding
 from keyloft.services.node import Node
 from keyloft.services.token_inspection import TokenInspector
@@ -59,9 +60,17 @@ class DecisionPoint:
                     till = await store.principals.find_in_org(
                         client.org_id, till_code, PrincipalKind.TILL
                     )
+        counts = self._node.usage.counts
         if till is None:
+            counts.add(client.org_id, client.id, self._node.clock.now(), DENIED)
             return Decision(False, "unknown_till", client.client_key, client.org_id)
         decision = decide(state.entities, context.grants, method, path)
+        counts.add(
+            client.org_id,
+            client.id,
+            self._node.clock.now(),
+            ALLOWED if decision.allowed else DENIED,
+        )
         return Decision(
             decision.allowed, decision.reason, client.client_key, client.org_id, till.id
         )

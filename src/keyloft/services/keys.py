@@ -38,6 +38,7 @@ class ServerKeys:
     login_cache: bytes
     console_session: bytes
     dpop_nonce: bytes
+    webhook_secret_encryption: bytes
 
     @classmethod
     def derive(cls, server_secret: str) -> ServerKeys:
@@ -47,6 +48,7 @@ class ServerKeys:
             login_cache=crypto.derive_key(server_secret, "login-cache-v1"),
             console_session=crypto.derive_key(server_secret, "console-session-v1"),
             dpop_nonce=crypto.derive_key(server_secret, "dpop-nonce-v1"),
+            webhook_secret_encryption=crypto.derive_key(server_secret, "webhook-secret-v1"),
         )
 
     def __repr__(self) -> str:

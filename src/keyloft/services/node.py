@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from keyloft.services.guard import AttemptGuard
     from keyloft.services.key_sets import RemoteKeySets
     from keyloft.services.login_cache import LoginCache
+    from keyloft.services.mint_limits import MintLimits
     from keyloft.services.ports import ClientCache, Clock, ReplayGuard, RevocationView, Store
     from keyloft.services.usage import UsageLog
     from keyloft.services.verified_tokens import VerifiedTokens
@@ -40,6 +41,10 @@ class Node(Protocol):
     def logins(self) -> LoginCache: ...
     @property
     def usage(self) -> UsageLog: ...
+    @property
+    def mint_limits(self) -> MintLimits:
+        """Clients' mint limits (``tokenRateLimit``) and the hits not yet written."""
+
     @property
     def verified_tokens(self) -> VerifiedTokens: ...
     @property

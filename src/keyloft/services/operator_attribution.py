@@ -19,7 +19,9 @@ from keyloft.services.ports import (
     ScopeRepository,
     SigningKeyRepository,
     Store,
+    UsageRepository,
     UsedAssertionRepository,
+    WebhookRepository,
 )
 
 
@@ -92,3 +94,11 @@ class OperatorAttributed:
     @property
     def registrations(self) -> RegistrationRepository:
         return self._store.registrations
+
+    @property
+    def usage(self) -> UsageRepository:
+        return self._store.usage
+
+    @property
+    def webhooks(self) -> WebhookRepository:
+        return self._store.webhooks

@@ -22,6 +22,7 @@ from keyloft.services.org_settings import OrgSettings
 from keyloft.services.orgs import OrgService
 from keyloft.services.ports import Clock, Store
 from keyloft.services.principals import PrincipalAdministration
+from keyloft.services.webhook_secrets import WebhookSecrets, rewrap_webhook_secrets
 
 
 class SigningKeyAdministration:
@@ -63,6 +64,12 @@ class SigningKeyAdministration:
         return await rewrap_signing_keys(
             self._store, current, previous, operator=self._operator, now=self._clock.now()
         )
+
+    async def rewrap_webhook_secrets(
+        self, current: ServerKeys, previous: list[ServerKeys]
+    ) -> list[int]:
+        """Seal every webhook signing secret under ``current``; the ids of those moved."""
+        return await rewrap_webhook_secrets(self._store, WebhookSecrets(current, previous))
 
 
 @dataclass(frozen=True, slots=True)

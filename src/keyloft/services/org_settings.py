@@ -10,6 +10,7 @@ from typing import Any
 
 from keyloft.domain.audit import Operator, diff
 from keyloft.domain.errors import Conflict, NotFound, ValidationFailed
+from keyloft.domain.governance import check_secret_lifetime
 from keyloft.domain.orgs import LimitBelowUse, Org, check_limits_cover_use, check_org_limits
 from keyloft.domain.timefmt import check_timezone
 from keyloft.services.ports import Clock, Store
@@ -28,6 +29,7 @@ def org_fields(org: Org) -> dict[str, Any]:
         "timezone": org.timezone,
         "maxClients": org.max_clients,
         "maxTokenTtl": org.max_token_ttl,
+        "secretLifetime": org.secret_lifetime,
     }
 
 
@@ -54,11 +56,17 @@ class OrgSettings:
         max_clients: int | None = None,
         max_token_ttl: int | None = None,
         force: bool = False,
+        secret_lifetime: int | None = None,
     ) -> Org:
         """The org with the given fields changed (those not given stay). Lowering a limit
-        below the active clients' use needs ``force``; they are then left as they are."""
-        if name is None and timezone is None and max_clients is None and max_token_ttl is None:
-            raise ValidationFailed("Nothing to change: give a name, time zone or limit.")
+        below the active clients' use needs ``force``; they are then left as they are.
+        ``secret_lifetime``: seconds new and rotated secrets live by default (0: forever)."""
+        asked = (name, timezone, max_clients, max_token_ttl, secret_lifetime)
+        if all(value is None for value in asked):
+            raise ValidationFailed(
+                "Nothing to change: give a name, time zone, limit or secret lifetime."
+            )
+        check_secret_lifetime(secret_lifetime, "secretLifetime")
         await self._store.orgs.lock(org_id)  # no client is created or changed meanwhile
         org = await self._store.orgs.get(org_id)
         if org is None:
@@ -77,6 +85,7 @@ class OrgSettings:
             org.timezone if timezone is None else timezone,
             org.max_clients if max_clients is None else max_clients,
             org.max_token_ttl if max_token_ttl is None else max_token_ttl,
+            org.secret_lifetime if secret_lifetime is None else (secret_lifetime or None),
         )
         check_org_limits(changed.max_clients, changed.max_token_ttl, ttl_ceiling)
         forced = False

@@ -12,9 +12,12 @@ from keyloft.domain.accounts import Account
 from keyloft.domain.actors import Principal, PrincipalKind
 from keyloft.domain.audit import AuditEvent
 from keyloft.domain.clients import CLIENT_SECRET, NO_CREDENTIALS, Client, ClientCredentials
+from keyloft.domain.governance import NO_GOVERNANCE, Governance
 from keyloft.domain.orgs import Org
 from keyloft.domain.registration import Registration
 from keyloft.domain.scopes import Grant, ScopeEntity
+from keyloft.domain.usage import UsageRow
+from keyloft.domain.webhooks import Delivery, Event, ExpiringSecret, Webhook
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,8 @@ class ClientSecrets:
     current: str | None
     previous: str | None = None
     previous_expires_at: datetime | None = None
+    current_expires_at: datetime | None = None
+    """When the current secret stops working (``clientSecretExpiresAt``; None: never)."""
 
     def previous_at(self, now: datetime) -> str | None:
         """The replaced secret's hash if it is still accepted at ``now``."""
@@ -189,6 +194,8 @@ class ClientRepository(Protocol):
         credentials: ClientCredentials = NO_CREDENTIALS,
         dpop_bound: bool = False,
         certificate_bound: bool = False,
+        governance: Governance = NO_GOVERNANCE,
+        secret_expires_at: datetime | None = None,
     ) -> Client: ...
     async def get(self, org_id: int, client_key: str) -> Client | None: ...
     async def credentials(self, client_key: str) -> tuple[Client, ClientSecrets] | None:
@@ -214,6 +221,9 @@ class ClientRepository(Protocol):
     async def credential_uses(self, client_id: int) -> dict[str, datetime]:
         """When each of the client's credentials was last used, by credential name."""
 
+    async def record_mint_limit_hits(self, hits: Mapping[int, datetime]) -> None:
+        """Move each client's last mint limit hit forward to the given time (never backward)."""
+
     async def count_valid(self, org_id: int) -> int: ...
     async def name_in_use(self, org_id: int, name: str, *, except_id: int | None) -> bool: ...
     async def update(
@@ -233,6 +243,7 @@ class ClientRepository(Protocol):
         secrets: ClientSecrets | None = None,
         dpop_bound: bool = False,
         certificate_bound: bool = False,
+        governance: Governance = NO_GOVERNANCE,
     ) -> Client | None:
         """Apply a change if the stored version is still ``expected_version``; else None.
         ``secrets`` replaces the secret hashes (None: they stay)."""
@@ -266,6 +277,36 @@ class UsedAssertionRepository(Protocol):
 
     async def purge(self, now: datetime) -> int:
         """Forget the assertions that expired before ``now``; how many."""
+
+
+UsageKey = tuple[int, int, datetime, str, str]
+"""A usage counter: org id, client id, UTC hour, metric and reason (``""`` but for failures)."""
+
+
+class UsageRepository(Protocol):
+    """Counts per client and hour (``keyloft.domain.usage``)."""
+
+    async def add(self, counts: Mapping[UsageKey, int]) -> None:
+        """Add ``counts`` to the stored ones (a counter not stored yet starts at zero)."""
+
+    async def client_hours(
+        self, client_id: int, since: datetime, until: datetime
+    ) -> builtins.list[UsageRow]:
+        """One client's counts in the hours from ``since`` up to (not including) ``until``."""
+
+    async def org_hours(
+        self, org_id: int, since: datetime, until: datetime
+    ) -> builtins.list[UsageRow]:
+        """The org's counts summed over its clients, per hour, metric and reason."""
+
+    async def top_clients(
+        self, org_id: int, since: datetime, until: datetime, *, limit: int
+    ) -> builtins.list[tuple[int, dict[str, int]]]:
+        """The org's ``limit`` clients with the most tokens issued in the range (then the
+        most counted in all), each with its totals per metric."""
+
+    async def purge(self, before: datetime) -> int:
+        """Forget the counts of the hours before ``before``; how many rows."""
 
 
 class RegistrationRepository(Protocol):
@@ -321,6 +362,85 @@ class SigningKeyRepository(Protocol):
     async def retire(self, kid: str, at: datetime) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery one node has claimed for one attempt, until ``claimed_until``: the message,
+    where it goes and the webhook's sealed signing secret."""
+
+    delivery: Delivery
+    url: str
+    sealed_secret: str
+    claim: str
+    claimed_until: datetime
+    retry_from: datetime
+    """When its 24 hours of retries began (written, or last redelivered)."""
+
+
+class WebhookRepository(Protocol):
+    """Webhooks, and their outbox: one delivery row per (event, subscribed webhook), written
+    in the transaction of the change that raised the event."""
+
+    async def add(
+        self,
+        *,
+        org_id: int,
+        url: str,
+        events: Sequence[str],
+        description: str,
+        sealed_secret: str,
+        now: datetime,
+    ) -> Webhook: ...
+    async def list(self, org_id: int) -> builtins.list[Webhook]: ...
+    async def get(self, org_id: int, webhook_id: int) -> Webhook | None: ...
+    async def remove(self, org_id: int, webhook_id: int) -> bool:
+        """Delete the webhook and its deliveries; False when the org has no such webhook."""
+
+    async def enqueue(
+        self, org_id: int, event: Event, now: datetime, *, dedupe: str | None = None
+    ) -> int:
+        """One pending delivery of ``event`` to each of the org's webhooks subscribed to its
+        type (with ``dedupe``: to each that has no delivery with that key yet); how many."""
+
+    async def expiring_secrets(
+        self, now: datetime, until: datetime
+    ) -> builtins.list[ExpiringSecret]:
+        """The valid clients, in any org with a webhook, whose secret expires after ``now``
+        and no later than ``until``."""
+
+    async def claim(
+        self, *, claim: str, now: datetime, lease: float, limit: int
+    ) -> builtins.list[ClaimedDelivery]:
+        """Pending deliveries due at ``now`` that no unexpired lease holds, each marked as
+        claimed by ``claim`` for ``lease`` seconds and counted as one more attempt; no other
+        claim can take them until the lease ends."""
+
+    async def finish(
+        self,
+        delivery_id: int,
+        *,
+        claim: str,
+        now: datetime,
+        status: str,
+        next_attempt_at: datetime | None,
+        status_code: int | None,
+        error: str | None,
+    ) -> bool:
+        """Record an attempt's outcome, only while ``claim`` still holds the delivery."""
+
+    async def deliveries(
+        self, webhook_id: int, *, before_id: int | None, limit: int
+    ) -> builtins.list[Delivery]:
+        """The webhook's deliveries, newest first."""
+
+    async def redeliver(self, webhook_id: int, delivery_id: int, now: datetime) -> Delivery | None:
+        """Make the delivery pending and due at ``now`` again (same message id)."""
+
+    async def sealed_secrets(self) -> builtins.list[tuple[int, str]]:
+        """Every webhook's id and sealed signing secret, in any org."""
+
+    async def replace_secret(self, webhook_id: int, sealed_secret: str) -> None: ...
+
+
 class Store(Protocol):
     """One unit of work: repositories sharing one transaction."""
 
@@ -344,6 +464,10 @@ class Store(Protocol):
     def used_assertions(self) -> UsedAssertionRepository: ...
     @property
     def registrations(self) -> RegistrationRepository: ...
+    @property
+    def usage(self) -> UsageRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
 
 
 class Clock(Protocol):
@@ -379,6 +503,14 @@ class RemoteJson(Protocol):
         """The document at ``url``; ``RemoteFetchFailed`` otherwise."""
 
 
+class WebhookSender(Protocol):
+    """Posts a webhook message to a URL a user named, behind the deployment's outbound guard."""
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """The receiver's HTTP status; ``RemoteFetchFailed`` when it could not be reached or
+        was refused (a redirect included)."""
+
+
 class ClientCache(Protocol):
     """A node's cache of client state; ``keyloft.cache`` implements it."""
 
@@ -411,6 +543,14 @@ class RevocationView(Protocol):
     """A node's copy of the revoked tokens; None means "not sure: ask the store"."""
 
     def known_revoked(self, jti: str) -> bool | None: ...
+
+
+class MintCounter(Protocol):
+    """Tokens minted per client and minute, for mint limits: Redis, or one node's memory."""
+
+    async def count(self, client_key: str, window: int) -> int:
+        """Count one more token of the client (by key) in minute ``window`` (minutes since
+        the epoch) and answer how many that minute holds now."""
 
 
 class ReplayGuard(Protocol):

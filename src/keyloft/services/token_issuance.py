@@ -1,7 +1,7 @@
 """Token issuance: one pipeline for every token endpoint.
 
     check the grant  ->  authenticate the client  ->  grant the scope  ->  bind (a DPoP key,
-    a TLS certificate)  ->  mint  ->  note the use
+    a TLS certificate)  ->  limit the mints  ->  mint  ->  note the use
 
 ``V3`` (``POST /v3/oauth/token/generate``) and ``OAUTH2`` (``POST /oauth2/token``, RFC 6749
 §4.4 client credentials with RFC 9068 tokens) differ only in their dialect: which client
@@ -16,14 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keyloft.domain.clients import Client
+from keyloft.domain.errors import KeyloftError
 from keyloft.domain.oauth import InvalidDpopProof, InvalidRequest, UnsupportedGrantType, narrow
 from keyloft.domain.oauth import scope_string as scope_of
 from keyloft.domain.scopes import Grant, ScopeEntity
 from keyloft.domain.tokens import access_claims, oauth_access_claims
+from keyloft.domain.usage import AUTH_FAILURES, TOKENS
 from keyloft.services import client_auth
 from keyloft.services.client_auth import AuthenticatedClient, ClientAuthRequest
 from keyloft.services.dpop import check_request_proof
 from keyloft.services.node import Node
+from keyloft.services.usage_counts import failed_client, failure_reason
 
 CLIENT_CREDENTIALS = "client_credentials"
 BEARER, DPOP = "Bearer", "DPoP"  # RFC 6750, RFC 9449 token types
@@ -72,11 +75,20 @@ class TokenIssuance:
 
     async def issue(self, request: TokenRequest, dialect: Dialect) -> IssuedToken:
         self.check_grant(request, dialect)
-        authenticated = await self.authenticate(request.client, dialect)
+        try:
+            authenticated = await self.authenticate(request.client, dialect)
+        except KeyloftError as failed:
+            self.note_failure(failed_client(failed), failed)
+            raise
         state = authenticated.state
-        grants = self.grant_scope(state.client, state.entities, request.scope, dialect)
-        confirmation = await self.bind(request, state.client)
+        try:
+            grants = self.grant_scope(state.client, state.entities, request.scope, dialect)
+            confirmation = await self.bind(request, state.client)
+        except KeyloftError as failed:
+            self.note_failure((state.client.org_id, state.client.id), failed)
+            raise
         now = self._node.clock.now()
+        await self.limit_mints(state.client, now)
         token, scope = self.mint(state.client, state.entities, grants, dialect, now, confirmation)
         await self.note_use(authenticated, now)
         return IssuedToken(
@@ -137,6 +149,10 @@ class TokenIssuance:
         confirmation["jkt"] = proof.jkt
         return confirmation
 
+    async def limit_mints(self, client: Client, now: datetime) -> None:
+        """A client's ``tokenRateLimit`` (docs/governance.md): 429 beyond it this minute."""
+        await self._node.mint_limits.take(client, now)
+
     def mint(
         self,
         client: Client,
@@ -167,12 +183,22 @@ class TokenIssuance:
             claims["cnf"] = confirmation
         return node.key_ring.sign(claims, typ=dialect.typ), scope
 
+    def note_failure(self, client: tuple[int, int] | None, failed: KeyloftError) -> None:
+        """Count a refused request against the existing client it named (an unknown client
+        is counted nowhere: only the metrics see it)."""
+        if client is not None:
+            org_id, client_id = client
+            self._node.usage.counts.add(
+                org_id, client_id, self._node.clock.now(), AUTH_FAILURES, failure_reason(failed)
+            )
+
     async def note_use(self, authenticated: AuthenticatedClient, at: datetime) -> None:
         """Note the client's use (written later, in a batch) and store a secret re-hashed
         under the current server secret (during a server-secret rotation)."""
         client = authenticated.state.client
         usage = self._node.usage
         usage.note(client.id, at)
+        usage.counts.add(client.org_id, client.id, at, TOKENS)
         if authenticated.credential is not None:
             usage.note_credential(client.id, authenticated.credential, at)
         upgrade = authenticated.upgrade

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from keyloft.domain.clients import Client
+from keyloft.services.usage_counts import UsageCounts
 
 REMEMBERED = 100_000
 
@@ -37,6 +38,8 @@ class UsageLog:
         # a list answered from the node's copies gives the same copy on every call.
         self._overlaid: dict[int, tuple[Client, datetime, Client]] = {}
         self._logins: dict[int, datetime] = {}  # principal id -> minute
+        self.counts = UsageCounts()
+        """Tokens, failures and decisions per client and hour, written with the uses."""
 
     def note_login(self, principal_id: int, at: datetime) -> None:
         """A successful login of an admin or Till (its ``lastLoginOn``)."""

@@ -26,7 +26,9 @@ from keyloft.services.ports import (
     RevocationRepository,
     ScopeRepository,
     SigningKeyRepository,
+    UsageRepository,
     UsedAssertionRepository,
+    WebhookRepository,
 )
 from keyloft.storage.engine import WRITE_OPTION
 from keyloft.storage.failures import PROBE_FAILURES, translated
@@ -39,8 +41,10 @@ from keyloft.storage.repositories import (
     SqlRevocations,
     SqlScopes,
     SqlSigningKeys,
+    SqlUsage,
     SqlUsedAssertions,
 )
+from keyloft.storage.repositories.webhooks import SqlWebhooks
 
 _PING = text("SELECT 1")
 
@@ -60,6 +64,8 @@ class SqlStore:
         self.audit: AuditRepository = SqlAudit(session)
         self.used_assertions: UsedAssertionRepository = SqlUsedAssertions(session)
         self.registrations: RegistrationRepository = SqlRegistrations(session)
+        self.webhooks: WebhookRepository = SqlWebhooks(session)
+        self.usage: UsageRepository = SqlUsage(session)
 
 
 class LazyStore:
@@ -113,6 +119,14 @@ class LazyStore:
     @property
     def registrations(self) -> RegistrationRepository:
         return self._open().registrations
+
+    @property
+    def webhooks(self) -> WebhookRepository:
+        return self._open().webhooks
+
+    @property
+    def usage(self) -> UsageRepository:
+        return self._open().usage
 
     async def finish(self, *, commit: bool) -> None:
         """Commit (or roll back) and close the session, if one was opened."""

@@ -70,6 +70,8 @@ class OrgRow(Base):
     max_clients: Mapped[int] = mapped_column(Integer)
     max_token_ttl: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Seconds a new or rotated client secret lives unless its request says (NULL: forever).
+    secret_lifetime: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class PrincipalRow(Base):
@@ -156,6 +158,14 @@ class ClientRow(Base):
     # kind and one value, rather than a column per kind: a client has exactly one.
     tls_client_auth_name_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
     tls_client_auth_name: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    # Governance (docs/governance.md): the networks token requests may come from (canonical
+    # CIDRs; NULL: any), the tokens it may mint a minute (NULL: no limit), and when it last
+    # went beyond that, to the minute (written in batches, like last_used_at).
+    ip_allowlist: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    token_rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mint_limit_hit_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When the current secret stops working (RFC 7591 client_secret_expires_at); NULL: never.
+    secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CredentialUseRow(Base):
@@ -260,3 +270,74 @@ class AuditRow(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     source_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class WebhookRow(Base):
+    """An org's webhook: where to send which events, and its signing secret sealed under the
+    server secret (shown once, when it was created)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(Id, ForeignKey("orgs.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookDeliveryRow(Base):
+    """The outbox and the delivery log: one message to one webhook, written in the transaction
+    of the change it tells of; a node claims it for one attempt until ``claimed_until``."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+        Index(
+            "ix_webhook_deliveries_webhook_id_dedupe_key", "webhook_id", "dedupe_key", unique=True
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(Id, ForeignKey("webhooks.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    # Events raised by a scan rather than a change (a secret expiring) name themselves, so
+    # that each is queued once per webhook however often, and on however many nodes, it runs.
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When its 24 hours of retries began: when it was written, or last redelivered.
+    retry_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ClientUsageRow(Base):
+    """Counts per client and UTC hour (``keyloft.domain.usage``): tokens issued,
+    authentication failures by reason, decisions allowed and denied. Written in batches by
+    adding to the row (never a write per request); rows older than the retention are purged.
+    No foreign key: a flush must never fail over a client it cannot find."""
+
+    __tablename__ = "client_usage"
+    __table_args__ = (
+        Index("ix_client_usage_org_id_hour", "org_id", "hour"),
+        Index("ix_client_usage_hour", "hour"),
+    )
+
+    client_id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # The reason of an authentication failure; "" for the other metrics.
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[int] = mapped_column(Id)
+    count: Mapped[int] = mapped_column(BigInteger)

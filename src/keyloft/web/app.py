@@ -17,7 +17,17 @@ from keyloft.web import console, errors, metrics
 from keyloft.web.lane import DirectLane, LaneDeclarationError, LaneTable
 from keyloft.web.lane.body import document_bodies
 from keyloft.web.middleware import RequestContextMiddleware
-from keyloft.web.routes import audit, check, health, integrations, oauth2, registration, tokens
+from keyloft.web.routes import (
+    audit,
+    check,
+    health,
+    integrations,
+    oauth2,
+    registration,
+    tokens,
+    usage,
+    webhooks,
+)
 
 DESCRIPTION = """API client accounts for an org's integrations, wire-compatible with the v3
 Integrations API. Every answer is an envelope: `{"data": …, "errors": null}` on success,
@@ -93,6 +103,8 @@ def create_app(
     errors.install(app)
     app.include_router(integrations.router)
     app.include_router(audit.router)
+    app.include_router(usage.router)
+    app.include_router(webhooks.router)
     app.include_router(tokens.router)
     app.include_router(oauth2.router)
     app.include_router(registration.router)

@@ -166,7 +166,9 @@ class ClientInformation(BaseModel):
     )
     client_id_issued_at: int = Field(description="Seconds since the epoch.")
     client_secret_expires_at: int | None = Field(
-        default=None, description="0 (never) for a client with a secret; absent otherwise."
+        default=None,
+        description="For a client with a secret: when it expires, in seconds since the epoch "
+        "(the org's default secret lifetime), or 0 for never; absent otherwise.",
     )
     registration_access_token: str = Field(
         description="Bearer token for registration_client_uri; every update replaces it."

@@ -121,7 +121,31 @@ class _Credentials(_Strict):
     )
 
 
-class ClientCreate(_Credentials):
+class TokenRateLimitIn(_Strict):
+    perMinute: int = Field(description="Tokens the client may mint a minute, 1…1000000.")
+
+
+class _Governance(_Credentials):
+    ipAllowlist: list[str] | None = Field(
+        default=None,
+        description="Up to 50 IPv4/IPv6 networks (CIDR, no host bits set; a bare address is "
+        "one host) token requests of the client may come from; others are refused as a wrong "
+        "secret. null or [] allows any address; kept when absent on update.",
+    )
+    tokenRateLimit: TokenRateLimitIn | None = Field(
+        default=None,
+        description='{"perMinute": N}: the most tokens the client may mint a minute; beyond '
+        "it 429 with Retry-After. null: no limit; kept when absent on update.",
+    )
+    secretLifetimeSeconds: int | None = Field(
+        default=None,
+        description="How long a secret this request issues lives, in seconds (60 to ten "
+        "years; 0: it never expires). Absent: the org's default (keyloft org update "
+        "--secret-lifetime), else never.",
+    )
+
+
+class ClientCreate(_Governance):
     name: str = Field(description="1 to 100 characters, unique among the org's valid clients.")
     description: str = Field(description="Up to 500 characters.")
     expirationTokenTime: int = Field(description="Token lifetime in seconds, 1…org cap.")
@@ -129,7 +153,7 @@ class ClientCreate(_Credentials):
     scopes: list[ScopeIn] = Field(min_length=1)
 
 
-class ClientUpdate(_Credentials):
+class ClientUpdate(_Governance):
     name: str | None = Field(default=None, description="Kept when absent.")
     description: str | None = Field(default=None, description="Kept when absent.")
     expirationTokenTime: int
@@ -144,6 +168,11 @@ class SecretRotation(_Strict):
         le=7 * 24 * 3600,
         description="How long the replaced secret keeps working, in seconds (0: not at all; "
         "at most 7 days). A secret still in grace from an earlier rotation stops at once.",
+    )
+    secretLifetimeSeconds: int | None = Field(
+        default=None,
+        description="How long the new secret lives, in seconds (60 to ten years; 0: it never "
+        "expires). Absent: the org's default, else never.",
     )
 
 
@@ -277,6 +306,10 @@ class ScopeOut(BaseModel):
     resources: list[str]
 
 
+class TokenRateLimitOut(BaseModel):
+    perMinute: int
+
+
 class ClientSummaryOut(BaseModel):
     id: int
     attribution: AttributionOut
@@ -293,6 +326,16 @@ class ClientSummaryOut(BaseModel):
     tokenEndpointAuthMethod: AuthMethod
     dpopBoundAccessTokens: bool
     tlsClientCertificateBoundAccessTokens: bool
+    ipAllowlist: list[str] = Field(description="Networks its token requests may come from.")
+    tokenRateLimit: TokenRateLimitOut | None
+    mintLimitHitOn: str | None = Field(
+        description="When it last went beyond its tokenRateLimit, to the minute; null: never."
+    )
+    clientSecretExpiresAt: str | None = Field(
+        examples=["2027-04-15T14:14:06.104+0530"],
+        description="When its secret stops working (RFC 7591's client_secret_expires_at, as "
+        "a v3 date); null: never, or no secret.",
+    )
 
 
 class ClientKeyOut(BaseModel):

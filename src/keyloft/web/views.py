@@ -84,9 +84,24 @@ def client_view(
     view["tokenEndpointAuthMethod"] = client.auth_method
     view["dpopBoundAccessTokens"] = client.dpop_bound
     view["tlsClientCertificateBoundAccessTokens"] = client.certificate_bound
+    view.update(governance_view(client, org))
     if scopes:
         view.update(credentials_view(client, org, uses or {}))
     return view
+
+
+def governance_view(client: Client, org: Org) -> dict[str, Any]:
+    """A client's allow-list, mint limit, when it last went beyond that limit, and when its
+    secret expires."""
+    governance, hit, expires = client.governance, client.mint_limit_hit_on, client.secret_expires_at
+    return {
+        "ipAllowlist": governance.allowlist_strings,
+        "tokenRateLimit": {"perMinute": governance.tokens_per_minute}
+        if governance.tokens_per_minute is not None
+        else None,
+        "mintLimitHitOn": format_v3(hit, org.timezone) if hit is not None else None,
+        "clientSecretExpiresAt": format_v3(expires, org.timezone) if expires is not None else None,
+    }
 
 
 def credentials_view(client: Client, org: Org, uses: Mapping[str, datetime]) -> dict[str, Any]:

@@ -11,9 +11,11 @@ registry picks the one entry of that dialect whose credentials the request carri
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
-from keyloft.domain.errors import InvalidClientCredentials, KeyloftError
+from keyloft.domain.errors import AssertionRefused, InvalidClientCredentials, KeyloftError
+from keyloft.domain.governance import secret_expired
 from keyloft.domain.oauth import InvalidClient, InvalidRequest
 from keyloft.services.client_auth.certificate import MutualTls
 from keyloft.services.client_auth.client_secret_basic import ClientSecretBasic
@@ -39,6 +41,8 @@ __all__ = [
     "method_names",
     "select",
 ]
+
+log = logging.getLogger("keyloft.client_auth")
 
 METHODS: tuple[ClientAuthMethod, ...] = (
     ClientSecretBasic(),
@@ -83,6 +87,18 @@ def select(
     return chosen[0]
 
 
+def _governance_refusal(
+    authenticated: AuthenticatedClient, request: ClientAuthRequest, node: Node
+) -> str | None:
+    client = authenticated.state.client
+    if not client.governance.allows(request.address):
+        return "address"
+    secret_used = client.has_secret and authenticated.credential is None
+    if secret_used and secret_expired(client.secret_expires_at, node.clock.now()):
+        return "secret_expired"
+    return None
+
+
 # What a client whose credentials are wrong is told, where it is not the v3 API's own
 # "Invalid client key or secret.": RFC 6749 §5.2's invalid_client.
 _REFUSALS: dict[str, Callable[[], KeyloftError]] = {"oauth2": InvalidClient}
@@ -94,7 +110,16 @@ async def authenticate(
     """The client ``request`` proves, by the one method of ``dialect`` it uses."""
     method = select(request, dialect)
     try:
-        return await method.authenticate(request, node, store)
+        authenticated = await method.authenticate(request, node, store)
+        reason = _governance_refusal(authenticated, request, node)
+        if reason is not None:
+            # Governance (docs/governance.md): the right credentials, but from an address the
+            # client's allow-list does not hold, or an expired secret. Logged and counted,
+            # told as a wrong secret.
+            client_key = authenticated.state.client.client_key
+            log.info("token request refused", extra={"reason": reason, "client_id": client_key})
+            raise AssertionRefused(reason)
+        return authenticated
     except InvalidClientCredentials as failed:
         refusal = _REFUSALS.get(dialect)
         if refusal is None:

@@ -29,7 +29,10 @@ async def verify_secret(
         state = await ClientStates(store, node.cache).by_key(client_key)
         verdict = _compare(node, secret, state)
         if state is None or verdict is SecretCheck.NO_MATCH or not state.client.is_valid:
-            raise InvalidClientCredentials()
+            failed = InvalidClientCredentials()
+            if state is not None:
+                failed.counted_as = (state.client.org_id, state.client.id)
+            raise failed
     upgrade = None
     if verdict is SecretCheck.MATCH_PREVIOUS and state.secret_hash is not None:
         upgrade = SecretUpgrade(node.hasher.hash(secret), state.secret_hash)

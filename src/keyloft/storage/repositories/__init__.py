@@ -10,6 +10,7 @@ from keyloft.storage.repositories.registrations import SqlRegistrations
 from keyloft.storage.repositories.revocations import SqlRevocations
 from keyloft.storage.repositories.scopes import SqlScopes
 from keyloft.storage.repositories.signing_keys import SqlSigningKeys
+from keyloft.storage.repositories.usage import SqlUsage
 from keyloft.storage.repositories.used_assertions import SqlUsedAssertions
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "SqlRevocations",
     "SqlScopes",
     "SqlSigningKeys",
+    "SqlUsage",
     "SqlUsedAssertions",
 ]

@@ -16,6 +16,7 @@ from keyloft.domain.certificate_names import CertificateName, NameKind
 from keyloft.domain.client_keys import ClientKey, check_jwks, jwks_document
 from keyloft.domain.clients import CLIENT_SECRET, NO_CREDENTIALS, Client, ClientCredentials
 from keyloft.domain.federation import rules_from_stored
+from keyloft.domain.governance import NO_GOVERNANCE, Governance, stored_allowlist
 from keyloft.domain.scopes import Grant, Permission
 from keyloft.services.ports import Changes, ClientPage, ClientSecrets
 from keyloft.storage.repositories.rows import (
@@ -78,6 +79,27 @@ def _credential_columns(credentials: ClientCredentials) -> dict[str, object]:
     }
 
 
+@functools.lru_cache(maxsize=4096)
+def _allowlist(stored: str) -> Governance:
+    return Governance(stored_allowlist(json.loads(stored)))
+
+
+def _governance(row: ClientRow | AnyRow) -> Governance:
+    """The governance stored on a client row (checked when it was written)."""
+    per_minute = row.token_rate_limit_per_minute
+    if not row.ip_allowlist:
+        return Governance(tokens_per_minute=per_minute) if per_minute else NO_GOVERNANCE
+    networks = _allowlist(json.dumps(row.ip_allowlist)).ip_allowlist
+    return Governance(networks, per_minute)
+
+
+def _governance_columns(governance: Governance) -> dict[str, object]:
+    return {
+        "ip_allowlist": governance.allowlist_strings or None,
+        "token_rate_limit_per_minute": governance.tokens_per_minute,
+    }
+
+
 class SqlClients:
     """Implements ``keyloft.services.ports.ClientRepository``."""
 
@@ -125,6 +147,9 @@ class SqlClients:
                 credentials=_credentials(row),
                 dpop_bound=row.dpop_bound_access_tokens,
                 certificate_bound=row.tls_client_certificate_bound_access_tokens,
+                governance=_governance(row),
+                mint_limit_hit_on=row.mint_limit_hit_at,
+                secret_expires_at=row.secret_expires_at,
             )
             for row in rows
         ]
@@ -163,8 +188,11 @@ class SqlClients:
         credentials: ClientCredentials = NO_CREDENTIALS,
         dpop_bound: bool = False,
         certificate_bound: bool = False,
+        governance: Governance = NO_GOVERNANCE,
+        secret_expires_at: datetime | None = None,
     ) -> Client:
         row = ClientRow(
+            secret_expires_at=secret_expires_at,
             org_id=org_id,
             client_key=client_key,
             secret_hash=secret_hash,
@@ -182,6 +210,7 @@ class SqlClients:
             dpop_bound_access_tokens=dpop_bound,
             tls_client_certificate_bound_access_tokens=certificate_bound,
             **_credential_columns(credentials),
+            **_governance_columns(governance),
         )
         self._s.add(row)
         await self._s.flush()
@@ -216,7 +245,10 @@ class SqlClients:
         if client is None or row is None:
             return None
         secrets = ClientSecrets(
-            row.secret_hash, row.previous_secret_hash, row.previous_secret_expires_at
+            row.secret_hash,
+            row.previous_secret_hash,
+            row.previous_secret_expires_at,
+            row.secret_expires_at,
         )
         return client, secrets
 
@@ -263,6 +295,26 @@ class SqlClients:
         await self._s.execute(
             statement,
             [{"client_id": client_id, "used": at} for client_id, at in sorted(uses.items())],
+        )
+
+    async def record_mint_limit_hits(self, hits: Mapping[int, datetime]) -> None:
+        if not hits:
+            return
+        # Like record_use: forward only, not a change of the client.
+        statement = (
+            update(_CLIENT)
+            .where(
+                _CLIENT.c.id == bindparam("client_id"),
+                or_(
+                    _CLIENT.c.mint_limit_hit_at.is_(None),
+                    _CLIENT.c.mint_limit_hit_at < bindparam("hit"),
+                ),
+            )
+            .values(mint_limit_hit_at=bindparam("hit"))
+        )
+        await self._s.execute(
+            statement,
+            [{"client_id": client_id, "hit": at} for client_id, at in sorted(hits.items())],
         )
 
     async def record_credential_use(self, uses: Mapping[tuple[int, str], datetime]) -> None:
@@ -336,12 +388,14 @@ class SqlClients:
         secrets: ClientSecrets | None = None,
         dpop_bound: bool = False,
         certificate_bound: bool = False,
+        governance: Governance = NO_GOVERNANCE,
     ) -> Client | None:
         secret_columns = (
             {
                 "secret_hash": secrets.current,
                 "previous_secret_hash": secrets.previous,
                 "previous_secret_expires_at": secrets.previous_expires_at,
+                "secret_expires_at": secrets.current_expires_at,
             }
             if secrets is not None
             else {}
@@ -359,6 +413,7 @@ class SqlClients:
             dpop_bound_access_tokens=dpop_bound,
             tls_client_certificate_bound_access_tokens=certificate_bound,
             **_credential_columns(credentials),
+            **_governance_columns(governance),
             **secret_columns,
         )
         if not changed:
@@ -392,6 +447,7 @@ class SqlClients:
             secret_hash=secrets.current,
             previous_secret_hash=secrets.previous,
             previous_secret_expires_at=secrets.previous_expires_at,
+            secret_expires_at=secrets.current_expires_at,
             updated_at=now,
             updated_by_id=actor_id,
         )

@@ -15,7 +15,9 @@ from keyloft.storage.tables import OrgRow
 
 
 def _org(row: OrgRow) -> Org:
-    return Org(row.id, row.name, row.timezone, row.max_clients, row.max_token_ttl)
+    return Org(
+        row.id, row.name, row.timezone, row.max_clients, row.max_token_ttl, row.secret_lifetime
+    )
 
 
 class SqlOrgs:
@@ -66,6 +68,7 @@ class SqlOrgs:
                 timezone=org.timezone,
                 max_clients=org.max_clients,
                 max_token_ttl=org.max_token_ttl,
+                secret_lifetime=org.secret_lifetime,
             )
             .execution_options(synchronize_session=False)
         )

@@ -11,6 +11,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from keyloft.domain.errors import ValidationFailed
+from keyloft.domain.governance import LIFETIME_FIELD
 from keyloft.services.client_admin import ClientAnswer
 from keyloft.services.client_requests import ClientRequest
 from keyloft.services.console_views import (
@@ -190,9 +191,15 @@ async def rotate_secret(
     request: Request, con: ConsoleDep, services: ServicesDep, post: GuardedPostDep, client_key: str
 ) -> Response:
     grace = post.fields.get("graceSeconds", "0").strip() or "0"
+    lifetime = post.fields.get(LIFETIME_FIELD, "").strip()
     answer: ClientAnswer | NotChanged | NoSuchClient
     if not (grace.isascii() and grace.isdigit()) or len(grace) > 9:
         unread = ValidationFailed("graceSeconds must be a whole number.", field="graceSeconds")
+        shown = await services.console.client_page(post.actor, client_key)
+        answer = shown if isinstance(shown, NoSuchClient) else NotChanged(shown, unread)
+    elif lifetime and (not (lifetime.isascii() and lifetime.isdigit()) or len(lifetime) > 10):
+        message = f"{LIFETIME_FIELD} must be a whole number of seconds."
+        unread = ValidationFailed(message, field=LIFETIME_FIELD)
         shown = await services.console.client_page(post.actor, client_key)
         answer = shown if isinstance(shown, NoSuchClient) else NotChanged(shown, unread)
     else:
@@ -202,12 +209,14 @@ async def rotate_secret(
             request_context(request),
             grace_seconds=int(grace),
             if_match=post.etag,
+            secret_lifetime=int(lifetime) if lifetime else None,
         )
     if isinstance(answer, NoSuchClient):
         return rendering.no_such_client(request, con, post, answer)
     if isinstance(answer, NotChanged):
         error = answer.error
-        errors = {"graceSeconds": error.message} if error.field == "graceSeconds" else {}
+        shown_beside = ("graceSeconds", LIFETIME_FIELD)
+        errors = {error.field: error.message} if error.field in shown_beside else {}
         return rendering.client_page(
             request,
             con,

@@ -45,6 +45,7 @@ NOTICES = {
         "this deployment trusts and carrying the name shown proves it."
     ),
     "tls-name-saved": "The name its certificate must carry was saved.",
+    "governance-saved": "The allowed addresses and the mint limit were saved.",
     "private-key-jwt": (
         "The client now authenticates with private_key_jwt: its secret no longer works."
     ),
@@ -64,6 +65,7 @@ async def clients_page(
     query = q.strip()[:MAX_FILTER]
     view = await services.console.clients_page(who.actor, deleted=show_deleted, text=query)
     tills = {till.id: till for till in view.tills}
+    now = con.now()
     return rendering.page(
         request,
         con,
@@ -78,6 +80,7 @@ async def clients_page(
         show_deleted=show_deleted,
         rows={client.client_key: access_rows(client, view.entities) for client in view.clients},
         till_label=lambda till_id: till_label(till_id, tills),
+        secret_state=lambda client: rendering.secret_state(client, now),
     )
 
 

@@ -6,7 +6,9 @@ the console's route class (``routing``) answers with the sign-in page or a probl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends
@@ -44,6 +46,8 @@ class Console:
         self.ended = EndedSessions(rt.redis)
         self.pages = Pages(self.codec)
         self.issuer = settings.issuer
+        # The node's wall clock, read per page (a test may swap the runtime's clock).
+        self.now: Callable[[], datetime] = lambda: rt.clock.now()
         # Whether DPoP proofs must carry the server's nonce (RFC 9449 §8): the pages say so.
         self.dpop_nonce = settings.dpop_nonce == "required"
         # Without Redis only a lone process can know every sign-out (see session.py).

@@ -5,6 +5,7 @@ and how a refused change is shown (by field, or for the whole form)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from keyloft.domain.actors import Principal
 from keyloft.domain.clients import SELF_SIGNED_TLS, TLS_CLIENT_AUTH, Client, etag
 from keyloft.domain.errors import KeyloftError
+from keyloft.domain.governance import secret_expired, secret_expires_soon
 from keyloft.domain.orgs import Org
 from keyloft.domain.scopes import ScopeEntity
 from keyloft.services.client_admin import ClientAnswer
@@ -35,6 +37,7 @@ from keyloft.web.console.pages import (
     till_label,
     till_options,
 )
+from keyloft.web.console.usage_charts import client_charts
 from keyloft.web.errors import STATUS
 
 
@@ -262,6 +265,7 @@ def client_page(
     status: int = 200,
     notice: str | None = None,
     credential_form: CredentialForm | None = None,
+    governance_form: dict[str, str] | None = None,
 ) -> Response:
     client = view.client
     tills = {till.id: till for till in view.tills}
@@ -287,9 +291,32 @@ def client_page(
         keys=credential_pages.key_rows(client, view.uses, timezone),
         rules=credential_pages.rule_rows(client.credentials.federated, view.uses, timezone),
         last_credential=credential_pages.last_credential(client, view.uses, timezone),
+        governance=governance_form or governance_fields(client),
+        secret_state=secret_state(client, con.now()),
+        viewer_org_lifetime=view.org.secret_lifetime,
+        usage=client_charts(view.usage, timezone),
         **_mint_commands(con, client),
         **_form_context(view.entities, view.tills, form or _form_of(client, ids_of(view.entities))),
     )
+
+
+def secret_state(client: Client, now: datetime) -> str | None:
+    """``expired``, ``soon`` (within 14 days) or None: what the console warns of a secret."""
+    expires = client.secret_expires_at
+    if not client.has_secret or expires is None:
+        return None
+    if secret_expired(expires, now):
+        return "expired"
+    return "soon" if secret_expires_soon(expires, now) else None
+
+
+def governance_fields(client: Client) -> dict[str, str]:
+    """The governance form's fields as the client holds them."""
+    per_minute = client.governance.tokens_per_minute
+    return {
+        "ipAllowlist": "\n".join(client.governance.allowlist_strings),
+        "tokenRateLimit": str(per_minute) if per_minute is not None else "",
+    }
 
 
 def secret_page(

@@ -10,7 +10,9 @@ from keyloft.web.console import (
     client_changes,
     client_pages,
     credential_changes,
+    governance,
     sign_in,
+    usage_pages,
 )
 
 router = APIRouter()
@@ -18,4 +20,6 @@ router.include_router(sign_in.router)
 router.include_router(client_pages.router)
 router.include_router(client_changes.router)
 router.include_router(credential_changes.router)
+router.include_router(governance.router)
 router.include_router(account.router)
+router.include_router(usage_pages.router)

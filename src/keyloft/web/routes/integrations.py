@@ -58,7 +58,20 @@ def _request(body: ClientCreate | ClientUpdate) -> ClientRequest:
         credentials=_credentials(body),
         dpop_bound=body.dpopBoundAccessTokens,
         certificate_bound=body.tlsClientCertificateBoundAccessTokens,
+        **_governance(body),
     )
+
+
+def _governance(body: ClientCreate | ClientUpdate) -> dict[str, Any]:
+    """What the body asks of the client's governance: a field it does not hold is kept."""
+    given, limit = body.model_fields_set, body.tokenRateLimit
+    return {
+        "ip_allowlist": body.ipAllowlist if "ipAllowlist" in given else KEEP,
+        "token_rate_limit": (limit.model_dump() if limit is not None else None)
+        if "tokenRateLimit" in given
+        else KEEP,
+        "secret_lifetime": body.secretLifetimeSeconds,
+    }
 
 
 def _credentials(body: ClientCreate | ClientUpdate) -> CredentialRequest:
@@ -207,6 +220,7 @@ async def rotate_secret(
         request_context(request),
         grace_seconds=body.graceSeconds,
         if_match=if_match,
+        secret_lifetime=body.secretLifetimeSeconds,
     )
     return envelope.ok(
         client_view(rotated.client, rotated.org, scopes=True, secret=rotated.secret),

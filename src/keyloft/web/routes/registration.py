@@ -81,7 +81,9 @@ def _answer(request: Request, registered: RegisteredClient, status: int = 200) -
         view["client_secret"] = registered.secret
     view["client_id_issued_at"] = int(client.created_on.timestamp())
     if client.has_secret:
-        view["client_secret_expires_at"] = 0  # RFC 7591 §3.2.1: it never expires
+        # RFC 7591 §3.2.1: seconds since the epoch, 0 for never (docs/governance.md).
+        expires = client.secret_expires_at
+        view["client_secret_expires_at"] = int(expires.timestamp()) if expires else 0
     view["registration_access_token"] = registered.token
     view["registration_client_uri"] = f"{issuer}{PATH}/{client.client_key}"
     view.update(client_metadata(client, registered.entities, registered.auth_method))
