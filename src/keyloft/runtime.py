@@ -166,15 +166,17 @@ class Runtime:
         self.revoked.load((jti, expires.timestamp()) for jti, expires in revoked)
 
     async def flush_usage(self) -> int:
-        """Write the clients' uses (and the principals' logins) noted since the last flush, in
-        one transaction; a batch that cannot be written is kept for the next flush. Returns
-        how many clients."""
+        """Write the clients' uses, the principals' logins, the usage counts and the mint limit
+        hits noted since the last flush, in one transaction (one commit for every worker's
+        watch to notice, not one per kind); a batch that cannot be written is kept for the next
+        flush. Returns how many clients were used."""
         batch, credentials = self.usage.take(), self.usage.take_credentials()
         logins = self.usage.take_logins()
         counts, dropped = self.usage.counts.take()
+        hits = self.mint_limits.take_hits()
         if dropped:
             log.warning("usage counters full: %d counts dropped since the last flush", dropped)
-        if not batch and not credentials and not logins and not counts:
+        if not batch and not credentials and not logins and not counts and not hits:
             return 0
         try:
             async with self.database.unit_of_work(write=True) as store:
@@ -182,9 +184,11 @@ class Runtime:
                 await store.clients.record_credential_use(credentials)
                 await store.principals.record_logins(logins)
                 await store.usage.add(stored_counts(counts))
+                await _write_mint_limit_hits(store, hits)
         except BaseException:
             self.usage.give_back(batch, credentials, logins)
             self.usage.counts.give_back(counts)
+            self.mint_limits.give_back(hits)
             raise
         return len(batch)
 
@@ -195,15 +199,14 @@ class Runtime:
             return await store.usage.purge(before)
 
     async def flush_mint_limit_hits(self) -> int:
-        """Write which clients went beyond their mint limit since the last flush, in one
-        batch (docs/governance.md); how many."""
+        """Write only which clients went beyond their mint limit since the last flush
+        (docs/governance.md); how many. The periodic flush writes them with the uses."""
         hits = self.mint_limits.take_hits()
         if not hits:
             return 0
         try:
             async with self.database.unit_of_work(write=True) as store:
-                await raise_mint_limit_events(store, hits)
-                await store.clients.record_mint_limit_hits(hits)
+                await _write_mint_limit_hits(store, hits)
         except BaseException:
             self.mint_limits.give_back(hits)
             raise
@@ -235,9 +238,6 @@ class Runtime:
         self._tickers = [
             loop.create_task(self._every(REFRESH_SECONDS, self.refresh)),
             loop.create_task(self._every(self.settings.usage_flush_seconds, self.flush_usage)),
-            loop.create_task(
-                self._every(self.settings.usage_flush_seconds, self.flush_mint_limit_hits)
-            ),
             loop.create_task(self._every(PURGE_SECONDS, self.purge_used_assertions)),
             loop.create_task(
                 self._every(self.settings.webhooks_poll_seconds, self.deliver_webhooks)
@@ -259,10 +259,6 @@ class Runtime:
             await self.flush_usage()
         except Exception as exc:
             log.warning("writing the last client uses failed: %s", type(exc).__name__)
-        try:
-            await self.flush_mint_limit_hits()
-        except Exception as exc:
-            log.warning("writing the last mint limit hits failed: %s", type(exc).__name__)
         await self.bus.stop()
         await self.fetcher.aclose()
         await self.webhook_sender.aclose()
@@ -278,6 +274,12 @@ class Runtime:
     async def close(self) -> None:
         await self.stop()
         await self.database.dispose()
+
+
+async def _write_mint_limit_hits(store: Store, hits: dict[int, datetime]) -> None:
+    if hits:
+        await raise_mint_limit_events(store, hits)
+        await store.clients.record_mint_limit_hits(hits)
 
 
 class UnusableClientCa(RuntimeError):

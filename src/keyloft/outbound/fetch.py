@@ -19,17 +19,19 @@ import logging
 import socket
 import ssl
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from typing import NoReturn, Self
+from typing import NoReturn, Self, TypeVar
 
 import httpx
 
 from keyloft.outbound import addresses as address_policy
 from keyloft.outbound.addresses import IPAddress
 from keyloft.services.ports import RemoteDocument, RemoteFetchFailed
+
+T = TypeVar("T")
 
 log = logging.getLogger("keyloft.outbound")
 
@@ -261,17 +263,37 @@ class JsonFetcher:
         return addresses
 
     async def _fetch(self, target: _Target, addresses: list[IPAddress]) -> RemoteDocument:
+        return await self._first_answer(
+            addresses, lambda address: self._fetch_from(target, address)
+        )
+
+    @staticmethod
+    async def _first_answer(
+        addresses: list[IPAddress], attempt: Callable[[IPAddress], Awaitable[T]]
+    ) -> T:
+        """``attempt`` on each checked address in turn, until one connects."""
         failure = RemoteFetchFailed("connect", "no address to connect to")
         for address in addresses:
             try:
-                return await self._fetch_from(target, address)
+                return await attempt(address)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Another address of the same host may answer (an IPv6 one without a route).
                 reason = "timeout" if isinstance(exc, httpx.ConnectTimeout) else "connect"
                 failure = RemoteFetchFailed(reason, f"{address}: {exc}")
         raise failure
 
-    async def _fetch_from(self, target: _Target, address: IPAddress) -> RemoteDocument:
+    async def _send(
+        self,
+        target: _Target,
+        address: IPAddress,
+        method: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """The request sent to the checked ``address`` itself (the host named only in
+        ``Host`` and SNI), its body not read; a failure to connect is raised as httpx's, for
+        ``_first_answer`` to try the next address."""
         url = target.url
         extensions: dict[str, object] = {}
         if target.literal is None:
@@ -279,19 +301,23 @@ class JsonFetcher:
             if url.scheme == "https":
                 extensions["sni_hostname"] = target.host
         request = self._client.build_request(
-            "GET",
+            method,
             url,
-            headers={"Host": target.url.netloc.decode("ascii")},
+            content=content,
+            headers={**(headers or {}), "Host": target.url.netloc.decode("ascii")},
             extensions=extensions,
         )
         try:
-            response = await self._client.send(request, stream=True)
+            return await self._client.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout):
             raise
         except httpx.TimeoutException as exc:
             _refuse("timeout", str(exc))
         except httpx.TransportError as exc:
             _refuse("connect", str(exc))
+
+    async def _fetch_from(self, target: _Target, address: IPAddress) -> RemoteDocument:
+        response = await self._send(target, address, "GET")
         try:
             body = await self._read(response)
         except httpx.TimeoutException as exc:

@@ -7,9 +7,8 @@ status."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
-
-import httpx
 
 from keyloft.outbound.addresses import IPAddress
 from keyloft.outbound.fetch import FetchPolicy, JsonFetcher, _refuse, _Target, _where, log
@@ -19,12 +18,7 @@ WEBHOOK_POLICY = FetchPolicy(connect_timeout=5.0, read_timeout=10.0, total_timeo
 
 
 def webhook_policy(*, allow_http: bool) -> FetchPolicy:
-    return FetchPolicy(
-        allow_http=allow_http,
-        connect_timeout=WEBHOOK_POLICY.connect_timeout,
-        read_timeout=WEBHOOK_POLICY.read_timeout,
-        total_timeout=WEBHOOK_POLICY.total_timeout,
-    )
+    return dataclasses.replace(WEBHOOK_POLICY, allow_http=allow_http)
 
 
 class WebhookPoster(JsonFetcher):
@@ -50,39 +44,14 @@ class WebhookPoster(JsonFetcher):
         body: bytes,
         headers: Mapping[str, str],
     ) -> int:
-        failure = RemoteFetchFailed("connect", "no address to connect to")
-        for address in addresses:
-            try:
-                return await self._post_to(target, address, body, headers)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                reason = "timeout" if isinstance(exc, httpx.ConnectTimeout) else "connect"
-                failure = RemoteFetchFailed(reason, f"{address}: {exc}")
-        raise failure
+        return await self._first_answer(
+            addresses, lambda address: self._post_to(target, address, body, headers)
+        )
 
     async def _post_to(
         self, target: _Target, address: IPAddress, body: bytes, headers: Mapping[str, str]
     ) -> int:
-        url = target.url
-        extensions: dict[str, object] = {}
-        if target.literal is None:
-            url = url.copy_with(host=str(address))
-            if url.scheme == "https":
-                extensions["sni_hostname"] = target.host
-        request = self._client.build_request(
-            "POST",
-            url,
-            content=body,
-            headers={**headers, "Host": target.url.netloc.decode("ascii")},
-            extensions=extensions,
-        )
-        try:
-            response = await self._client.send(request, stream=True)
-        except (httpx.ConnectError, httpx.ConnectTimeout):
-            raise
-        except httpx.TimeoutException as exc:
-            _refuse("timeout", str(exc))
-        except httpx.TransportError as exc:
-            _refuse("connect", str(exc))
+        response = await self._send(target, address, "POST", content=body, headers=headers)
         await response.aclose()
         status = response.status_code
         if 300 <= status < 400:
