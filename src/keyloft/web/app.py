@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -35,6 +36,13 @@ Integrations API. Every answer is an envelope: `{"data": …, "errors": null}` o
 
 Authenticate management calls with HTTP Basic (admin username or Till code; the password or
 its md5 hex) or with an access token in `X-CAP-API-OAUTH-TOKEN` / `Authorization: Bearer`."""
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route's name in camelCase (``create_client`` → ``createClient``): the name a
+    generated client gives the call."""
+    head, *rest = route.name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 class KeyloftApp(FastAPI):
@@ -96,6 +104,7 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     if runtime is not None:
         app.state.runtime = runtime

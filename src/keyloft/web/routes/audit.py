@@ -35,7 +35,7 @@ def _event(event: AuditEvent, timezone: str) -> dict[str, Any]:
     }
 
 
-@router.get("/audit", responses={200: {"model": AuditEnvelope}, **ERRORS})
+@router.get("/audit", name="list_audit_events", responses={200: {"model": AuditEnvelope}, **ERRORS})
 async def audit(
     actor: ActorDep,
     services: ServicesDep,

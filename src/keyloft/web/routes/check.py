@@ -95,6 +95,7 @@ def _identity(result: Decision) -> dict[str, str]:
         **{status: {"model": ErrorEnvelope} for status in (400, 413, 415)},
     },
     openapi_extra=openapi_body(CheckRequest),
+    name="check_call",
 )
 @direct
 async def check(request: Request) -> Response:
@@ -112,7 +113,7 @@ async def check(request: Request) -> Response:
     return envelope.ok(_data(result), headers={"Cache-Control": "no-store"})
 
 
-@router.get("/check", responses={401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}})
+@router.get("/check", name="check_forwarded_call", responses={401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}})
 @direct
 async def check_forwarded(request: Request) -> Response:
     """For gateways' sub-requests: the decision is the status code."""

@@ -11,13 +11,13 @@ from keyloft.web.wiring import RuntimeDep
 router = APIRouter(prefix="/health", tags=["health"])
 
 
-@router.get("/live")
+@router.get("/live", name="health_live")
 async def live() -> Response:
     """The process answers."""
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/ready")
+@router.get("/ready", name="health_ready")
 async def ready(rt: RuntimeDep) -> Response:
     """503 while the store is unreachable; ``degraded`` while Redis is (the node still serves
     correctly then, from the store, with its client cache off)."""

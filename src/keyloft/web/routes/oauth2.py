@@ -79,7 +79,7 @@ def _client(request: Request, form: dict[str, str]) -> ClientAuthRequest:
     )
 
 
-@router.post("/oauth2/token", openapi_extra=_TOKEN_FORM)
+@router.post("/oauth2/token", name="request_token", openapi_extra=_TOKEN_FORM)
 @direct
 async def token(request: Request) -> Response:
     """Client credentials grant (RFC 6749 §4.4): a signed ``at+jwt`` access token (RFC 9068).
@@ -106,7 +106,7 @@ async def token(request: Request) -> Response:
     )
 
 
-@router.post("/oauth2/introspect", openapi_extra=_TOKEN_PARAM_FORM)
+@router.post("/oauth2/introspect", name="introspect_token", openapi_extra=_TOKEN_PARAM_FORM)
 @direct
 async def introspect(request: Request) -> Response:
     """Token introspection (RFC 7662) of the calling client's own tokens."""
@@ -117,7 +117,7 @@ async def introspect(request: Request) -> Response:
     return JSONResponse(answer, headers=NO_STORE)
 
 
-@router.post("/oauth2/revoke", openapi_extra=_TOKEN_PARAM_FORM)
+@router.post("/oauth2/revoke", name="revoke_token", openapi_extra=_TOKEN_PARAM_FORM)
 async def revoke(request: Request) -> Response:
     """Token revocation (RFC 7009): 200 whether or not there was anything to revoke."""
     form = await read_form(request)
@@ -125,7 +125,7 @@ async def revoke(request: Request) -> Response:
     return Response(status_code=200, headers=NO_STORE)
 
 
-@router.get("/.well-known/oauth-authorization-server")
+@router.get("/.well-known/oauth-authorization-server", name="server_metadata")
 async def metadata(rt: RuntimeDep) -> Response:
     """Authorization server metadata (RFC 8414)."""
     issuer = rt.settings.issuer.rstrip("/")
