@@ -33,7 +33,7 @@ run: $(STAMP)
 	KEYLOFT_ISSUER=$${KEYLOFT_ISSUER:-http://$(HOST):$(PORT)} $(BIN)/keyloft serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) $(NODE_STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from keyloft.services.cursor import AUDIT_CURSOR, cursor_pattern
 from tests.support.api import OPERATOR, OrgFixture, create_client
 
 AUDIT = "/v3/integrations/audit"
@@ -100,23 +101,88 @@ async def test_filters_and_pagination(http: httpx.AsyncClient, org: OrgFixture) 
 
 
 @pytest.mark.parametrize(
-    "params",
+    ("params", "field"),
     [
-        pytest.param({"limit": 0}, id="limit-zero"),
-        pytest.param({"limit": 101}, id="limit-too-big"),
-        pytest.param({"cursor": "not-a-cursor"}, id="bad-cursor"),
-        pytest.param({"from": "yesterday"}, id="bad-date"),
+        pytest.param({"limit": 0}, "limit", id="limit-zero"),
+        pytest.param({"limit": 101}, "limit", id="limit-too-big"),
+        pytest.param({"cursor": "not-a-cursor"}, "cursor", id="bad-cursor"),
+        pytest.param({"cursor": ""}, "cursor", id="empty-cursor"),
+        pytest.param({"cursor": "w1.5"}, "cursor", id="a-delivery-cursor"),
+        pytest.param({"cursor": "c1.5"}, "cursor", id="a-client-cursor"),
+        pytest.param({"cursor": "a1.0"}, "cursor", id="no-row-zero"),
+        pytest.param({"cursor": "a1." + "9" * 19}, "cursor", id="cursor-beyond-18-digits"),
+        pytest.param({"from": "yesterday"}, "from", id="bad-date"),
+        pytest.param({"from": "2030-01-02"}, "from", id="a-date-is-not-a-date-time"),
+        pytest.param({"to": "2030-01-02T00:00:00"}, "to", id="no-offset"),
+        pytest.param({"to": "1700000000"}, "to", id="epoch-seconds"),
         pytest.param(
-            {"from": "2030-01-02T00:00:00Z", "to": "2030-01-01T00:00:00Z"}, id="reversed-range"
+            {"from": "2030-01-02T00:00:00Z", "to": "2030-01-01T00:00:00Z"},
+            "from",
+            id="reversed-range",
         ),
+        pytest.param(
+            {"from": "2030-01-01T00:00:00Z", "to": "2030-01-01T00:00:00Z"}, "from", id="empty-range"
+        ),
+        pytest.param({"clientKey": "k" * 65}, "clientKey", id="client-key-too-long"),
     ],
 )
-async def test_bad_queries_are_400(
-    http: httpx.AsyncClient, org: OrgFixture, params: dict[str, Any]
+async def test_bad_queries_are_400_naming_the_field(
+    http: httpx.AsyncClient, org: OrgFixture, params: dict[str, Any], field: str
 ) -> None:
     answer = await http.get(AUDIT, params=params, headers=org.auth)
     assert answer.status_code == 400, answer.text
-    assert answer.json()["errors"][0]["code"] == 1001
+    body = answer.json()
+    assert body["data"] is None
+    assert body["errors"][0]["code"] == 1001
+    assert body["errors"][0]["field"] == field
+
+
+async def test_a_well_formed_cursor_pages_even_if_never_issued(
+    http: httpx.AsyncClient, org: OrgFixture
+) -> None:
+    everything = (await trail(http, org))["events"]
+    assert everything
+    highest = "a1." + "9" * 18
+    assert (await trail(http, org, cursor=highest))["events"] == everything
+    newest = everything[0]["id"]
+    older = (await trail(http, org, cursor=f"a1.{newest}"))["events"]
+    assert [e["id"] for e in older] == [e["id"] for e in everything[1:]]
+    assert (await trail(http, org, cursor="a1.1"))["events"] == []
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "found"),
+    [
+        # Every RFC 3339 date-time: the earliest and latest there are, any offset.
+        ("0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999-23:59", True),
+        ("0001-01-01T00:00:00+23:59", None, True),
+        (None, "0001-01-01T00:00:00+23:59", False),
+        ("9999-12-31T23:59:59-00:01", None, False),
+        ("1990-01-01t00:00:00.123456789z", "2999-12-31T23:59:60+00:00", True),
+    ],
+)
+async def test_every_rfc_3339_date_time_is_accepted(
+    http: httpx.AsyncClient, org: OrgFixture, since: str | None, until: str | None, found: bool
+) -> None:
+    params = {name: value for name, value in (("from", since), ("to", until)) if value}
+    events = (await trail(http, org, **params))["events"]
+    assert bool(events) is found
+
+
+async def test_the_document_states_what_is_enforced(http: httpx.AsyncClient) -> None:
+    operation = (await http.get("/openapi.json")).json()["paths"][AUDIT]["get"]
+    schemas = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert (schemas["limit"]["minimum"], schemas["limit"]["maximum"]) == (1, 100)
+    assert schemas["cursor"]["pattern"] == cursor_pattern(AUDIT_CURSOR)
+    assert schemas["cursor"]["maxLength"] == 21
+    assert schemas["from"]["format"] == schemas["to"]["format"] == "date-time"
+    assert schemas["clientKey"] == {"type": "string", "maxLength": 64, "title": "Clientkey"}
+    assert schemas["actor"]["maxLength"] == 100
+    assert operation["x-keyloft-query-rules"] == [
+        {"rule": "before", "earlier": "from", "later": "to"}
+    ]
+    assert sorted(operation["responses"]) == ["200", "400", "401", "403", "429", "503"]
+    assert operation["responses"]["401"]["headers"]["WWW-Authenticate"]
 
 
 async def test_sealed_to_the_callers_org(

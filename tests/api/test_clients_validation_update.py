@@ -56,14 +56,11 @@ MISSING: list[tuple[tuple[str | int, ...], str]] = [
 BAD: list[tuple[Any, tuple[str | int, ...], str]] = [
     (0, ("expirationTokenTime",), "expirationTokenTime"),
     (-1, ("expirationTokenTime",), "expirationTokenTime"),
-    (3601, ("expirationTokenTime",), "expirationTokenTime"),
     ("600", ("expirationTokenTime",), "expirationTokenTime"),
     (60.5, ("expirationTokenTime",), "expirationTokenTime"),
-    (987654321, ("defaultTillId",), "defaultTillId"),
     (2**64, ("defaultTillId",), "defaultTillId"),
     ([], ("scopes",), "scopes"),
     ("WRITE ", ("scopes", 0, "permission"), "scopes[0].permission"),
-    (42, ("scopes", 0, "entityId"), "scopes[0].entityId"),
     ("x", ("scopes", 0, "resources"), "scopes[0].resources"),
     (["(a"], ("scopes", 0, "resources"), "scopes[0].resources[0]"),
     (["(?=a)"], ("scopes", 0, "resources"), "scopes[0].resources[0]"),
@@ -84,16 +81,29 @@ async def client(http: httpx.AsyncClient, org: OrgFixture) -> dict[str, Any]:
     return await create_client(http, org)
 
 
+# Well formed, but not what the org has or allows: 409, naming the field.
+STATE: list[tuple[Any, tuple[str | int, ...], str]] = [
+    (3601, ("expirationTokenTime",), "expirationTokenTime"),
+    (987654321, ("defaultTillId",), "defaultTillId"),
+    (42, ("scopes", 0, "entityId"), "scopes[0].entityId"),
+]
+
+
 async def _refused(
-    http: httpx.AsyncClient, org: OrgFixture, key: str, body: Any, field: str | None
+    http: httpx.AsyncClient,
+    org: OrgFixture,
+    key: str,
+    body: Any,
+    field: str | None,
+    status: int = 400,
 ) -> None:
     before = await state(http, org, key)
     response = await http.put(f"{CLIENTS}/{key}", json=body, headers=org.auth)
-    assert response.status_code == 400, response.text
+    assert response.status_code == status, response.text
     payload = response.json()
     assert payload["data"] is None
     entry = payload["errors"][0]
-    assert entry["code"] == 1001
+    assert entry["code"] == (1001 if status == 400 else 4094)
     assert isinstance(entry["message"], str)
     assert entry["message"]
     if field is not None:
@@ -115,7 +125,9 @@ async def test_update_missing_mandatory(
 
 
 @pytest.mark.parametrize(
-    ("value", "path", "field"), BAD, ids=[f"{b[2]}={str(b[0])[:12]}" for b in BAD]
+    ("value", "path", "field", "status"),
+    [(*b, 400) for b in BAD] + [(*b, 409) for b in STATE],
+    ids=[f"{b[2]}={str(b[0])[:12]}" for b in (*BAD, *STATE)],
 )
 async def test_update_bad_value(
     http: httpx.AsyncClient,
@@ -124,10 +136,11 @@ async def test_update_bad_value(
     value: Any,
     path: tuple[str | int, ...],
     field: str,
+    status: int,
 ) -> None:
     body = copy.deepcopy(update_body(org))
     _set(body, value, *path)
-    await _refused(http, org, client["clientKey"], body, field)
+    await _refused(http, org, client["clientKey"], body, field, status)
 
 
 async def test_update_duplicate_entity(
@@ -146,7 +159,7 @@ async def test_update_till_of_admin_or_other_org(
 ) -> None:
     for till_id in (org.admin.id, other_org.tills[0].id):
         body = update_body(org) | {"defaultTillId": till_id}
-        await _refused(http, org, client["clientKey"], body, "defaultTillId")
+        await _refused(http, org, client["clientKey"], body, "defaultTillId", 409)
 
 
 @pytest.mark.parametrize("body", [[], "renamed", [{"expirationTokenTime": 600}]])

@@ -162,6 +162,8 @@ async def test_certificate_bound_tokens_need_their_certificate_everywhere(
 
     introspected = await http.post("/oauth2/introspect", data={"token": token}, headers=auth)
     assert introspected.json()["cnf"] == {"x5t#S256": mine.x5t}
+    # Bound to a certificate, it is still a bearer token by its scheme (DPoP is for cnf.jkt).
+    assert introspected.json()["token_type"] == "Bearer"
 
 
 async def test_a_self_signed_client_needs_its_certificate_in_jwks(

@@ -314,8 +314,9 @@ async def test_legal_scope_is_accepted(http: httpx.AsyncClient, client: dict[str
 async def test_methods_other_than_post_are_invalid_request(
     http: httpx.AsyncClient, path: str, method: str
 ) -> None:
-    answer = await http.request(method, path)
-    assert_oauth_error(answer, 400, "invalid_request")
+    answer = await http.request(method, path)  # RFC 6749 §3.2: POST only
+    assert_oauth_error(answer, 405, "invalid_request")
+    assert answer.headers["allow"] == "POST"
 
 
 LIMIT = 3

@@ -174,8 +174,9 @@ async def test_wrong_unknown_and_deleted_clients_are_one_invalid_client(
 async def test_get_and_query_credentials_are_refused(
     http: httpx.AsyncClient, client: dict[str, Any]
 ) -> None:
-    got = await http.get("/oauth2/token")
-    assert got.status_code == 400
+    got = await http.get("/oauth2/token")  # RFC 6749 §3.2: POST only
+    assert got.status_code == 405
+    assert got.headers["allow"] == "POST"
     assert got.json()["error"] == "invalid_request"
     query = await http.post(
         f"/oauth2/token?client_secret={client['clientSecret']}",

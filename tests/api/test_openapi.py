@@ -113,18 +113,46 @@ async def test_success_is_an_envelope(spec: dict[str, Any], method: str, path: s
     assert "page" not in envelope.get("required", [])  # only when paging was asked for
 
 
+# The refusals each v3 operation can give, beyond those of every management call (400 for its
+# credentials, 401, 403, 429, 503): 404 on a key or id, 409 on a write, 412 with If-Match,
+# 413/415 with a body.
+IF_MATCH = {"put", "delete"}
+WRITES = {"post", "put", "delete"}
+
+
+def expected_refusals(method: str, path: str) -> set[str]:
+    if path == "/v3/oauth/check":
+        return {"400", "413", "415", "503"}
+    if path == "/v3/oauth/token/generate":
+        return {"400", "401", "413", "415", "429", "503"}
+    refusals = {"400", "401", "403", "429", "503"}
+    if "{" in path:
+        refusals.add("404")
+    if method in WRITES:
+        refusals.add("409")
+    if ENDPOINTS[(method, path)] is not None:
+        refusals |= {"413", "415"}
+    if path.startswith("/v3/integrations/clients/") and (
+        method in IF_MATCH or path.endswith("/secret")
+    ):
+        refusals.add("412")
+    return refusals
+
+
 @pytest.mark.parametrize(("method", "path"), list(SUCCESS))
 async def test_errors_are_the_error_envelope(spec: dict[str, Any], method: str, path: str) -> None:
     responses = spec["paths"][path][method]["responses"]
     assert "422" not in responses
     errors = {status: r for status, r in responses.items() if status.startswith(("4", "5"))}
-    assert {"400", "413", "415"} <= set(errors)
-    if path != "/v3/oauth/check":  # the decision point takes no credentials of its own
-        assert "401" in errors
-    if path.startswith("/v3/integrations"):
-        assert {"403", "404"} <= set(errors)
-    for response in errors.values():
+    assert set(errors) == expected_refusals(method, path)
+    for status, response in errors.items():
         assert json_schema(response) == {"$ref": "#/components/schemas/ErrorEnvelope"}
+        assert response["description"]
+        headers = set(response.get("headers", {}))
+        if status == "401":
+            assert "WWW-Authenticate" in headers
+        if status in ("429", "503"):
+            assert "Retry-After" in headers
 
 
 async def test_error_envelope_schema(spec: dict[str, Any]) -> None:
@@ -153,19 +181,33 @@ async def test_jwks_response_schema(spec: dict[str, Any]) -> None:
 
 async def test_integrations_declare_their_security(spec: dict[str, Any]) -> None:
     schemes = spec["components"]["securitySchemes"]
-    assert schemes["basic"] == {
-        "type": "http",
-        "scheme": "basic",
-        "description": "Admin user or Till.",
-    }
+    assert schemes["basic"]["type"] == "http"
+    assert schemes["basic"]["scheme"] == "basic"
     assert schemes["capToken"]["name"] == "X-CAP-API-OAUTH-TOKEN"
     assert schemes["bearer"]["scheme"] == "bearer"
+    assert schemes["dpop"]["scheme"] == "DPoP"
+    assert schemes["dpopProof"] == schemes["dpopProof"] | {"in": "header", "name": "DPoP"}
+    flows = schemes["oauth2"]["flows"]
+    assert flows["clientCredentials"]["tokenUrl"] == "/oauth2/token"
+    # Alternatives: a call sends exactly one of them (a DPoP token always with its proof).
+    management = [
+        {"basic": []},
+        {"capToken": []},
+        {"bearer": []},
+        {"oauth2": []},
+        {"dpop": [], "dpopProof": []},
+    ]
     for (method, path), _ in ENDPOINTS.items():
         security = spec["paths"][path][method].get("security")
         if path.startswith("/v3/integrations"):
-            assert security == [{"basic": []}, {"capToken": []}, {"bearer": []}]
+            assert security == management
+        elif path == "/v3/oauth/check" and method == "get":
+            assert security == [{"capToken": []}, {"bearer": []}, {"dpop": [], "dpopProof": []}]
+        elif path == "/v3/oauth/token/generate":
+            assert {} in security  # the key and secret are in the body
+            assert {"mutualTLS": []} in security
         else:
-            assert security is None
+            assert security == []
 
 
 async def test_client_schemas_match_the_contract_fields(spec: dict[str, Any]) -> None:
@@ -183,8 +225,12 @@ async def test_client_schemas_match_the_contract_fields(spec: dict[str, Any]) ->
         "scopes",
     }
     # The contract's key and secret; a private_key_jwt client sends an assertion instead of
-    # the secret (the call answers 400 naming secret when neither is sent).
+    # the secret, never both (the call answers 400 naming secret when neither is sent).
     assert set(schemas["TokenRequest"]["required"]) == {"key"}
+    assert schemas["TokenRequest"]["allOf"] == [
+        {"not": {"required": ["secret", "assertion"]}},
+        {"if": {"not": {"required": ["assertion"]}}, "then": {"required": ["secret"]}},
+    ]
     assert set(schemas["TokenRequest"]["properties"]) == {"key", "secret", "assertion"}
     assert set(schemas["TokenOut"]["required"]) == {"accessToken", "ttlSeconds"}
     assert "clientSecret" in schemas["ClientCreatedOut"]["properties"]

@@ -586,7 +586,9 @@ async def test_described_in_openapi(http: httpx.AsyncClient) -> None:
     assert put == {"$ref": "#/components/schemas/ClientUpdateRequest"}
     assert "client_id" in schemas["ClientUpdateRequest"]["properties"]
     assert "422" not in post["responses"]
-    assert post["security"] == [{"basic": []}, {"bearer": []}, {"capToken": []}]
+    assert {"basic": []} in post["security"]
+    assert {"bearer": []} in post["security"]
+    assert {"capToken": []} in post["security"]
     for method in ("get", "put", "delete"):
         assert managed[method]["security"] == [{"registrationToken": []}]
     assert spec["components"]["securitySchemes"]["registrationToken"]["scheme"] == "bearer"

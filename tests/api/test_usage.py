@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from keyloft.domain.usage import MOMENT_PATTERN
 from keyloft.runtime import Runtime
 from keyloft.storage.store import Database
 from tests.support.api import OrgFixture, Statements, create_client, mint, oauth_token
@@ -203,6 +204,11 @@ async def test_days_are_the_orgs_days(
     ("params", "field"),
     [
         ({"interval": "week"}, "interval"),
+        ({"interval": ""}, "interval"),
+        ({"from": ""}, "from"),
+        ({"from": "20260101"}, "from"),
+        ({"to": "2026-01-01 10:00"}, "to"),
+        ({"to": "1970-12-31"}, "to"),
         ({"from": "yesterday"}, "from"),
         ({"to": "2026-13-01"}, "to"),
         ({"to": "9999-12-31T23:59:59-12:00", "interval": "day"}, "to"),
@@ -240,6 +246,55 @@ async def test_v3_dates_and_plain_dates_are_accepted(
     assert data["from"] == "2026-04-15T13:30:00.000+0530"
     assert data["to"] == "2026-04-16T00:30:00.000+0530"
     assert len(data["buckets"]) == 11
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        # The extremes the schema admits: the first and last accepted years, the widest offsets.
+        {"from": "1971-01-01T00:00+23:59", "to": "1971-01-02"},
+        {"from": "9998-12-25", "to": "9998-12-31T23:59:59.999999-23:59"},
+        {"from": "9998-01-01", "to": "9998-12-31T23:59-2359", "interval": "day"},
+        {"to": "1971-01-01"},
+        {"to": "1971-01-01", "interval": "day"},
+        {"from": "2026-02-28T12:00:00.5Z", "to": "2026-03-31T12:00:00.5Z"},  # 31 days exactly
+    ],
+)
+async def test_what_the_schema_admits_is_accepted(
+    http: httpx.AsyncClient, org: OrgFixture, params: dict[str, str]
+) -> None:
+    client = await create_client(http, org)
+    for url in (client_usage(client["clientKey"]), USAGE):
+        data = await read(http, org, url, **params)
+        assert data["buckets"]
+
+
+async def test_an_unknown_client_is_a_404(http: httpx.AsyncClient, org: OrgFixture) -> None:
+    answer = await http.get(client_usage("no-such-client"), headers=org.auth)
+    assert answer.status_code == 404, answer.text
+
+
+async def test_the_document_states_what_is_enforced(http: httpx.AsyncClient) -> None:
+    paths = (await http.get("/openapi.json")).json()["paths"]
+    for path, statuses in [
+        (USAGE, ["200", "400", "401", "403", "429", "503"]),
+        (client_usage("{clientKey}"), ["200", "400", "401", "403", "404", "429", "503"]),
+    ]:
+        operation = paths[path]["get"]
+        schemas = {p["name"]: p["schema"] for p in operation["parameters"]}
+        assert schemas["interval"]["enum"] == ["hour", "day"]
+        assert schemas["from"]["pattern"] == schemas["to"]["pattern"] == MOMENT_PATTERN
+        before, span = operation["x-keyloft-query-rules"]
+        assert (before["rule"], before["earlier"], before["later"]) == ("before", "from", "to")
+        assert (span["rule"], span["days"], span["by"]) == (
+            "max-span",
+            {"hour": 31, "day": 400},
+            "interval",
+        )
+        described = {p["name"]: p.get("description", "") for p in operation["parameters"]}
+        assert "at most 31 days apart by hour or 400 by day" in described["from"]
+        assert "Default: now" in described["to"]
+        assert sorted(operation["responses"]) == statuses
 
 
 async def test_usage_is_sealed_within_the_org(

@@ -7,6 +7,7 @@ sender. The worker is driven one pass at a time (``run_once``) on a clock the te
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -14,10 +15,17 @@ import pytest
 from standardwebhooks import Webhook
 
 from keyloft.config import Settings
-from keyloft.domain.webhooks import GIVE_UP_AFTER, retry_at
+from keyloft.domain.webhooks import (
+    EVENT_TYPES,
+    GIVE_UP_AFTER,
+    MAX_WEBHOOKS_PER_ORG,
+    URL_PATTERN,
+    retry_at,
+)
 from keyloft.outbound import FetchPolicy
 from keyloft.outbound.webhook_post import WebhookPoster, webhook_policy
 from keyloft.runtime import Runtime, build_runtime
+from keyloft.services.cursor import DELIVERY_CURSOR, cursor_pattern
 from keyloft.services.keys import ServerKeys
 from keyloft.services.ports import RemoteFetchFailed
 from keyloft.services.webhook_delivery import DeliveryWorker
@@ -126,17 +134,195 @@ async def test_bad_bodies_name_the_field(
         "https://[::1]/in",
         "https://169.254.169.254/latest",
         "https://localhost/in",
+        "https://93.184.216.34/in",  # even a public address literal: the schema admits names
+        "https://hooks.example.com/in#part",
+        "https://single-label/in",
     ],
 )
 async def test_plain_http_and_private_addresses_are_refused_without_the_flag(
     http: httpx.AsyncClient, org: OrgFixture, runtime: Runtime, url: str
 ) -> None:
     runtime.webhooks.allow_http = False
+    assert not re.search(URL_PATTERN, url)
     answer = await http.post(
         WEBHOOKS, json={"url": url, "events": ["client.created"]}, headers=org.auth
     )
     assert answer.status_code == 400, answer.text
     assert answer.json()["errors"][0]["field"] == "url"
+    assert (await http.get(WEBHOOKS, headers=org.auth)).json()["data"] == []
+
+
+async def test_a_url_the_schema_admits_is_accepted_without_the_flag(
+    http: httpx.AsyncClient, org: OrgFixture, runtime: Runtime
+) -> None:
+    runtime.webhooks.allow_http = False
+    url = "https://Hooks-1.example.COM:8443/in/a;b=c/@x?d=e&f=%2F/?"
+    assert re.search(URL_PATTERN, url)
+    made = await create_webhook(http, org, url, ["client.created", "client.created"])
+    assert made["url"] == url
+    assert made["events"] == ["client.created"]  # a repeated event type counts once
+
+
+async def test_the_org_limit_is_a_409_and_stores_nothing_more(
+    http: httpx.AsyncClient, org: OrgFixture
+) -> None:
+    for number in range(MAX_WEBHOOKS_PER_ORG):
+        await create_webhook(http, org, f"https://hooks.example.com/{number}")
+    answer = await http.post(
+        WEBHOOKS,
+        json={"url": "https://hooks.example.com/more", "events": ["client.created"]},
+        headers=org.auth,
+    )
+    assert answer.status_code == 409, answer.text
+    assert answer.json() == {
+        "data": None,
+        "errors": [
+            {
+                "code": 4090,
+                "message": f"An org may have at most {MAX_WEBHOOKS_PER_ORG} webhooks.",
+                "field": "url",
+            }
+        ],
+    }
+    listed = (await http.get(WEBHOOKS, headers=org.auth)).json()["data"]
+    assert len(listed) == MAX_WEBHOOKS_PER_ORG
+    assert "https://hooks.example.com/more" not in {hook["url"] for hook in listed}
+
+
+HUGE_IDS = ["-15118823910488426216947712", "18446744073709551617", str(2**63), "0", "-1"]
+
+
+@pytest.mark.parametrize("huge", HUGE_IDS)
+async def test_an_id_out_of_the_stores_range_is_a_400_naming_it_never_a_500(
+    http: httpx.AsyncClient, org: OrgFixture, huge: str
+) -> None:
+    made = await create_webhook(http, org, "https://hooks.example.com/in")
+    calls = [
+        ("GET", f"{WEBHOOKS}/{huge}", "webhookId"),
+        ("DELETE", f"{WEBHOOKS}/{huge}", "webhookId"),
+        ("GET", f"{WEBHOOKS}/{huge}/deliveries", "webhookId"),
+        ("POST", f"{WEBHOOKS}/{huge}/deliveries/1/redeliver", "webhookId"),
+        ("POST", f"{WEBHOOKS}/{made['id']}/deliveries/{huge}/redeliver", "deliveryId"),
+    ]
+    for method, path, field in calls:
+        answer = await http.request(method, path, headers=org.auth)
+        assert answer.status_code == 400, (method, path, answer.text)
+        assert answer.json()["errors"][0]["field"] == field
+    assert [hook["id"] for hook in (await http.get(WEBHOOKS, headers=org.auth)).json()["data"]] == [
+        made["id"]
+    ]
+
+
+async def test_an_unknown_id_in_range_is_a_404(http: httpx.AsyncClient, org: OrgFixture) -> None:
+    made = await create_webhook(http, org, "https://hooks.example.com/in")
+    largest = 2**63 - 1
+    for method, path in [
+        ("GET", f"{WEBHOOKS}/{largest}"),
+        ("DELETE", f"{WEBHOOKS}/{largest}"),
+        ("GET", f"{WEBHOOKS}/{largest}/deliveries"),
+        ("POST", f"{WEBHOOKS}/{largest}/deliveries/1/redeliver"),
+        ("POST", f"{WEBHOOKS}/{made['id']}/deliveries/{largest}/redeliver"),
+    ]:
+        answer = await http.request(method, path, headers=org.auth)
+        assert answer.status_code == 404, (method, path, answer.text)
+    assert (await http.get(f"{WEBHOOKS}/{made['id']}", headers=org.auth)).status_code == 200
+
+
+async def test_answers_are_the_v3_envelope_with_errors_null(
+    http: httpx.AsyncClient, org: OrgFixture
+) -> None:
+    answer = await http.post(
+        WEBHOOKS,
+        json={"url": "https://hooks.example.com/in", "events": ["client.created"]},
+        headers=org.auth,
+    )
+    assert answer.headers["Cache-Control"] == "no-store"
+    made = answer.json()
+    assert made["errors"] is None
+    await create_client(http, org)
+    hook = made["data"]["id"]
+    for path in (WEBHOOKS, f"{WEBHOOKS}/{hook}", f"{WEBHOOKS}/{hook}/deliveries"):
+        assert (await http.get(path, headers=org.auth)).json()["errors"] is None
+    [delivery] = await deliveries(http, org, hook)
+    again = await http.post(
+        f"{WEBHOOKS}/{hook}/deliveries/{delivery['id']}/redeliver", headers=org.auth
+    )
+    assert again.json()["errors"] is None
+    assert set(again.json()["data"]) == set(delivery)
+    gone = await http.delete(f"{WEBHOOKS}/{hook}", headers=org.auth)
+    assert gone.json()["errors"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"cursor": ""}, "cursor"),
+        ({"cursor": "a1.5"}, "cursor"),
+        ({"cursor": "w1.0"}, "cursor"),
+        ({"cursor": "w1." + "9" * 19}, "cursor"),
+    ],
+)
+async def test_bad_delivery_pages_are_400_naming_the_field(
+    http: httpx.AsyncClient, org: OrgFixture, params: dict[str, object], field: str
+) -> None:
+    made = await create_webhook(http, org, "https://hooks.example.com/in")
+    answer = await http.get(f"{WEBHOOKS}/{made['id']}/deliveries", params=params, headers=org.auth)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["field"] == field
+
+
+async def test_a_well_formed_delivery_cursor_pages_even_if_never_issued(
+    http: httpx.AsyncClient, org: OrgFixture
+) -> None:
+    made = await create_webhook(http, org, "https://hooks.example.com/in")
+    await create_client(http, org)
+    await create_client(http, org, name="second")
+    path = f"{WEBHOOKS}/{made['id']}/deliveries"
+    first = (await http.get(path, params={"limit": 1}, headers=org.auth)).json()["data"]
+    assert first["nextCursor"] == f"w1.{first['deliveries'][0]['id']}"
+    highest = {"cursor": "w1." + "9" * 18}
+    every = (await http.get(path, params=highest, headers=org.auth)).json()["data"]
+    assert len(every["deliveries"]) == 2
+    assert every["nextCursor"] is None
+
+
+async def test_the_document_states_what_is_enforced(http: httpx.AsyncClient) -> None:
+    document = (await http.get("/openapi.json")).json()
+    paths = document["paths"]
+    body = document["components"]["schemas"]["WebhookCreate"]["properties"]
+    assert body["url"]["pattern"] == URL_PATTERN
+    assert body["url"]["maxLength"] == 2000
+    assert body["events"]["items"]["enum"] == list(EVENT_TYPES)
+    assert (body["events"]["minItems"], body["events"]["maxItems"]) == (1, len(EVENT_TYPES))
+    assert body["description"]["maxLength"] == 500
+    deliveries_get = paths[WEBHOOKS + "/{webhookId}/deliveries"]["get"]
+    schemas = {p["name"]: p["schema"] for p in deliveries_get["parameters"]}
+    assert (schemas["webhookId"]["minimum"], schemas["webhookId"]["maximum"]) == (1, 2**63 - 1)
+    assert schemas["cursor"]["pattern"] == cursor_pattern(DELIVERY_CURSOR)
+    assert (schemas["limit"]["minimum"], schemas["limit"]["maximum"]) == (1, 100)
+    redeliver = paths[WEBHOOKS + "/{webhookId}/deliveries/{deliveryId}/redeliver"]["post"]
+    ids = {p["name"]: p["schema"] for p in redeliver["parameters"]}
+    assert ids["deliveryId"]["maximum"] == 2**63 - 1
+    statuses = {
+        ("post", WEBHOOKS): ["200", "400", "401", "403", "409", "413", "415", "429", "503"],
+        ("get", WEBHOOKS): ["200", "400", "401", "403", "429", "503"],
+        ("get", WEBHOOKS + "/{webhookId}"): ["200", "400", "401", "403", "404", "429", "503"],
+        ("delete", WEBHOOKS + "/{webhookId}"): [
+            "200",
+            "400",
+            "401",
+            "403",
+            "404",
+            "409",
+            "429",
+            "503",
+        ],
+    }
+    for (method, path), expected in statuses.items():
+        assert sorted(paths[path][method]["responses"]) == expected, (method, path)
+    assert paths[WEBHOOKS]["post"]["responses"]["200"]["headers"]["Cache-Control"]
 
 
 @BOTH_STORES
@@ -152,7 +338,8 @@ async def test_an_event_is_written_with_the_change_and_a_refused_change_writes_n
     data = created["payload"]["data"]
     assert data["clientKey"] == client["clientKey"]
     assert client["clientSecret"] not in json.dumps(created)
-    # Refused changes: a name taken (409), a stale If-Match (412), an unknown Till (400).
+    # Refused changes: a name taken (409), a stale If-Match (412), an unknown Till (a 409 as
+    # the org's state, formerly 400).
     taken = await http.post(CLIENTS, json={**_body(org), "name": client["name"]}, headers=org.auth)
     assert taken.status_code in (400, 409), taken.text
     stale = await http.delete(
@@ -162,7 +349,7 @@ async def test_an_event_is_written_with_the_change_and_a_refused_change_writes_n
     bad_till = await http.post(
         CLIENTS, json={**_body(org), "name": "n2", "defaultTillId": 999}, headers=org.auth
     )
-    assert bad_till.status_code == 400, bad_till.text
+    assert bad_till.status_code in (400, 409), bad_till.text
     assert len(await deliveries(http, org, hook["id"])) == 1
     # Accepted changes each write theirs.
     rotated = await http.post(f"{CLIENTS}/{client['clientKey']}/secret", json={}, headers=org.auth)

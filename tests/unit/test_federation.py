@@ -99,6 +99,13 @@ def test_http_issuers_only_when_allowed() -> None:
         check_url("ftp://idp.example", "issuer", allow_http=True)
 
 
+@pytest.mark.parametrize("url", ["https://[abc/jwks", "https://[::1", "https://:443/"])
+def test_a_url_without_a_readable_host_is_refused_naming_the_field(url: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        check_url(url, "jwksUri", allow_http=False)
+    assert refused.value.field == "jwksUri"
+
+
 def _judge(raw: dict[str, Any], token: dict[str, Any]) -> str | None:
     (checked,) = check_rules([raw], "f", allow_http=False)
     return mismatch(checked, token, default_audience=OURS, now=NOW, skew=60)

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keyloft.domain.errors import ValidationFailed
-from keyloft.domain.webhooks import EVENT_TYPES, check_events, check_url, client_events
+from keyloft.domain.webhooks import (
+    EVENT_TYPES,
+    MAX_URL,
+    URL_PATTERN,
+    check_events,
+    check_url,
+    client_events,
+)
 from tests.unit.test_registration_rules import _client
 
 
@@ -57,5 +68,52 @@ def test_private_or_plain_urls_need_the_development_switch(url: str) -> None:
 
 
 def test_a_public_https_url_is_fine() -> None:
-    assert check_url("https://93.184.216.34/in", allow_http=False) == "https://93.184.216.34/in"
     assert check_url("https://hooks.example.com/x", allow_http=False)
+    assert check_url("https://hooks.example.com:8443/in/a?b=c&d=%20", allow_http=False)
+
+
+def test_an_address_literal_even_a_public_one_needs_the_development_switch() -> None:
+    # The schema's pattern admits DNS names only; the check refuses what it does not admit.
+    for url in ("https://93.184.216.34/in", "https://[2606:2800:220:1::]/in"):
+        assert not re.search(URL_PATTERN, url)
+        with pytest.raises(ValidationFailed) as refused:
+            check_url(url, allow_http=False)
+        assert refused.value.field == "url"
+        assert check_url(url, allow_http=True) == url
+
+
+@settings(max_examples=500)
+@given(st.from_regex(URL_PATTERN, fullmatch=True))
+def test_every_url_the_schema_pattern_admits_is_accepted(url: str) -> None:
+    assert check_url(url, allow_http=False) == url
+
+
+@given(st.from_regex(URL_PATTERN, fullmatch=True))
+def test_a_final_newline_is_refused(url: str) -> None:
+    # Python's "$" matches before a final newline; the schema says "no line feed" besides.
+    with pytest.raises(ValidationFailed):
+        check_url(url + "\n", allow_http=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example.com/",
+        "https://user:pw@hooks.example.com/",
+        "https://hooks.example.com/#frag",
+        "https://localhost/",
+        "https://a.b.LOCALHOST:443/",
+        "https://hooks.example.com:0/",
+        "https://hooks.example.com:65536/",
+        "https://10.0.0.1/",
+        "https:///path",
+        "https://example/",
+        "https://hooks.example.com/a b",
+        "https://hooks.example.com/" + "a" * 2000,
+    ],
+)
+def test_what_the_check_refuses_the_pattern_does_not_admit(url: str) -> None:
+    assert not re.search(URL_PATTERN, url) or len(url) > MAX_URL
+    with pytest.raises(ValidationFailed) as refused:
+        check_url(url, allow_http=False)
+    assert refused.value.field == "url"

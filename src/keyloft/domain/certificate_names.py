@@ -67,6 +67,8 @@ _MAX_LENGTH = {
     NameKind.SAN_IP: 45,
     NameKind.SAN_EMAIL: 320,
 }
+MAX_NAME_LENGTH = {_FIELDS[kind]: limit for kind, limit in _MAX_LENGTH.items()}
+"""The longest value of each of the API's name fields."""
 _LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
 _DNS_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 

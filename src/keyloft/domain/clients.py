@@ -8,7 +8,7 @@ from datetime import datetime
 from keyloft.domain.actors import Principal
 from keyloft.domain.certificate_names import CertificateName
 from keyloft.domain.client_keys import ClientKey
-from keyloft.domain.errors import ValidationFailed
+from keyloft.domain.errors import StateForbids, ValidationFailed
 from keyloft.domain.federation import FederatedCredential
 from keyloft.domain.governance import NO_GOVERNANCE, Governance
 from keyloft.domain.patterns import validate_patterns
@@ -118,8 +118,10 @@ def check_description(description: str) -> str:
 
 
 def check_ttl(ttl: int, cap: int) -> int:
+    """A token lifetime: below 1 is never valid (400); beyond the org's ``cap``, the org
+    does not allow it (409)."""
     if ttl < 1 or ttl > cap:
-        raise ValidationFailed(
+        raise (ValidationFailed if ttl < 1 else StateForbids)(
             f"expirationTokenTime must be between 1 and {cap} seconds.",
             field="expirationTokenTime",
         )
@@ -133,7 +135,7 @@ def check_grants(scopes: list[ScopeInput], entities: list[ScopeEntity]) -> tuple
     for index, scope in enumerate(scopes):
         where = f"scopes[{index}]"
         if scope.entity_id not in known:
-            raise ValidationFailed(
+            raise StateForbids(
                 f"{where}.entityId {scope.entity_id} is not a scope entity of this org; "
                 f"valid ids: {sorted(known)}.",
                 field=f"{where}.entityId",

@@ -96,6 +96,17 @@ class ClientDeleted(KeyloftError):
     default_message = "This API client is deleted and can no longer be changed."
 
 
+class StateForbids(ValidationFailed):
+    """A well-formed request the stored state does not allow: a Till or scope entity the org
+    does not have, a token lifetime beyond its cap, a credential rule the client's kept
+    fields break, a method the deployment is not set up for. ``field`` names the value.
+    A kind of ``ValidationFailed`` (whoever reports a bad value reports this one alike), but
+    answered 409, not 400: the request was well formed."""
+
+    code = 4094
+    default_message = "The org does not allow this value."
+
+
 class VersionMismatch(KeyloftError):
     code = 4121
     default_message = "The client changed since you read it (If-Match does not match)."

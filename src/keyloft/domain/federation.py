@@ -25,7 +25,7 @@ MAX_CLAIMS = 20
 MAX_AGE_SECONDS = 31 * 24 * 3600
 MAX_URL = 512
 # Registered claims a rule's ``claims`` may not restate: the rule's own fields say them.
-_RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
+RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
 
 ClaimValue = str | int | bool
 
@@ -60,9 +60,13 @@ def check_url(value: Any, field: str, *, allow_http: bool) -> str:
         raise ValidationFailed(
             f"{field} must be a URL of at most {MAX_URL} characters.", field=field
         )
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+    except ValueError:  # such as an unclosed IPv6 bracket
+        hostname = None
     schemes = ("https", "http") if allow_http else ("https",)
-    if parts.scheme not in schemes or not parts.hostname:
+    if hostname is None or parts.scheme not in schemes:
         raise ValidationFailed(
             f"{field} must be an {' or '.join(schemes)} URL with a host.", field=field
         )
@@ -94,7 +98,7 @@ def _claims(value: Any, field: str) -> tuple[tuple[str, ClaimValue], ...]:
     for name, expected in value.items():
         where = f"{field}.{name}"
         _text(name, where, MAX_NAME)
-        if name in _RESERVED_CLAIMS:
+        if name in RESERVED_CLAIMS:
             raise ValidationFailed(
                 f"{where}: {name} is set by the rule's own fields, not by claims.", field=where
             )

@@ -35,7 +35,7 @@ from keyloft.domain.clients import (
     Client,
     ScopeInput,
 )
-from keyloft.domain.errors import ValidationFailed
+from keyloft.domain.errors import StateForbids, ValidationFailed
 from keyloft.domain.oauth import InvalidScope, OAuthError, parse_scope, scope_string
 from keyloft.domain.scopes import ScopeEntity
 
@@ -253,7 +253,9 @@ _NAMES = re.compile(r"\b(" + "|".join(map(re.escape, _FIELD_NAMES)) + r")\b")
 _SCOPE_PATH = re.compile(r"\bscopes\[(\d+)\](?:\.resources)?")
 
 
-def metadata_problem(exc: ValidationFailed, scopes: ScopeRequest) -> InvalidClientMetadata:
+def metadata_problem(
+    exc: ValidationFailed | StateForbids, scopes: ScopeRequest
+) -> InvalidClientMetadata:
     """A client rule's refusal (``ValidationFailed``, in the management API's field names) as
     RFC 7591's ``invalid_client_metadata``, naming the metadata field."""
 

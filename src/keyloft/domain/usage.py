@@ -7,6 +7,7 @@ that start in it (so a zone with a half-hour offset puts each hour in the day it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
@@ -28,6 +29,25 @@ DEFAULT_RANGE: Final = {HOUR: timedelta(days=7), DAY: timedelta(days=90)}
 ONE_HOUR: Final = timedelta(hours=1)
 EARLIEST: Final = date(1971, 1, 1)
 LATEST: Final = date(9998, 12, 31)
+
+_YEAR = "(?:197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+_LEAP_YEAR = (
+    "(?:19(?:7[26]|8[048]|9[26])|[2-9][0-9](?:0[48]|[2468][048]|[13579][26])"
+    "|(?:[2468][048]|[3579][26])00)"
+)
+_MONTH_DAY = (
+    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    "|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.][0-9]{1,6})?)?"
+_OFFSET = "(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])"
+MOMENT_PATTERN: Final = f"^{_DATE}(?:T{_TIME}{_OFFSET}?)?$"
+"""Exactly the moments a usage query accepts (JSON Schema / ECMA 262 and Python ``re.search``):
+an ISO 8601 calendar date ``YYYY-MM-DD`` of a year from 1971 to 9998, optionally followed by
+``T``, ``hh:mm``, ``:ss`` and up to 6 decimals, and an offset (``Z``, ``+hh:mm`` or ``+hhmm``).
+A date, or a time without an offset, is read in the org's time zone."""
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -119,19 +139,21 @@ def _midnight(day: date, timezone: str) -> datetime:
 
 def parse_moment(text: str, field_name: str, timezone: str) -> datetime:
     """An ISO 8601 date or date-time (the v3 API's ``2020-04-15T14:14:06.104+0530`` too); a
-    date or a time without an offset is read in the org's ``timezone``."""
+    date or a time without an offset is read in the org's ``timezone``. Exactly the values
+    ``MOMENT_PATTERN`` matches are accepted; ``ValidationFailed`` names ``field_name`` else."""
+    refused = ValidationFailed(
+        f"{field_name} must be an ISO 8601 date or date-time of a year from {EARLIEST.year} to "
+        f"{LATEST.year}, such as 2020-04-15 or 2020-04-15T14:14:06.104+0530.",
+        field=field_name,
+    )
+    if re.search(MOMENT_PATTERN, text) is None or "\n" in text:
+        raise refused
     try:
-        moment = datetime.fromisoformat(text.strip())
+        moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValidationFailed(
-            f"{field_name} must be an ISO 8601 date or date-time, such as "
-            "2020-04-15T14:14:06.104+0530.",
-            field=field_name,
-        ) from None
+        raise refused from None
     if not EARLIEST.year <= moment.year <= LATEST.year:
-        raise ValidationFailed(
-            f"{field_name} must be between {EARLIEST.year} and {LATEST.year}.", field=field_name
-        )
+        raise refused
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(timezone))
     return moment.astimezone(UTC)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import random
+import re
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -41,6 +42,19 @@ MAX_URL = 2000
 MAX_DESCRIPTION = 500
 MAX_WEBHOOKS_PER_ORG = 20
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix
+
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TOP_LABEL = "(?![Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt](?![A-Za-z]))[A-Za-z]{2,63}"
+_PORT = "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_PCHAR = "(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
+URL_PATTERN = (
+    f"^https://(?:{_LABEL}[.])+{_TOP_LABEL}(?::{_PORT})?"
+    f"(?:/(?:{_PCHAR}|/)*)?(?:[?](?:{_PCHAR}|[/?])*)?$"
+)
+"""The webhook URLs accepted under the default settings (JSON Schema / ECMA 262, and Python
+``re.search``): https, a DNS name of labels ending in an alphabetic top-level label other than
+``localhost``, an optional port (1 to 65535), a path and a query; no credentials, no fragment,
+no address literal. ``KEYLOFT_WEBHOOKS_ALLOW_HTTP`` lifts it (``check_url``)."""
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -128,8 +142,9 @@ def payload(event: Event, at: datetime) -> dict[str, Any]:
 
 def check_url(url: str, *, allow_http: bool) -> str:
     """``url`` if it may be a webhook: https (http only with ``allow_http``), a host, no
-    credentials, and no loopback or private address literal unless ``allow_http``. The
-    sender checks every address the host resolves to again, at each attempt."""
+    credentials, no fragment; unless ``allow_http``, a URL ``URL_PATTERN`` matches (so no
+    loopback, private or other address literal, no ``localhost``). The name is not resolved
+    here: the sender checks every address the host resolves to, at each attempt."""
     if len(url) > MAX_URL:
         raise ValidationFailed(f"url must be at most {MAX_URL} characters.", field="url")
     try:
@@ -154,9 +169,15 @@ def check_url(url: str, *, allow_http: bool) -> str:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return url
-    if not address.is_global:
+        address = None
+    if address is not None and not address.is_global:
         raise ValidationFailed("url must not name a private or local address.", field="url")
+    if re.search(URL_PATTERN, url) is None or "\n" in url:
+        raise ValidationFailed(
+            "url must be https://, a DNS name (no address literal), an optional port, a path "
+            "and a query of URL characters.",
+            field="url",
+        )
     return url
 
 

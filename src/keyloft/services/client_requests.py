@@ -25,7 +25,7 @@ from keyloft.domain.clients import (
     check_name,
     check_ttl,
 )
-from keyloft.domain.errors import AccessDenied, ValidationFailed
+from keyloft.domain.errors import AccessDenied, StateForbids, ValidationFailed
 from keyloft.domain.federation import check_rules, check_url
 from keyloft.domain.governance import (
     NO_GOVERNANCE,
@@ -99,12 +99,18 @@ def check_credentials(
         current is None or current.auth_method != TLS_CLIENT_AUTH
     )
     if becomes_tls and not client_ca:
-        raise ValidationFailed(
+        raise StateForbids(
             "This deployment trusts no CA for client certificates (KEYLOFT_CLIENT_CA_CERTS is "
             "not set), so no client can use tls_client_auth.",
             field="tokenEndpointAuthMethod",
         )
-    tls_name = _tls_name(request.tls_names, held.tls_name, method)
+    tls_name = _tls_name(
+        request.tls_names,
+        held.tls_name,
+        method,
+        method_sent=current is None or request.auth_method is not None,
+        names_sent=current is None,
+    )
     jwks = held.jwks
     if request.jwks is not KEEP:
         jwks = check_jwks(request.jwks) if request.jwks is not None else ()
@@ -123,13 +129,16 @@ def check_credentials(
             else ()
         )
     credentials = ClientCredentials(jwks, jwks_uri, federated, tls_name)
+    # A rule the request breaks by itself is 400; one it breaks only with what the client
+    # keeps (fields not sent on update) is the stored state's refusal, 409.
+    sent = (request.jwks, request.jwks_uri, request.federated)
     if method == PRIVATE_KEY_JWT and not credentials:
-        raise ValidationFailed(
+        raise (ValidationFailed if current is None or KEEP not in sent else StateForbids)(
             "A private_key_jwt client needs jwks, jwksUri or federatedCredentials.",
             field="tokenEndpointAuthMethod",
         )
     if method == SELF_SIGNED_TLS and not credentials.jwks:
-        raise ValidationFailed(
+        raise (ValidationFailed if current is None or request.jwks is not KEEP else StateForbids)(
             "A self_signed_tls_client_auth client needs its certificate in jwks (a key with "
             "x5c or x5t#S256, or the certificate's public key).",
             field="tokenEndpointAuthMethod",
@@ -137,14 +146,16 @@ def check_credentials(
     return CheckedCredentials(method, credentials)
 
 
-def _tls_name(sent: Any, held: CertificateName | None, method: str) -> CertificateName | None:
+def _tls_name(
+    sent: Any, held: CertificateName | None, method: str, *, method_sent: bool, names_sent: bool
+) -> CertificateName | None:
     """The certificate name the client will have: the one field sent (with a value), else the
     one it holds. Only a tls_client_auth client has one (RFC 8705 §2.1.2: exactly one)."""
     given: dict[str, Any] = {} if sent is KEEP else dict(sent)
     named = [(name, given[name]) for name in NAME_FIELDS if given.get(name) is not None]
     if method != TLS_CLIENT_AUTH:
         if named:
-            raise ValidationFailed(
+            raise (ValidationFailed if method_sent else StateForbids)(
                 f"{named[0][0]} is only for a tls_client_auth client.", field=named[0][0]
             )
         return None
@@ -156,7 +167,7 @@ def _tls_name(sent: Any, held: CertificateName | None, method: str) -> Certifica
         )
     name = check_certificate_name(*named[0]) if named else (None if given else held)
     if name is None:
-        raise ValidationFailed(
+        raise (ValidationFailed if given or names_sent else StateForbids)(
             "A tls_client_auth client needs the name its certificate carries: exactly one of "
             f"{', '.join(NAME_FIELDS)}.",
             field="tokenEndpointAuthMethod",
@@ -224,7 +235,7 @@ async def check_request(
         else None
     )
     if till is None:
-        raise ValidationFailed(
+        raise StateForbids(
             f"defaultTillId {request.default_till_id} is not a Till of this org.",
             field="defaultTillId",
         )

@@ -37,7 +37,7 @@ from keyloft.services.client_requests import (
     check_request,
 )
 from keyloft.services.client_states import ClientStates
-from keyloft.services.cursor import decode_cursor, encode_cursor
+from keyloft.services.cursor import CLIENT_CURSOR, decode_cursor, encode_cursor
 from keyloft.services.node import Node
 from keyloft.services.ports import ClientCache, ClientPage, ClientSecrets, Clock, Store
 from keyloft.services.usage import UsageLog
@@ -45,7 +45,7 @@ from keyloft.services.usage import UsageLog
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
-_CURSOR_KIND = "c1"
+_CURSOR_KIND = CLIENT_CURSOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +172,7 @@ class ClientService:
                 actor.org_id,
                 include_invalid=include_invalid,
                 name_contains=name,
-                after_id=decode_cursor(_CURSOR_KIND, cursor) if cursor else None,
+                after_id=decode_cursor(_CURSOR_KIND, cursor) if cursor is not None else None,
                 limit=size + 1 if size is not None else None,
             )
         )

@@ -70,7 +70,8 @@ def _active(context: TokenContext) -> dict[str, Any]:
         "active": True,
         "scope": scope_string(context.grants, context.state.entities),
         "client_id": client.client_key,
-        "token_type": "DPoP" if "cnf" in claims else "Bearer",
+        # A certificate-bound token (cnf x5t#S256) is still a bearer token by its scheme.
+        "token_type": "DPoP" if "jkt" in (claims.get("cnf") or {}) else "Bearer",
         "exp": claims["exp"],
         "iat": claims["iat"],
         "sub": claims["sub"],

@@ -27,7 +27,13 @@ from keyloft.domain.actors import Actor, PrincipalKind
 from keyloft.domain.audit import RequestContext
 from keyloft.domain.clients import Client
 from keyloft.domain.credentials import SecretCheck
-from keyloft.domain.errors import AccessDenied, InvalidToken, NameTaken, ValidationFailed
+from keyloft.domain.errors import (
+    AccessDenied,
+    InvalidToken,
+    NameTaken,
+    StateForbids,
+    ValidationFailed,
+)
 from keyloft.domain.registration import (
     ClientMetadata,
     InvalidClientMetadata,
@@ -196,7 +202,7 @@ def _as_metadata(scopes: ScopeRequest) -> Iterator[None]:
             "client_name is taken: an active client of the org has this name.",
             field="client_name",
         ) from None
-    except ValidationFailed as exc:
+    except (ValidationFailed, StateForbids) as exc:  # RFC 7591 §3.2.2: metadata, 400
         raise metadata_problem(exc, scopes) from None
     except AccessDenied as exc:
         beyond = [

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from keyloft.domain.actors import Actor
 from keyloft.domain.audit import AuditEvent, RequestContext, created, diff
-from keyloft.domain.errors import AccessDenied, NotFound, ValidationFailed
+from keyloft.domain.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from keyloft.domain.orgs import Org
 from keyloft.domain.webhooks import (
     MAX_WEBHOOKS_PER_ORG,
@@ -21,12 +21,12 @@ from keyloft.domain.webhooks import (
     check_url,
     new_signing_secret,
 )
-from keyloft.services.cursor import decode_cursor, encode_cursor
+from keyloft.services.cursor import DELIVERY_CURSOR, decode_cursor, encode_cursor
 from keyloft.services.ports import Clock, Store
 from keyloft.services.webhook_secrets import WebhookSecrets
 
 MAX_PAGE = 100
-_CURSOR_KIND = "w1"
+_CURSOR_KIND = DELIVERY_CURSOR
 
 Transaction = Callable[..., AbstractAsyncContextManager[Store]]
 
@@ -122,7 +122,8 @@ class WebhookAdministration:
             org = await self._org(store, actor)
             await store.orgs.lock(org.id)
             if len(await store.webhooks.list(org.id)) >= MAX_WEBHOOKS_PER_ORG:
-                raise ValidationFailed(
+                # The org's state, not the request: 409, as the org's client limit.
+                raise Conflict(
                     f"An org may have at most {MAX_WEBHOOKS_PER_ORG} webhooks.", field="url"
                 )
             webhook = await store.webhooks.add(
@@ -165,7 +166,7 @@ class WebhookAdministration:
         """The webhook's messages, newest first; ``next_cursor`` continues."""
         if not 1 <= limit <= MAX_PAGE:
             raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}.", field="limit")
-        before = decode_cursor(_CURSOR_KIND, cursor) if cursor else None
+        before = decode_cursor(_CURSOR_KIND, cursor) if cursor is not None else None
         async with self._transaction(write=False) as store:
             org = await self._org(store, actor)
             webhook = await self._webhook(store, actor, webhook_id)

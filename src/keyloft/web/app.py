@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyloft import __version__
@@ -16,8 +15,8 @@ from keyloft.config import Settings
 from keyloft.runtime import Runtime, build_runtime
 from keyloft.web import console, errors, metrics
 from keyloft.web.lane import DirectLane, LaneDeclarationError, LaneTable
-from keyloft.web.lane.body import document_bodies
 from keyloft.web.middleware import RequestContextMiddleware
+from keyloft.web.openapi import document
 from keyloft.web.routes import (
     audit,
     check,
@@ -130,34 +129,5 @@ def create_app(
     app.front = RequestContextMiddleware(
         app.lane, max_body_bytes=settings.max_body_bytes, observability=observability
     )
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: document.build(app)  # type: ignore[method-assign]
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes
-    )
-    document_bodies(schema)
-    schema.setdefault("components", {})["securitySchemes"] = {
-        "basic": {"type": "http", "scheme": "basic", "description": "Admin user or Till."},
-        "capToken": {"type": "apiKey", "in": "header", "name": "X-CAP-API-OAUTH-TOKEN"},
-        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-        "registrationToken": {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A client's registration access token (RFC 7592).",
-        },
-    }
-    for path, operations in schema.get("paths", {}).items():
-        for operation in operations.values():
-            # Validation failures answer 400 with the envelope, never FastAPI's 422.
-            operation.get("responses", {}).pop("422", None)
-            if path.startswith("/v3/integrations"):
-                operation["security"] = [{"basic": []}, {"capToken": []}, {"bearer": []}]
-    for unused in ("HTTPValidationError", "ValidationError"):
-        schema["components"].get("schemas", {}).pop(unused, None)
-    app.openapi_schema = schema
-    return schema

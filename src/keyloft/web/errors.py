@@ -39,6 +39,7 @@ STATUS: dict[type[e.KeyloftError], int] = {
     e.NameTaken: 409,
     e.ClientLimitReached: 409,
     e.ClientDeleted: 409,
+    e.StateForbids: 409,
     e.VersionMismatch: 412,
     e.TooManyAttempts: 429,
 }
@@ -79,8 +80,6 @@ def _answer(
     """The v3 envelope — or, on the OAuth endpoints, RFC 6749 §5.2's error object."""
     if not request.url.path.startswith(OAUTH_PREFIX):
         return error(status, code, message, field=field, headers=headers, extra=extra)
-    if status == 405:  # RFC 6749 §3.2: the token endpoints take POST only
-        status = 400
     headers = {**(headers or {}), "Cache-Control": "no-store", "Pragma": "no-cache"}
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="keyloft", charset="UTF-8"'

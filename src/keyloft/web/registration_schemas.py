@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic.config import JsonDict
 
 from keyloft.domain.certificate_names import NameKind
 from keyloft.domain.registration import (
@@ -19,6 +20,23 @@ from keyloft.domain.registration import (
     TLS_NAME_PREFIX,
     ClientMetadata,
 )
+from keyloft.web.openapi.rules import JSON_SAFE_MAX, SCOPE, matching, nullable
+from keyloft.web.schemas import (
+    DESCRIPTION_SCHEMA,
+    NAME_SCHEMA,
+    TTL_SCHEMA,
+    ClientCreate,
+    ScopeIn,
+    Whole,
+)
+
+
+def _field_schema(name: str) -> JsonDict:
+    """The schema of the management API's field ``name``, which this one is checked as."""
+    model = ScopeIn if name == "resources" else ClientCreate
+    schema = model.model_json_schema()["properties"][name]
+    return {key: value for key, value in schema.items() if key not in ("title", "description")}
+
 
 RegisteredAuthMethod = Literal[
     "client_secret_basic",
@@ -29,15 +47,43 @@ RegisteredAuthMethod = Literal[
 ]
 
 
+def _names_only_for_tls() -> JsonDict:
+    """A tls_client_auth_* name only with tls_client_auth, and then exactly one of them."""
+    names = [TLS_NAME_PREFIX + kind.value for kind in NameKind]
+    holds: list[JsonValue] = [
+        {"required": [name], "properties": {name: {"type": "string"}}} for name in names
+    ]
+    return {
+        "if": {
+            "required": ["token_endpoint_auth_method"],
+            "properties": {"token_endpoint_auth_method": {"const": "tls_client_auth"}},
+        },
+        "then": {"oneOf": holds},
+        "else": {"properties": {name: {"type": "null"} for name in names}},
+    }
+
+
+REGISTRATION_RULES: JsonDict = {
+    "required": ["client_name", "scope"],
+    # RFC 7591 §2: jwks and jwks_uri are not both present.
+    "not": {
+        "required": ["jwks", "jwks_uri"],
+        "properties": {"jwks": {"type": "object"}, "jwks_uri": {"type": "string"}},
+    },
+    "allOf": [_names_only_for_tls()],
+}
+
+
 class ClientRegistrationRequest(BaseModel):
     """RFC 7591 §2 client metadata, as Keyloft maps it onto a client."""
 
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", json_schema_extra=REGISTRATION_RULES)
 
     client_name: str | None = Field(
         default=None,
         description="Required: the client's name, 1 to 100 characters, unique among the org's "
         "active clients.",
+        json_schema_extra=NAME_SCHEMA | {"type": "string"},
     )
     token_endpoint_auth_method: RegisteredAuthMethod | None = Field(
         default=None,
@@ -47,11 +93,21 @@ class ClientRegistrationRequest(BaseModel):
         "certificate in jwks.",
     )
     grant_types: list[str] | None = Field(
-        default=None, description='Absent or ["client_credentials"]: the only grant here.'
+        default=None,
+        description='Absent or ["client_credentials"]: the only grant here.',
+        json_schema_extra=nullable(
+            {"type": "array", "items": {"type": "string", "enum": ["client_credentials"]}}
+        ),
     )
-    response_types: list[str] | None = Field(default=None, description="Absent or empty.")
+    response_types: list[str] | None = Field(
+        default=None,
+        description="Absent or empty.",
+        json_schema_extra=nullable({"type": "array", "items": {"type": "string"}, "maxItems": 0}),
+    )
     redirect_uris: list[str] | None = Field(
-        default=None, description="Absent or empty: nothing is redirected here."
+        default=None,
+        description="Absent or empty: nothing is redirected here.",
+        json_schema_extra=nullable({"type": "array", "items": {"type": "string"}, "maxItems": 0}),
     )
     scope: str | None = Field(
         default=None,
@@ -59,29 +115,43 @@ class ClientRegistrationRequest(BaseModel):
         "the org's scope entities (GET /v3/integrations/scopes), e.g. "
         '"TargetGroups:readwrite All:read". A token registering a client can give no more than '
         "it holds.",
+        json_schema_extra={"type": "string", **matching(SCOPE)},
     )
     jwks: dict[str, Any] | None = Field(
         default=None,
         description='The client\'s public keys, {"keys": [JWK, ...]}: RSA (2048 bits or more), '
         "EC P-256, P-384 or P-521, Ed25519; at most 10; no private members. Not with jwks_uri.",
+        json_schema_extra=_field_schema("jwks"),
     )
     jwks_uri: str | None = Field(
-        default=None, description="An https URL serving the client's JWK Set. Not with jwks."
+        default=None,
+        description="An https URL serving the client's JWK Set. Not with jwks.",
+        json_schema_extra=_field_schema("jwksUri"),
     )
     tls_client_auth_subject_dn: str | None = Field(
-        default=None, description="tls_client_auth (RFC 8705 §2.1.2): the certificate's subject DN."
+        default=None,
+        description="tls_client_auth (RFC 8705 §2.1.2): the certificate's subject DN.",
+        json_schema_extra=_field_schema("tlsClientAuthSubjectDn"),
     )
     tls_client_auth_san_dns: str | None = Field(
-        default=None, description="tls_client_auth: a dNSName subjectAltName."
+        default=None,
+        description="tls_client_auth: a dNSName subjectAltName.",
+        json_schema_extra=_field_schema("tlsClientAuthSanDns"),
     )
     tls_client_auth_san_uri: str | None = Field(
-        default=None, description="tls_client_auth: a uniformResourceIdentifier subjectAltName."
+        default=None,
+        description="tls_client_auth: a uniformResourceIdentifier subjectAltName.",
+        json_schema_extra=_field_schema("tlsClientAuthSanUri"),
     )
     tls_client_auth_san_ip: str | None = Field(
-        default=None, description="tls_client_auth: an iPAddress subjectAltName."
+        default=None,
+        description="tls_client_auth: an iPAddress subjectAltName.",
+        json_schema_extra=_field_schema("tlsClientAuthSanIp"),
     )
     tls_client_auth_san_email: str | None = Field(
-        default=None, description="tls_client_auth: an rfc822Name subjectAltName."
+        default=None,
+        description="tls_client_auth: an rfc822Name subjectAltName.",
+        json_schema_extra=_field_schema("tlsClientAuthSanEmail"),
     )
     dpop_bound_access_tokens: bool | None = Field(
         default=None,
@@ -92,21 +162,28 @@ class ClientRegistrationRequest(BaseModel):
         description="RFC 8705 §3.4: tokens bound to the client's TLS certificate (default false).",
     )
     keyloft_description: str | None = Field(
-        default=None, description="Keyloft: the client's description, up to 500 characters."
+        default=None,
+        description="Keyloft: the client's description, up to 500 characters.",
+        json_schema_extra=nullable(DESCRIPTION_SCHEMA | {"type": "string"}),
     )
-    keyloft_token_lifetime: int | None = Field(
+    keyloft_token_lifetime: Whole | None = Field(
         default=None,
         description="Keyloft: its tokens' lifetime in seconds (default: the org's cap).",
+        json_schema_extra=nullable(TTL_SCHEMA | {"type": "integer"}),
     )
-    keyloft_default_till_id: int | None = Field(
+    keyloft_default_till_id: Whole | None = Field(
         default=None,
         description="Keyloft: the Till the client acts as (default: the calling Till, or the "
         "org's only one).",
+        json_schema_extra=nullable({"type": "integer", "minimum": 1, "maximum": JSON_SAFE_MAX}),
     )
     keyloft_scope_resources: dict[str, list[str]] | None = Field(
         default=None,
         description="Keyloft: RE2 resource patterns narrowing an entity of scope, by entity "
         'name, e.g. {"TargetGroups": [".*v3/targetGroups.*"]}.',
+        json_schema_extra=nullable(
+            {"type": "object", "additionalProperties": _field_schema("resources")}
+        ),
     )
 
     def metadata(self) -> ClientMetadata:
@@ -144,7 +221,8 @@ class ClientUpdateRequest(ClientRegistrationRequest):
 
     client_id: str | None = Field(default=None, description="Required: the client's own.")
     client_secret: str | None = Field(
-        default=None, description="If sent, the client's current secret; it is never changed."
+        default=None,
+        description="If sent, the client's current secret; it is never changed.",
     )
 
     def metadata(self) -> ClientMetadata:
@@ -162,7 +240,8 @@ class ClientInformation(BaseModel):
 
     client_id: str
     client_secret: str | None = Field(
-        default=None, description="Only in the answer that issued it: never shown again."
+        default=None,
+        description="Only in the answer that issued it: never shown again.",
     )
     client_id_issued_at: int = Field(description="Seconds since the epoch.")
     client_secret_expires_at: int | None = Field(

@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
+from pydantic.config import JsonDict
 
+from keyloft.domain import federation
+from keyloft.domain.certificate_names import MAX_NAME_LENGTH, NAME_FIELDS
+from keyloft.domain.client_keys import MAX_KEYS
+from keyloft.domain.clients import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    PRIVATE_KEY_JWT,
+    SELF_SIGNED_TLS,
+    TLS_CLIENT_AUTH,
+)
+from keyloft.domain.governance import MAX_ALLOWLIST, MAX_PER_MINUTE
+from keyloft.domain.patterns import MAX_PATTERN_LENGTH, MAX_PATTERNS
 from keyloft.services.clients import MAX_PAGE
+from keyloft.services.cursor import CLIENT_CURSOR_MAX_LENGTH, CLIENT_CURSOR_PATTERN
+from keyloft.web.openapi import rules
+
+THIRTY_DAYS = 30 * 24 * 3600
+
+
+def _integral(value: object) -> object:
+    """JSON Schema counts 600.0 as an integer, so the API does too (never 600.5 or "600")."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_integral)]
+Id = Annotated[int, Field(ge=1, le=rules.JSON_SAFE_MAX), BeforeValidator(_integral)]
 
 
 class _Strict(BaseModel):
@@ -16,11 +44,24 @@ class _Strict(BaseModel):
 
 
 class ScopeIn(_Strict):
-    entityId: int = Field(description="Id of one of the org's scope entities (GET /scopes).")
+    entityId: Id = Field(
+        description="Id of one of the org's scope entities (GET /scopes); another id is 409."
+    )
     permission: Literal["READ", "WRITE", "READWRITE"]
     resources: list[str] = Field(
-        description="Up to 20 RE2 patterns (≤ 512 chars) that the request path must fully "
-        "match; empty for the whole entity."
+        description=f"Up to {MAX_PATTERNS} distinct RE2 patterns (≤ {MAX_PATTERN_LENGTH} "
+        "chars) that the request path must fully match; empty for the whole entity.",
+        json_schema_extra={
+            "maxItems": MAX_PATTERNS,
+            "uniqueItems": True,
+            "items": {
+                "type": "string",
+                "format": rules.RE2,
+                "minLength": 1,
+                "maxLength": MAX_PATTERN_LENGTH,
+                **rules.NO_CONTROL,
+            },
+        },
     )
 
 
@@ -29,25 +70,59 @@ AuthMethod = Literal[
 ]
 
 
+def _text(limit: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": limit, **rules.NOT_BLANK}
+
+
 class FederatedCredentialIn(_Strict):
-    name: str = Field(description="1 to 100 characters, unique among the client's rules.")
+    name: str = Field(
+        description=f"1 to {federation.MAX_NAME} characters, unique among the client's rules.",
+        json_schema_extra=_text(federation.MAX_NAME),
+    )
     issuer: str = Field(
         description="The issuer trusted (exactly its tokens' iss): an https URL whose "
-        "/.well-known/openid-configuration (else oauth-authorization-server) names its keys."
+        "/.well-known/openid-configuration (else oauth-authorization-server) names its keys.",
+        json_schema_extra={"maxLength": federation.MAX_URL, **rules.matching(rules.HTTPS_URL)},
     )
-    subject: str = Field(description="The token's sub, exactly.")
+    subject: str = Field(
+        description="The token's sub, exactly.", json_schema_extra=_text(federation.MAX_TEXT)
+    )
     audiences: list[str] = Field(
         default_factory=list,
-        max_length=10,
         description="The token's aud must hold one of them; empty: Keyloft's issuer.",
+        json_schema_extra={
+            "maxItems": federation.MAX_AUDIENCES,
+            "items": _text(federation.MAX_TEXT),
+        },
     )
-    claims: dict[str, str | int | bool] = Field(
+    claims: dict[str, str | Whole | bool] = Field(
         default_factory=dict,
         description="Top-level claims the token must hold with exactly these values "
-        "(e.g. GitHub's repository and ref).",
+        "(e.g. GitHub's repository and ref); not the rule's own iss, sub, aud, exp, nbf, iat "
+        "or jti.",
+        json_schema_extra={
+            "maxProperties": federation.MAX_CLAIMS,
+            "propertyNames": {
+                "allOf": [
+                    _text(federation.MAX_NAME),
+                    {"not": {"enum": list[JsonValue](sorted(federation.RESERVED_CLAIMS))}},
+                ]
+            },
+            "additionalProperties": {
+                "anyOf": [
+                    _text(federation.MAX_TEXT),
+                    {"type": "integer"},
+                    {"type": "boolean"},
+                ]
+            },
+        },
     )
-    maxAgeSeconds: int | None = Field(
-        default=None, description="Refuse tokens issued (iat) longer ago than this."
+    maxAgeSeconds: Whole | None = Field(
+        default=None,
+        description="Refuse tokens issued (iat) longer ago than this.",
+        json_schema_extra=rules.nullable(
+            {"type": "integer", "minimum": 1, "maximum": federation.MAX_AGE_SECONDS}
+        ),
     )
 
 
@@ -81,48 +156,104 @@ class _Credentials(_Strict):
         "as CN=partner,O=Acme,C=DE), compared RDN by RDN ignoring case and extra spaces. A "
         "tls_client_auth client has exactly one of the five tlsClientAuth* fields; any of "
         "them sent replaces its name; kept when none is sent; null for other methods.",
+        json_schema_extra=rules.nullable(
+            {
+                "type": "string",
+                "format": rules.DN,
+                "maxLength": MAX_NAME_LENGTH["tlsClientAuthSubjectDn"],
+            }
+        ),
     )
     tlsClientAuthSanDns: str | None = Field(
         default=None,
         description="tls_client_auth: a dNSName subjectAltName of the certificate (exact, "
         "ignoring case; no wildcards).",
+        json_schema_extra=rules.nullable(
+            {
+                "type": "string",
+                **rules.matching(rules.DNS_NAME),
+                "maxLength": MAX_NAME_LENGTH["tlsClientAuthSanDns"],
+            }
+        ),
     )
     tlsClientAuthSanUri: str | None = Field(
         default=None,
         description="tls_client_auth: a uniformResourceIdentifier subjectAltName of the "
         "certificate (exact), such as a SPIFFE ID.",
+        json_schema_extra=rules.nullable(
+            {
+                "type": "string",
+                **rules.matching(rules.ABSOLUTE_URI),
+                "maxLength": MAX_NAME_LENGTH["tlsClientAuthSanUri"],
+            }
+        ),
     )
     tlsClientAuthSanIp: str | None = Field(
         default=None,
         description="tls_client_auth: an iPAddress subjectAltName of the certificate, IPv4 or "
         "IPv6 (compared as addresses; stored in canonical form).",
+        json_schema_extra=rules.nullable(
+            {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+        ),
     )
     tlsClientAuthSanEmail: str | None = Field(
         default=None,
         description="tls_client_auth: an rfc822Name subjectAltName of the certificate (the "
         "domain compared ignoring case).",
+        json_schema_extra=rules.nullable(
+            {
+                "type": "string",
+                **rules.matching(rules.EMAIL),
+                "maxLength": MAX_NAME_LENGTH["tlsClientAuthSanEmail"],
+            }
+        ),
     )
     jwks: dict[str, Any] | None = Field(
         default=None,
         description='Public keys, {"keys": [JWK, ...]}: RSA (2048 bits or more), EC P-256, '
         "P-384 or P-521, Ed25519; at most 10; no private members. null clears them; kept "
         "when absent on update.",
+        json_schema_extra=rules.nullable(
+            {
+                "type": "object",
+                "required": ["keys"],
+                "properties": {
+                    "keys": {
+                        "type": "array",
+                        "maxItems": MAX_KEYS,
+                        "items": {
+                            "type": "object",
+                            "required": ["kty"],
+                            "properties": {"kty": {"enum": ["RSA", "EC", "OKP"]}},
+                        },
+                    }
+                },
+                rules.PUBLIC_JWKS: True,
+            }
+        ),
     )
     jwksUri: str | None = Field(
         default=None,
         description="An https URL serving the client's JWK Set; null clears it; kept when "
         "absent on update.",
+        json_schema_extra=rules.nullable(
+            {"type": "string", "maxLength": federation.MAX_URL, **rules.matching(rules.HTTPS_URL)}
+        ),
     )
     federatedCredentials: list[FederatedCredentialIn] | None = Field(
         default=None,
         max_length=20,
-        description="Trust rules for other issuers' tokens (workload identity); replaces "
-        "the client's rules; null or [] clears them; kept when absent on update.",
+        description="Trust rules for other issuers' tokens (workload identity), each name "
+        "once; replaces the client's rules; null or [] clears them; kept when absent on update.",
+        json_schema_extra={rules.DISTINCT: "name"},
     )
 
 
 class TokenRateLimitIn(_Strict):
-    perMinute: int = Field(description="Tokens the client may mint a minute, 1…1000000.")
+    perMinute: Whole = Field(
+        description="Tokens the client may mint a minute.",
+        json_schema_extra={"minimum": 1, "maximum": MAX_PER_MINUTE},
+    )
 
 
 class _Governance(_Credentials):
@@ -131,74 +262,225 @@ class _Governance(_Credentials):
         description="Up to 50 IPv4/IPv6 networks (CIDR, no host bits set; a bare address is "
         "one host) token requests of the client may come from; others are refused as a wrong "
         "secret. null or [] allows any address; kept when absent on update.",
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "type": "array",
+                    "maxItems": MAX_ALLOWLIST,
+                    "items": {"type": "string", "format": rules.CIDR, "maxLength": 64},
+                },
+                {"type": "null"},
+            ]
+        },
     )
     tokenRateLimit: TokenRateLimitIn | None = Field(
         default=None,
         description='{"perMinute": N}: the most tokens the client may mint a minute; beyond '
         "it 429 with Retry-After. null: no limit; kept when absent on update.",
     )
-    secretLifetimeSeconds: int | None = Field(
+    secretLifetimeSeconds: Whole | None = Field(
         default=None,
         description="How long a secret this request issues lives, in seconds (60 to ten "
         "years; 0: it never expires). Absent: the org's default (keyloft org update "
         "--secret-lifetime), else never.",
+        json_schema_extra=rules.nullable(rules.SECRET_LIFETIME),
     )
 
 
+NAME_SCHEMA: JsonDict = {"minLength": 1, "maxLength": MAX_NAME, **rules.NOT_BLANK}
+DESCRIPTION_SCHEMA: JsonDict = {"maxLength": MAX_DESCRIPTION, **rules.NO_CONTROL_BUT_LINES}
+TTL_DESCRIPTION = (
+    "Token lifetime in seconds, 1 to the org's cap (the deployment's at most 30 days); beyond "
+    "the org's cap is 409."
+)
+TTL_SCHEMA: JsonDict = {"minimum": 1, "maximum": THIRTY_DAYS}
+TILL_DESCRIPTION = "A Till of the same org the client acts as; another id is 409."
+SCOPES_DESCRIPTION = "Each entityId at most once."
+
+
+def _method(*methods: str) -> JsonDict:
+    return {
+        "required": ["tokenEndpointAuthMethod"],
+        "properties": {"tokenEndpointAuthMethod": {"enum": list(methods)}},
+    }
+
+
+def _holds(name: str, schema: JsonDict) -> JsonDict:
+    return {"required": [name], "properties": {name: schema}}
+
+
+_A_NAME: list[JsonValue] = [_holds(name, {"type": "string"}) for name in NAME_FIELDS]
+_KEYS: JsonDict = {"type": "object", "properties": {"keys": {"minItems": 1}}}
+_A_CREDENTIAL: JsonDict = {
+    "anyOf": [
+        _holds("jwks", _KEYS),
+        _holds("jwksUri", {"type": "string"}),
+        _holds("federatedCredentials", {"type": "array", "minItems": 1}),
+    ]
+}
+_NO_NAMES: JsonDict = {"properties": {name: {"type": "null"} for name in NAME_FIELDS}}
+# The rules between a client's method and its credentials, as JSON Schema. On create the
+# request is all there is: a tls_client_auth client names exactly one certificate name (and
+# no other method any), a private_key_jwt client has keys, a key set URL or a rule, and a
+# self_signed_tls_client_auth client its certificate's key in jwks.
+CREATE_RULES: JsonDict = {
+    "allOf": [
+        {"if": _method(TLS_CLIENT_AUTH), "then": {"oneOf": _A_NAME}, "else": _NO_NAMES},
+        {"if": _method(PRIVATE_KEY_JWT), "then": _A_CREDENTIAL},
+        {"if": _method(SELF_SIGNED_TLS), "then": _holds("jwks", _KEYS)},
+    ]
+}
+# On update a field not sent is kept, so the rules bind only what is sent; what they break
+# only together with the kept fields is the stored state's refusal (409).
+UPDATE_RULES: JsonDict = {
+    "allOf": [
+        {
+            "if": _method(TLS_CLIENT_AUTH),
+            "then": {
+                "not": {
+                    "anyOf": [
+                        {"allOf": [first, second]}
+                        for index, first in enumerate(_A_NAME)
+                        for second in _A_NAME[index + 1 :]
+                    ]
+                },
+                "if": {"anyOf": [{"required": [name]} for name in NAME_FIELDS]},
+                "then": {"anyOf": _A_NAME},
+            },
+        },
+        {
+            "if": {"required": ["tokenEndpointAuthMethod"]},
+            "then": {"if": _method(TLS_CLIENT_AUTH), "else": _NO_NAMES},
+        },
+        {
+            "if": {
+                "allOf": [
+                    _method(PRIVATE_KEY_JWT),
+                    {"required": ["jwks", "jwksUri", "federatedCredentials"]},
+                ]
+            },
+            "then": _A_CREDENTIAL,
+        },
+        {
+            "if": {"allOf": [_method(SELF_SIGNED_TLS), {"required": ["jwks"]}]},
+            "then": _holds("jwks", _KEYS),
+        },
+    ]
+}
+
+
 class ClientCreate(_Governance):
-    name: str = Field(description="1 to 100 characters, unique among the org's valid clients.")
-    description: str = Field(description="Up to 500 characters.")
-    expirationTokenTime: int = Field(description="Token lifetime in seconds, 1…org cap.")
-    defaultTillId: int = Field(description="A Till of the same org the client acts as.")
-    scopes: list[ScopeIn] = Field(min_length=1)
+    model_config = ConfigDict(json_schema_extra=CREATE_RULES)
+
+    name: str = Field(
+        description=f"1 to {MAX_NAME} characters, not all blank, no control characters; "
+        "unique among the org's valid clients (409).",
+        json_schema_extra=NAME_SCHEMA,
+    )
+    description: str = Field(
+        description=f"Up to {MAX_DESCRIPTION} characters.", json_schema_extra=DESCRIPTION_SCHEMA
+    )
+    expirationTokenTime: Whole = Field(description=TTL_DESCRIPTION, json_schema_extra=TTL_SCHEMA)
+    defaultTillId: Id = Field(description=TILL_DESCRIPTION)
+    scopes: list[ScopeIn] = Field(
+        min_length=1,
+        description=SCOPES_DESCRIPTION,
+        json_schema_extra={rules.DISTINCT: "entityId"},
+    )
 
 
 class ClientUpdate(_Governance):
-    name: str | None = Field(default=None, description="Kept when absent.")
-    description: str | None = Field(default=None, description="Kept when absent.")
-    expirationTokenTime: int
-    defaultTillId: int
-    scopes: list[ScopeIn] = Field(min_length=1, description="Replaces the client's scopes.")
+    model_config = ConfigDict(json_schema_extra=UPDATE_RULES)
+
+    name: str | None = Field(
+        default=None,
+        description="Kept when absent.",
+        json_schema_extra=rules.nullable(NAME_SCHEMA | {"type": "string"}),
+    )
+    description: str | None = Field(
+        default=None,
+        description="Kept when absent.",
+        json_schema_extra=rules.nullable(DESCRIPTION_SCHEMA | {"type": "string"}),
+    )
+    expirationTokenTime: Whole = Field(description=TTL_DESCRIPTION, json_schema_extra=TTL_SCHEMA)
+    defaultTillId: Id = Field(description=TILL_DESCRIPTION)
+    scopes: list[ScopeIn] = Field(
+        min_length=1,
+        description="Replaces the client's scopes. " + SCOPES_DESCRIPTION,
+        json_schema_extra={rules.DISTINCT: "entityId"},
+    )
 
 
 class SecretRotation(_Strict):
-    graceSeconds: int = Field(
+    graceSeconds: Whole = Field(
         default=0,
         ge=0,
         le=7 * 24 * 3600,
         description="How long the replaced secret keeps working, in seconds (0: not at all; "
         "at most 7 days). A secret still in grace from an earlier rotation stops at once.",
     )
-    secretLifetimeSeconds: int | None = Field(
+    secretLifetimeSeconds: Whole | None = Field(
         default=None,
         description="How long the new secret lives, in seconds (60 to ten years; 0: it never "
         "expires). Absent: the org's default, else never.",
+        json_schema_extra=rules.nullable(rules.SECRET_LIFETIME),
     )
 
 
 class ClientListQuery(BaseModel):
     """The query of ``GET /v3/integrations/clients`` (lax: query values are strings)."""
 
-    includeInvalid: bool = Field(default=False, description="Also list deleted clients.")
+    includeInvalid: Literal["true", "false"] = Field(
+        default="false", description="true: also list deleted clients."
+    )
     name: str | None = Field(
-        default=None, description="Only clients whose name contains this (any case)."
+        default=None,
+        description="Only clients whose name contains this (any case).",
+        json_schema_extra={"type": "string", "minLength": 1, "maxLength": MAX_NAME},
     )
     limit: int | None = Field(
-        default=None, description=f"Page size (1 to {MAX_PAGE}); pages the answer."
+        default=None,
+        description=f"Page size (1 to {MAX_PAGE}); pages the answer.",
+        json_schema_extra={"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
     )
     cursor: str | None = Field(
-        default=None, max_length=64, description="The previous page's nextCursor."
+        default=None,
+        description="The previous page's nextCursor.",
+        json_schema_extra={
+            "type": "string",
+            "maxLength": CLIENT_CURSOR_MAX_LENGTH,
+            **rules.matching(CLIENT_CURSOR_PATTERN),
+        },
     )
+
+
+# Never both; without an assertion, the secret. (Said with allOf rather than a top-level
+# oneOf, which would make generated clients type the body as a union.)
+TOKEN_REQUEST_RULES: list[JsonValue] = [
+    {"not": {"required": ["secret", "assertion"]}},
+    {"if": {"not": {"required": ["assertion"]}}, "then": {"required": ["secret"]}},
+]
 
 
 class TokenRequest(_Strict):
+    model_config = ConfigDict(
+        # A client proves itself with one of them, never both (a tls_client_auth client over
+        # mutual TLS may send the key alone: its certificate is the proof).
+        json_schema_extra={"allOf": TOKEN_REQUEST_RULES}
+    )
+
     key: str = Field(description="The client key.")
-    secret: str | None = Field(default=None, description="The client secret (secret clients).")
+    secret: str | None = Field(
+        default=None,
+        description="The client secret (secret clients).",
+        json_schema_extra=rules.not_null,
+    )
     assertion: str | None = Field(
         default=None,
         description="Instead of a secret (private_key_jwt clients): a JWT signed by one of "
         "the client's keys (iss = sub = key, aud = the issuer, exp within 5 minutes, a "
         "single-use jti), or a token a federated credential of the client trusts.",
+        json_schema_extra=rules.not_null,
     )
 
 

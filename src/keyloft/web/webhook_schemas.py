@@ -3,9 +3,23 @@ the OpenAPI description."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from keyloft.domain.webhooks import EVENT_TYPES, MAX_DESCRIPTION, MAX_URL
+from keyloft.domain.webhooks import EVENT_TYPES, MAX_DESCRIPTION, MAX_URL, URL_PATTERN
+from keyloft.web.openapi.rules import matching
+
+MAX_ID = 2**63 - 1
+"""The largest id the store holds (a signed 64-bit integer)."""
+
+WebhookId = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="The webhook's id (from its create answer or the list).")
+]
+DeliveryId = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="The delivery's id (from the webhook's delivery log).")
+]
 
 
 class WebhookCreate(BaseModel):
@@ -13,13 +27,18 @@ class WebhookCreate(BaseModel):
 
     url: str = Field(
         max_length=MAX_URL,
-        description="Where messages are posted: https and a public address "
-        "(KEYLOFT_WEBHOOKS_ALLOW_HTTP=true also allows http and private addresses).",
+        json_schema_extra=matching(URL_PATTERN),
+        description="Where messages are posted: https, a DNS name (no address literal, not "
+        "localhost), an optional port, a path and a query; no credentials, no fragment. The "
+        "name's addresses are checked when a message is sent: a private or local one fails "
+        "that attempt. (A deployment with KEYLOFT_WEBHOOKS_ALLOW_HTTP=true also allows http, "
+        "address literals and private addresses, beyond this pattern.)",
     )
     events: list[str] = Field(
         min_length=1,
         max_length=len(EVENT_TYPES),
-        description="Event types: " + ", ".join(EVENT_TYPES),
+        json_schema_extra={"items": {"type": "string", "enum": list(EVENT_TYPES)}},
+        description="Event types: " + ", ".join(EVENT_TYPES) + " (a repeated one counts once).",
     )
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
 
@@ -36,20 +55,20 @@ class WebhookOut(BaseModel):
 
 
 class WebhookEnvelope(BaseModel):
-    data: WebhookOut | None
-    errors: list[dict[str, object]] | None
+    data: WebhookOut
+    errors: None = None
 
 
 class WebhookListEnvelope(BaseModel):
-    data: list[WebhookOut] | None
-    errors: list[dict[str, object]] | None
+    data: list[WebhookOut]
+    errors: None = None
 
 
 class DeliveryOut(BaseModel):
     id: int
     messageId: str
     eventType: str
-    status: str
+    status: str = Field(description="pending, delivered or failed")
     attempts: int
     createdOn: str
     nextAttemptOn: str | None
@@ -66,10 +85,10 @@ class DeliveryPageOut(BaseModel):
 
 
 class DeliveryPageEnvelope(BaseModel):
-    data: DeliveryPageOut | None
-    errors: list[dict[str, object]] | None
+    data: DeliveryPageOut
+    errors: None = None
 
 
 class DeliveryEnvelope(BaseModel):
-    data: DeliveryOut | None
-    errors: list[dict[str, object]] | None
+    data: DeliveryOut
+    errors: None = None

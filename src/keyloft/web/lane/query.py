@@ -28,19 +28,19 @@ def read_query(request: Request, model: type[M]) -> M:
 
 
 def openapi_parameters(
-    *, path: tuple[str, ...] = (), query: type[BaseModel] | None = None
+    *, path: dict[str, dict[str, Any]] | None = None, query: type[BaseModel] | None = None
 ) -> dict[str, Any]:
-    """``openapi_extra`` for a route that reads ``path`` parameters (strings) from
+    """``openapi_extra`` for a route that reads ``path`` parameters (name: schema) from
     ``request.path_params`` and its query with ``read_query(request, query)``."""
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in path
+        {"name": name, "in": "path", "required": True, "schema": schema}
+        for name, schema in (path or {}).items()
     ]
     if query is not None:
         schema = query.model_json_schema()
         required = set(schema.get("required", ()))
         for name, field_schema in schema["properties"].items():
-            described = dict(field_schema)
+            described = _without_null(field_schema)
             description = described.pop("description", None)
             parameter: dict[str, Any] = {
                 "name": name,
@@ -52,3 +52,14 @@ def openapi_parameters(
                 parameter["description"] = description
             parameters.append(parameter)
     return {"parameters": parameters}
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema without its null: a query says null by leaving it out."""
+    described = {key: value for key, value in schema.items() if key not in ("anyOf", "title")}
+    if "type" not in described:
+        kinds = [kind for kind in schema.get("anyOf", ()) if kind.get("type") != "null"]
+        described |= kinds[0] if len(kinds) == 1 else {"anyOf": kinds}
+    if described.get("default", 0) is None:
+        del described["default"]
+    return described

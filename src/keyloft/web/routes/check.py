@@ -14,6 +14,8 @@ a nonce is asked for).
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -26,7 +28,8 @@ from keyloft.web.errors import dpop_challenge
 from keyloft.web.json_route import JsonRoute
 from keyloft.web.lane import direct
 from keyloft.web.lane.body import openapi_body, read_json
-from keyloft.web.schemas import CheckEnvelope, CheckRequest, ErrorEnvelope
+from keyloft.web.openapi import answers
+from keyloft.web.schemas import CheckEnvelope, CheckRequest
 from keyloft.web.wiring import services_of
 
 router = APIRouter(prefix="/v3/oauth", tags=["decision"], route_class=JsonRoute)
@@ -77,6 +80,48 @@ def _x5t(certificate: str | None) -> str | None:
         return None
 
 
+_IDENTITY: dict[str, Any] = {
+    "X-Keyloft-Decision": answers.header("allowed, or why not (the reasons of POST /check)."),
+    "X-Keyloft-Client-Key": answers.header("The token's client, when it has one."),
+    "X-Keyloft-Org-Id": answers.header("The client's org.", {"type": "integer"}),
+    "X-Keyloft-Till-Id": answers.header("The Till the call acts as.", {"type": "integer"}),
+}
+_FORWARDED_ANSWERS = answers.envelope(
+    None,
+    401,
+    403,
+    503,
+    headers=_IDENTITY,
+    why={
+        401: "No valid token for the call (or, for a DPoP-bound one, no valid proof; with "
+        "DPoP-Nonce when a nonce is asked for).",
+        403: "The token is valid but not allowed the call.",
+    },
+    refusal_headers={401: _IDENTITY | answers.DPOP_NONCE, 403: _IDENTITY},
+    description="Allowed: an empty body, the caller's identity in the headers.",
+)
+
+
+def _forwarded(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+# The gateway's sub-request names the original call in headers (nginx auth_request).
+_FORWARDED_PARAMETERS = [
+    _forwarded("X-Original-Method", "The original call's method."),
+    _forwarded("X-Original-URI", "The original call's path (a query string is ignored)."),
+    _forwarded(
+        "X-Original-URL", "The original call's full public URL: needed with a DPoP-bound token."
+    ),
+]
+
+
 def _identity(result: Decision) -> dict[str, str]:
     headers = {"X-Keyloft-Decision": result.reason, "Cache-Control": "no-store"}
     if result.client_key is not None:
@@ -90,10 +135,14 @@ def _identity(result: Decision) -> dict[str, str]:
 
 @router.post(
     "/check",
-    responses={
-        200: {"model": CheckEnvelope},
-        **{status: {"model": ErrorEnvelope} for status in (400, 413, 415)},
-    },
+    responses=answers.envelope(
+        CheckEnvelope,
+        400,
+        *answers.WITH_BODY,
+        503,
+        headers=answers.NO_STORE,
+        description="The decision: allowed or not, and why (a refusal is still a 200).",
+    ),
     openapi_extra=openapi_body(CheckRequest),
     name="check_call",
 )
@@ -113,7 +162,12 @@ async def check(request: Request) -> Response:
     return envelope.ok(_data(result), headers={"Cache-Control": "no-store"})
 
 
-@router.get("/check", name="check_forwarded_call", responses={401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}})
+@router.get(
+    "/check",
+    name="check_forwarded_call",
+    responses=_FORWARDED_ANSWERS,
+    openapi_extra={"parameters": _FORWARDED_PARAMETERS},
+)
 @direct
 async def check_forwarded(request: Request) -> Response:
     """For gateways' sub-requests: the decision is the status code."""

@@ -18,6 +18,7 @@ from keyloft.web.caller import ActorDep, current_actor, request_context
 from keyloft.web.json_route import JsonRoute
 from keyloft.web.lane import direct
 from keyloft.web.lane.query import openapi_parameters, read_query
+from keyloft.web.openapi import answers
 from keyloft.web.schemas import (
     ClientCreate,
     ClientCreatedEnvelope,
@@ -26,7 +27,6 @@ from keyloft.web.schemas import (
     ClientListQuery,
     ClientSummaryEnvelope,
     ClientUpdate,
-    ErrorEnvelope,
     ScopeIn,
     ScopesEnvelope,
     SecretRotation,
@@ -34,9 +34,31 @@ from keyloft.web.schemas import (
 from keyloft.web.views import client_view, rendered_clients, scope_entity_view
 from keyloft.web.wiring import ServicesDep, services_of
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorEnvelope} for status in (400, 401, 403, 404, 409, 412, 413, 415)
+M, BODY, KEYED, WRITE, IF_MATCH = (
+    answers.MANAGEMENT,
+    answers.WITH_BODY,
+    answers.KEYED,
+    answers.WRITE,
+    answers.CONDITIONAL,
+)
+# Where a client's answer leads: its key (and version) fill in the calls on it.
+CLIENT_KEY = "$response.body#/data/clientKey"
+VERSION = "$response.header.ETag"
+ON_CLIENT = answers.links(
+    {"clientKey": CLIENT_KEY},
+    "getClient",
+    "deleteClient",
+    "endSecretGrace",
+    "clientUsage",
+) | answers.links(
+    {"clientKey": CLIENT_KEY, "header.If-Match": VERSION}, "updateClient", "rotateSecret"
+)
+CLIENT_KEY_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "description": "The client key; one the org does not have is 404.",
 }
+CLIENT_HEADERS = answers.ETAG
+SECRET_HEADERS = answers.ETAG | answers.NO_STORE
 
 router = APIRouter(prefix="/v3/integrations", tags=["integrations"], route_class=JsonRoute)
 IfMatch = Annotated[
@@ -95,14 +117,25 @@ def _scope(scope: ScopeIn) -> ScopeInput:
     return ScopeInput(scope.entityId, scope.permission, list(scope.resources))
 
 
-@router.get("/scopes", responses={200: {"model": ScopesEnvelope}, **ERRORS})
+@router.get("/scopes", responses=answers.envelope(ScopesEnvelope, *M))
 async def list_scopes(actor: ActorDep, services: ServicesDep) -> Response:
     """Scope entities of the caller's org, to choose from when creating a client."""
     entities = await services.clients.scopes(actor)
     return envelope.ok([scope_entity_view(entity) for entity in entities])
 
 
-@router.post("/clients", responses={200: {"model": ClientCreatedEnvelope}, **ERRORS})
+@router.post(
+    "/clients",
+    responses=answers.envelope(
+        ClientCreatedEnvelope,
+        *M,
+        *BODY,
+        *WRITE,
+        headers=SECRET_HEADERS,
+        links=ON_CLIENT,
+        why={409: answers.WHY[409] + " A Till, scope entity or lifetime the org lacks."},
+    ),
+)
 async def create_client(
     request: Request, body: ClientCreate, actor: ActorDep, services: ServicesDep
 ) -> Response:
@@ -116,7 +149,7 @@ async def create_client(
 
 @router.get(
     "/clients",
-    responses={200: {"model": ClientListEnvelope}, **ERRORS},
+    responses=answers.envelope(ClientListEnvelope, *M, headers=answers.LINK),
     openapi_extra=openapi_parameters(query=ClientListQuery),
 )
 @direct
@@ -127,7 +160,7 @@ async def list_clients(request: Request) -> Response:
     actor = await current_actor(request)
     query = read_query(request, ClientListQuery)
     limit, cursor = query.limit, query.cursor
-    which = ClientFilter(query.includeInvalid, query.name, cursor, limit)
+    which = ClientFilter(query.includeInvalid == "true", query.name, cursor, limit)
     listed = await services_of(request).clients.list(actor, which)
     found = listed.found
     data = rendered_clients.json_list(found.clients, listed.org, scopes=False)
@@ -146,8 +179,8 @@ async def list_clients(request: Request) -> Response:
 
 @router.get(
     "/clients/{clientKey}",
-    responses={200: {"model": ClientDetailEnvelope}, **ERRORS},
-    openapi_extra=openapi_parameters(path=("clientKey",)),
+    responses=answers.envelope(ClientDetailEnvelope, *M, *KEYED, headers=CLIENT_HEADERS),
+    openapi_extra=openapi_parameters(path={"clientKey": CLIENT_KEY_SCHEMA}),
 )
 @direct
 async def get_client(request: Request) -> Response:
@@ -158,7 +191,20 @@ async def get_client(request: Request) -> Response:
     return envelope.ok_json(data, headers={"ETag": etag(found.client)})
 
 
-@router.put("/clients/{clientKey}", responses={200: {"model": ClientCreatedEnvelope}, **ERRORS})
+@router.put(
+    "/clients/{clientKey}",
+    responses=answers.envelope(
+        ClientCreatedEnvelope,
+        *M,
+        *BODY,
+        *KEYED,
+        *WRITE,
+        *IF_MATCH,
+        headers=SECRET_HEADERS,
+        links=ON_CLIENT,
+        description="Done; with clientSecret only when the change issued one.",
+    ),
+)
 async def update_client(
     request: Request,
     clientKey: str,
@@ -183,7 +229,12 @@ async def update_client(
     )
 
 
-@router.delete("/clients/{clientKey}", responses={200: {"model": ClientSummaryEnvelope}, **ERRORS})
+@router.delete(
+    "/clients/{clientKey}",
+    responses=answers.envelope(
+        ClientSummaryEnvelope, *M, *KEYED, *WRITE, *IF_MATCH, headers=CLIENT_HEADERS
+    ),
+)
 async def delete_client(
     request: Request,
     clientKey: str,
@@ -202,7 +253,18 @@ async def delete_client(
 
 
 @router.post(
-    "/clients/{clientKey}/secret", responses={200: {"model": ClientCreatedEnvelope}, **ERRORS}
+    "/clients/{clientKey}/secret",
+    responses=answers.envelope(
+        ClientCreatedEnvelope,
+        *M,
+        *BODY,
+        *KEYED,
+        *WRITE,
+        *IF_MATCH,
+        headers=SECRET_HEADERS,
+        links=ON_CLIENT,
+        why={409: "The client is deleted or has no secret (a secretless method)."},
+    ),
 )
 async def rotate_secret(
     request: Request,
@@ -230,7 +292,9 @@ async def rotate_secret(
 
 @router.delete(
     "/clients/{clientKey}/secret/previous",
-    responses={200: {"model": ClientDetailEnvelope}, **ERRORS},
+    responses=answers.envelope(
+        ClientDetailEnvelope, *M, *KEYED, *WRITE, *IF_MATCH, headers=CLIENT_HEADERS
+    ),
 )
 async def end_secret_grace(
     request: Request,

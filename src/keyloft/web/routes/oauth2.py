@@ -22,7 +22,9 @@ from keyloft.web.caller import (
     token_headers,
 )
 from keyloft.web.lane import direct
-from keyloft.web.lane.form import FORM, read_form
+from keyloft.web.lane.form import FORM, MAX_FIELDS, read_form
+from keyloft.web.oauth_schemas import IntrospectionOut, ServerMetadataOut, TokenAnswerOut
+from keyloft.web.openapi import answers, rules
 from keyloft.web.wiring import RuntimeDep, services_of
 
 router = APIRouter(tags=["oauth2"])
@@ -30,44 +32,68 @@ GRANT = CLIENT_CREDENTIALS
 
 
 def _form_body(fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                FORM: {"schema": {"type": "object", "properties": fields, "required": required}}
-            },
-        }
+    schema = {
+        "type": "object",
+        "properties": CLIENT_AUTH | fields,
+        "required": required,
+        "maxProperties": MAX_FIELDS,
+        # Any other parameter is ignored, but a form parameter is one string, sent once
+        # (RFC 6749 §3.1).
+        "additionalProperties": {"type": "string"},
+        # RFC 6749 §2.3: one way to authenticate; an assertion comes with its type.
+        "not": {"required": ["client_secret", "client_assertion"]},
+        "dependentRequired": {
+            "client_assertion": ["client_assertion_type"],
+            "client_assertion_type": ["client_assertion"],
+        },
     }
+    return {"requestBody": {"required": True, "content": {FORM: {"schema": schema}}}}
 
 
+_TEXT: dict[str, Any] = {"type": "string", "minLength": 1}
+CLIENT_AUTH: dict[str, Any] = {
+    "client_id": _TEXT
+    | {"description": "client_secret_post; private_key_jwt (required for a federated assertion)"},
+    "client_secret": _TEXT | {"description": "client_secret_post only"},
+    "client_assertion_type": {"type": "string", "enum": [JWT_BEARER]},
+    "client_assertion": _TEXT
+    | {
+        "description": "private_key_jwt (RFC 7523): a JWT signed by one of the client's keys, "
+        "or a token one of its federated credentials trusts"
+    },
+}
 _TOKEN_FORM = _form_body(
     {
         "grant_type": {"type": "string", "enum": [GRANT]},
-        "scope": {"type": "string", "example": "TargetGroups:read All:readwrite"},
-        "client_id": {
+        "scope": {
             "type": "string",
-            "description": "client_secret_post; private_key_jwt (required for a federated "
-            "assertion)",
-        },
-        "client_secret": {"type": "string", "description": "client_secret_post only"},
-        "client_assertion_type": {"type": "string", "enum": [JWT_BEARER]},
-        "client_assertion": {
-            "type": "string",
-            "description": "private_key_jwt (RFC 7523): a JWT signed by one of the client's "
-            "keys, or a token one of its federated credentials trusts",
+            **rules.matching(rules.SCOPE),
+            "example": "TargetGroups:read All:readwrite",
         },
     },
     ["grant_type"],
 )
 _TOKEN_PARAM_FORM = _form_body(
     {
-        "token": {"type": "string"},
-        "token_type_hint": {"type": "string"},
-        "client_id": {"type": "string", "description": "client_secret_post only"},
-        "client_secret": {"type": "string", "description": "client_secret_post only"},
+        "token": _TEXT,
+        "token_type_hint": {
+            "type": "string",
+            "description": "access_token, or any other hint (RFC 7009 §2.1: a hint that does "
+            "not help is ignored)",
+        },
     },
     ["token"],
 )
+# Every OAuth endpoint can refuse the request (400), the client (401), too many attempts
+# (429) and answer 503 while the store is away.
+REFUSALS = (400, 401, 429, 503)
+WHY = {
+    400: "invalid_request, unsupported_grant_type, invalid_scope, invalid_dpop_proof or "
+    "use_dpop_nonce (with DPoP-Nonce) (RFC 6749 §5.2, RFC 9449).",
+    401: "invalid_client: the client's authentication failed; all failures look alike.",
+    429: "slow_down: too many failed attempts, or the client's token rate limit.",
+    503: "temporarily_unavailable: the store is away; retry after Retry-After seconds.",
+}
 
 
 def _client(request: Request, form: dict[str, str]) -> ClientAuthRequest:
@@ -79,7 +105,19 @@ def _client(request: Request, form: dict[str, str]) -> ClientAuthRequest:
     )
 
 
-@router.post("/oauth2/token", name="request_token", openapi_extra=_TOKEN_FORM)
+@router.post(
+    "/oauth2/token",
+    name="request_token",
+    openapi_extra=_TOKEN_FORM,
+    responses=answers.oauth(
+        TokenAnswerOut,
+        *REFUSALS,
+        headers=answers.NO_STORE | answers.DPOP_NONCE,
+        why=WHY,
+        refusal_headers={400: answers.DPOP_NONCE},
+        description="The token (RFC 6749 §5.1); never a refresh token.",
+    ),
+)
 @direct
 async def token(request: Request) -> Response:
     """Client credentials grant (RFC 6749 §4.4): a signed ``at+jwt`` access token (RFC 9068).
@@ -106,7 +144,14 @@ async def token(request: Request) -> Response:
     )
 
 
-@router.post("/oauth2/introspect", name="introspect_token", openapi_extra=_TOKEN_PARAM_FORM)
+@router.post(
+    "/oauth2/introspect",
+    name="introspect_token",
+    openapi_extra=_TOKEN_PARAM_FORM,
+    responses=answers.oauth(
+        IntrospectionOut, *REFUSALS, headers=answers.NO_STORE, why=WHY, description="RFC 7662."
+    ),
+)
 @direct
 async def introspect(request: Request) -> Response:
     """Token introspection (RFC 7662) of the calling client's own tokens."""
@@ -117,7 +162,18 @@ async def introspect(request: Request) -> Response:
     return JSONResponse(answer, headers=NO_STORE)
 
 
-@router.post("/oauth2/revoke", name="revoke_token", openapi_extra=_TOKEN_PARAM_FORM)
+@router.post(
+    "/oauth2/revoke",
+    name="revoke_token",
+    openapi_extra=_TOKEN_PARAM_FORM,
+    responses=answers.oauth(
+        None,
+        *REFUSALS,
+        headers=answers.NO_STORE,
+        why=WHY,
+        description="Revoked, or nothing to revoke (RFC 7009 §2.2): an empty body.",
+    ),
+)
 async def revoke(request: Request) -> Response:
     """Token revocation (RFC 7009): 200 whether or not there was anything to revoke."""
     form = await read_form(request)
@@ -125,7 +181,11 @@ async def revoke(request: Request) -> Response:
     return Response(status_code=200, headers=NO_STORE)
 
 
-@router.get("/.well-known/oauth-authorization-server", name="server_metadata")
+@router.get(
+    "/.well-known/oauth-authorization-server",
+    name="server_metadata",
+    responses=answers.oauth(ServerMetadataOut, description="RFC 8414 §3.2."),
+)
 async def metadata(rt: RuntimeDep) -> Response:
     """Authorization server metadata (RFC 8414)."""
     issuer = rt.settings.issuer.rstrip("/")

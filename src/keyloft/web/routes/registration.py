@@ -18,6 +18,7 @@ from keyloft.services.callers import TokenCall
 from keyloft.services.registration import REFUSED, RegisteredClient
 from keyloft.web.caller import NO_STORE, credentials, request_context
 from keyloft.web.lane.body import is_json, openapi_body
+from keyloft.web.openapi import answers
 from keyloft.web.registration_errors import RegistrationRoute
 from keyloft.web.registration_schemas import (
     ClientInformation,
@@ -32,18 +33,36 @@ CLIENTS_API = "/v3/integrations/clients"
 M = TypeVar("M", bound=BaseModel)
 
 router = APIRouter(tags=["registration"], route_class=RegistrationRoute)
-# Who may call: the management API's callers to register, the client's own token after.
-CALLERS: dict[str, Any] = {"security": [{"basic": []}, {"bearer": []}, {"capToken": []}]}
-REGISTERED: dict[str, Any] = {"security": [{"registrationToken": []}]}
+WHY = {
+    400: "invalid_client_metadata (a metadata value, including a Till, scope entity or "
+    "lifetime the org does not have: RFC 7591 §3.2.2), or invalid_request.",
+    401: "invalid_token: missing or wrong credentials, or registration access token.",
+    403: "insufficient_scope: a token without write on the clients' entity, or asking more "
+    "than it holds.",
+}
+REGISTRATION_HEADERS = {403: answers.WWW_AUTHENTICATE}
 
 
 def _responses(success: int, *refusals: int) -> dict[int | str, dict[str, Any]]:
-    answers: dict[int | str, dict[str, Any]] = {
-        status: {"model": RegistrationError} for status in refusals
+    """The answers of a registration operation: ``success`` with the client's information
+    (nothing for 204), each refusal as RFC 7591 §3.2.2's error object."""
+    found: dict[int | str, dict[str, Any]] = {
+        status: {
+            "model": RegistrationError,
+            "description": WHY.get(status) or answers.WHY[status],
+            "headers": answers.WWW_AUTHENTICATE
+            if status in (401, 403)
+            else answers.RETRY_AFTER
+            if status in (429, 503)
+            else {},
+        }
+        for status in refusals
     }
+    done: dict[str, Any] = {"description": "Done.", "headers": answers.NO_STORE}
     if success != 204:
-        answers[success] = {"model": ClientInformation}
-    return answers
+        done["model"] = ClientInformation
+    found[success] = done
+    return found
 
 
 async def _body(request: Request, model: type[M]) -> M:
@@ -93,8 +112,8 @@ def _answer(request: Request, registered: RegisteredClient, status: int = 200) -
 @router.post(
     PATH,
     status_code=201,
-    openapi_extra=openapi_body(ClientRegistrationRequest) | CALLERS,
-    responses=_responses(201, 400, 401, 403, 415, 429),
+    openapi_extra=openapi_body(ClientRegistrationRequest),
+    responses=_responses(201, 400, 401, 403, 413, 415, 429, 503),
 )
 async def register(request: Request) -> Response:
     """Register a client (RFC 7591 §3) in the caller's org: an admin by HTTP Basic, or an
@@ -119,7 +138,7 @@ async def register(request: Request) -> Response:
     return _answer(request, registered, status=201)
 
 
-@router.get(f"{PATH}/{{client_id}}", responses=_responses(200, 401), openapi_extra=REGISTERED)
+@router.get(f"{PATH}/{{client_id}}", responses=_responses(200, 401, 429, 503))
 async def read_registration(request: Request, client_id: str) -> Response:
     """The client's current metadata (RFC 7592 §2.1), with its registration access token."""
     registered = await services_of(request).registrations.read(
@@ -130,8 +149,8 @@ async def read_registration(request: Request, client_id: str) -> Response:
 
 @router.put(
     f"{PATH}/{{client_id}}",
-    openapi_extra=openapi_body(ClientUpdateRequest) | REGISTERED,
-    responses=_responses(200, 400, 401, 403, 415),
+    openapi_extra=openapi_body(ClientUpdateRequest),
+    responses=_responses(200, 400, 401, 403, 413, 415, 429, 503),
 )
 async def update_registration(request: Request, client_id: str) -> Response:
     """Replace the client's metadata (RFC 7592 §2.2): a field left out is reset to its
@@ -147,8 +166,7 @@ async def update_registration(request: Request, client_id: str) -> Response:
 @router.delete(
     f"{PATH}/{{client_id}}",
     status_code=204,
-    responses=_responses(204, 401, 403),
-    openapi_extra=REGISTERED,
+    responses=_responses(204, 401, 403, 429, 503),
 )
 async def delete_registration(request: Request, client_id: str) -> Response:
     """Delete the client (RFC 7592 §2.3), softly as the management API does: it stops

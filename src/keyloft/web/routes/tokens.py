@@ -16,7 +16,8 @@ from keyloft.web.caller import caller_address, client_certificate, public_url, t
 from keyloft.web.json_route import JsonRoute
 from keyloft.web.lane import direct
 from keyloft.web.lane.body import openapi_body, read_json
-from keyloft.web.schemas import ErrorEnvelope, TokenEnvelope
+from keyloft.web.openapi import answers
+from keyloft.web.schemas import TokenEnvelope
 from keyloft.web.schemas import TokenRequest as TokenBody
 from keyloft.web.wiring import RuntimeDep, services_of
 
@@ -52,13 +53,22 @@ JWKS_SCHEMA: dict[str, Any] = {
 @router.post(
     "/v3/oauth/token/generate",
     tags=["tokens"],
-    responses={
-        200: {"model": TokenEnvelope},
-        400: {"model": ErrorEnvelope},
-        401: {"model": ErrorEnvelope},
-        413: {"model": ErrorEnvelope},
-        415: {"model": ErrorEnvelope},
-    },
+    responses=answers.envelope(
+        TokenEnvelope,
+        400,
+        401,
+        *answers.WITH_BODY,
+        429,
+        503,
+        headers=answers.NO_STORE | answers.DPOP_NONCE,
+        why={
+            400: answers.WHY[400] + " Also a DPoP proof that does not hold (RFC 9449).",
+            401: "The key and secret (or assertion, or certificate) do not prove a client; "
+            "every such failure looks alike.",
+            429: "Too many failed attempts for the key, or the client's token rate limit.",
+        },
+        refusal_headers={400: answers.DPOP_NONCE},
+    ),
     openapi_extra=openapi_body(TokenBody),
 )
 @direct
@@ -92,12 +102,7 @@ async def generate_token(request: Request) -> Response:
 @router.get(
     "/.well-known/jwks.json",
     tags=["tokens"],
-    responses={
-        200: {
-            "description": "A JSON Web Key Set (RFC 7517).",
-            "content": {"application/json": {"schema": JWKS_SCHEMA}},
-        }
-    },
+    responses=answers.oauth(JWKS_SCHEMA, description="A JSON Web Key Set (RFC 7517)."),
 )
 async def jwks(rt: RuntimeDep) -> Response:
     """The public keys that verify Keyloft's access tokens (RFC 7517)."""

@@ -4,34 +4,75 @@ the org's totals with its top clients (``docs/usage.md``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import WithJsonSchema
 from starlette.responses import Response
 
 from keyloft.domain.timefmt import format_v3
-from keyloft.domain.usage import ALLOWED, AUTH_FAILURES, DENIED, TOKENS, Bucket, UsageRange
+from keyloft.domain.usage import (
+    ALLOWED,
+    AUTH_FAILURES,
+    DEFAULT_RANGE,
+    DENIED,
+    HOUR,
+    INTERVALS,
+    MAX_RANGE,
+    MOMENT_PATTERN,
+    TOKENS,
+    Bucket,
+    UsageRange,
+)
 from keyloft.services.usage_reports import UsageQuery
 from keyloft.web import envelope
 from keyloft.web.caller import ActorDep
-from keyloft.web.routes.integrations import ERRORS
+from keyloft.web.openapi import answers, query_rules
+from keyloft.web.openapi.rules import matching
 from keyloft.web.usage_schemas import ClientUsageEnvelope, OrgUsageEnvelope
 from keyloft.web.wiring import ServicesDep
 
 router = APIRouter(prefix="/v3/integrations", tags=["usage"])
 
+_MOMENT_SCHEMA = WithJsonSchema({"type": "string", **matching(MOMENT_PATTERN), "maxLength": 64})
+_DAYS = {interval: span.days for interval, span in MAX_RANGE.items()}
+_DEFAULT_DAYS = {interval: span.days for interval, span in DEFAULT_RANGE.items()}
+_RULES = (
+    f"`from` must be before `to`, and at most {_DAYS['hour']} days apart by hour or "
+    f"{_DAYS['day']} by day (else 400 naming `from`)."
+)
+_ACCEPTED = (
+    "An ISO 8601 date (2020-04-15) or date-time (2020-04-15T14:14:06.104+0530, offset optional: "
+    "without one, and for a date, the org's time zone) of a year from 1971 to 9998. "
+)
 Since = Annotated[
     str | None,
+    _MOMENT_SCHEMA,
     Query(
         alias="from",
         max_length=64,
-        description="ISO 8601 date or date-time (default: 7 days, or 90 by day, before `to`)",
+        description=_ACCEPTED
+        + f"Default: {_DEFAULT_DAYS['hour']} days before `to` by hour, "
+        + f"{_DEFAULT_DAYS['day']} by day. "
+        + _RULES,
     ),
 ]
 Until = Annotated[
-    str | None, Query(alias="to", max_length=64, description="ISO 8601 (default: now)")
+    str | None,
+    _MOMENT_SCHEMA,
+    Query(alias="to", max_length=64, description=_ACCEPTED + "Default: now. " + _RULES),
 ]
-Interval = Annotated[str | None, Query(max_length=8, description="hour (default) or day")]
+Interval = Annotated[
+    Literal["hour", "day"] | None,
+    WithJsonSchema({"type": "string", "enum": list(INTERVALS), "default": HOUR}),
+    Query(description="The buckets: hour (UTC hours, the default) or day (the org's days)."),
+]
+QUERY_RULES = query_rules.rules(
+    query_rules.before("from", "to"),
+    query_rules.max_span("from", "to", days=_DAYS, by="interval", default=HOUR),
+)
+"""``from`` before ``to`` and at most 31 days apart by hour, 400 by day: checked after the
+defaults fill an absent ``to`` (now) or ``from`` (7 days before ``to`` by hour, 90 by day)."""
 
 
 def bucket_view(bucket: Bucket, timezone: str) -> dict[str, Any]:
@@ -63,7 +104,16 @@ def _range_view(wanted: UsageRange) -> dict[str, Any]:
     }
 
 
-@router.get("/clients/{clientKey}/usage", responses={200: {"model": ClientUsageEnvelope}, **ERRORS})
+@router.get(
+    "/clients/{clientKey}/usage",
+    responses=answers.envelope(
+        ClientUsageEnvelope,
+        *answers.MANAGEMENT,
+        *answers.KEYED,
+        why={404: "No client with this key in the caller's org."},
+    ),
+    openapi_extra=QUERY_RULES,
+)
 async def client_usage(
     clientKey: str,
     actor: ActorDep,
@@ -87,7 +137,11 @@ async def client_usage(
     )
 
 
-@router.get("/usage", responses={200: {"model": OrgUsageEnvelope}, **ERRORS})
+@router.get(
+    "/usage",
+    responses=answers.envelope(OrgUsageEnvelope, *answers.MANAGEMENT),
+    openapi_extra=QUERY_RULES,
+)
 async def org_usage(
     actor: ActorDep,
     services: ServicesDep,

@@ -7,25 +7,46 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import WithJsonSchema
 from starlette.responses import Response
 
 from keyloft.domain.timefmt import format_v3
 from keyloft.domain.webhooks import Delivery, Webhook
-from keyloft.services.webhooks import WebhookRequest
+from keyloft.services.cursor import DELIVERY_CURSOR, cursor_max_length, cursor_pattern
+from keyloft.services.webhooks import MAX_PAGE, WebhookRequest
 from keyloft.web import envelope
 from keyloft.web.caller import ActorDep, request_context
 from keyloft.web.json_route import JsonRoute
-from keyloft.web.routes.integrations import ERRORS
+from keyloft.web.openapi import answers
+from keyloft.web.openapi.rules import matching
 from keyloft.web.webhook_schemas import (
     DeliveryEnvelope,
+    DeliveryId,
     DeliveryPageEnvelope,
     WebhookCreate,
     WebhookEnvelope,
+    WebhookId,
     WebhookListEnvelope,
 )
 from keyloft.web.wiring import RuntimeDep
 
 router = APIRouter(prefix="/v3/integrations", tags=["webhooks"], route_class=JsonRoute)
+
+UNKNOWN = {404: "No webhook with this id in the caller's org."}
+Cursor = Annotated[
+    str | None,
+    WithJsonSchema(
+        {
+            "type": "string",
+            **matching(cursor_pattern(DELIVERY_CURSOR)),
+            "maxLength": cursor_max_length(DELIVERY_CURSOR),
+        }
+    ),
+    Query(
+        max_length=cursor_max_length(DELIVERY_CURSOR),
+        description="The nextCursor of the previous page.",
+    ),
+]
 
 
 def _at(moment: datetime | None, timezone: str) -> str | None:
@@ -62,7 +83,26 @@ def _delivery(delivery: Delivery, timezone: str) -> dict[str, Any]:
     }
 
 
-@router.post("/webhooks", responses={200: {"model": WebhookEnvelope}, **ERRORS})
+@router.post(
+    "/webhooks",
+    responses=answers.envelope(
+        WebhookEnvelope,
+        *answers.MANAGEMENT,
+        *answers.WITH_BODY,
+        *answers.WRITE,
+        headers=answers.NO_STORE,
+        links=answers.links(
+            {"webhookId": "$response.body#/data/id"},
+            "getWebhook",
+            "listDeliveries",
+            "deleteWebhook",
+        ),
+        why={
+            409: "The org already has its most webhooks (20; `field` is url), or a concurrent "
+            "change."
+        },
+    ),
+)
 async def create_webhook(
     request: Request, body: WebhookCreate, actor: ActorDep, runtime: RuntimeDep
 ) -> Response:
@@ -78,22 +118,30 @@ async def create_webhook(
     )
 
 
-@router.get("/webhooks", responses={200: {"model": WebhookListEnvelope}, **ERRORS})
+@router.get("/webhooks", responses=answers.envelope(WebhookListEnvelope, *answers.MANAGEMENT))
 async def list_webhooks(actor: ActorDep, runtime: RuntimeDep) -> Response:
     """The org's webhooks, without their secrets."""
     found = await runtime.webhooks.list(actor)
     return envelope.ok([_webhook(hook, found.org.timezone) for hook in found.webhooks])
 
 
-@router.get("/webhooks/{webhookId}", responses={200: {"model": WebhookEnvelope}, **ERRORS})
-async def get_webhook(webhookId: int, actor: ActorDep, runtime: RuntimeDep) -> Response:
+@router.get(
+    "/webhooks/{webhookId}",
+    responses=answers.envelope(WebhookEnvelope, *answers.MANAGEMENT, *answers.KEYED, why=UNKNOWN),
+)
+async def get_webhook(webhookId: WebhookId, actor: ActorDep, runtime: RuntimeDep) -> Response:
     found = await runtime.webhooks.get(actor, webhookId)
     return envelope.ok(_webhook(found.webhook, found.org.timezone))
 
 
-@router.delete("/webhooks/{webhookId}", responses={200: {"model": WebhookEnvelope}, **ERRORS})
+@router.delete(
+    "/webhooks/{webhookId}",
+    responses=answers.envelope(
+        WebhookEnvelope, *answers.MANAGEMENT, *answers.KEYED, *answers.WRITE, why=UNKNOWN
+    ),
+)
 async def delete_webhook(
-    request: Request, webhookId: int, actor: ActorDep, runtime: RuntimeDep
+    request: Request, webhookId: WebhookId, actor: ActorDep, runtime: RuntimeDep
 ) -> Response:
     """Remove the webhook, its delivery log and the messages not yet delivered."""
     found = await runtime.webhooks.get(actor, webhookId)
@@ -103,14 +151,16 @@ async def delete_webhook(
 
 @router.get(
     "/webhooks/{webhookId}/deliveries",
-    responses={200: {"model": DeliveryPageEnvelope}, **ERRORS},
+    responses=answers.envelope(
+        DeliveryPageEnvelope, *answers.MANAGEMENT, *answers.KEYED, why=UNKNOWN
+    ),
 )
 async def list_deliveries(
-    webhookId: int,
+    webhookId: WebhookId,
     actor: ActorDep,
     runtime: RuntimeDep,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query()] = 50,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Deliveries per page.")] = 50,
 ) -> Response:
     """The webhook's messages, newest first, each with its attempts so far; pass
     ``nextCursor`` back as ``cursor`` for more."""
@@ -126,10 +176,16 @@ async def list_deliveries(
 
 @router.post(
     "/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver",
-    responses={200: {"model": DeliveryEnvelope}, **ERRORS},
+    responses=answers.envelope(
+        DeliveryEnvelope,
+        *answers.MANAGEMENT,
+        *answers.KEYED,
+        *answers.WRITE,
+        why={404: "No webhook with this id in the caller's org, or no such delivery of it."},
+    ),
 )
 async def redeliver(
-    webhookId: int, deliveryId: int, actor: ActorDep, runtime: RuntimeDep
+    webhookId: WebhookId, deliveryId: DeliveryId, actor: ActorDep, runtime: RuntimeDep
 ) -> Response:
     """Send the message again (same ``webhook-id``), now, with a fresh 24 hours of retries."""
     again = await runtime.webhooks.redeliver(actor, webhookId, deliveryId)
