@@ -39,6 +39,7 @@ WHY = {
     401: "invalid_token: missing or wrong credentials, or registration access token.",
     403: "insufficient_scope: a token without write on the clients' entity, or asking more "
     "than it holds.",
+    409: "invalid_request: a concurrent change to the same client; try again.",
 }
 REGISTRATION_HEADERS = {403: answers.WWW_AUTHENTICATE}
 
@@ -113,7 +114,7 @@ def _answer(request: Request, registered: RegisteredClient, status: int = 200) -
     PATH,
     status_code=201,
     openapi_extra=openapi_body(ClientRegistrationRequest),
-    responses=_responses(201, 400, 401, 403, 413, 415, 429, 503),
+    responses=_responses(201, 400, 401, 403, 409, 413, 415, 429, 503),
 )
 async def register(request: Request) -> Response:
     """Register a client (RFC 7591 §3) in the caller's org: an admin by HTTP Basic, or an
@@ -150,7 +151,7 @@ async def read_registration(request: Request, client_id: str) -> Response:
 @router.put(
     f"{PATH}/{{client_id}}",
     openapi_extra=openapi_body(ClientUpdateRequest),
-    responses=_responses(200, 400, 401, 403, 413, 415, 429, 503),
+    responses=_responses(200, 400, 401, 403, 409, 413, 415, 429, 503),
 )
 async def update_registration(request: Request, client_id: str) -> Response:
     """Replace the client's metadata (RFC 7592 §2.2): a field left out is reset to its
@@ -166,7 +167,7 @@ async def update_registration(request: Request, client_id: str) -> Response:
 @router.delete(
     f"{PATH}/{{client_id}}",
     status_code=204,
-    responses=_responses(204, 401, 403, 429, 503),
+    responses=_responses(204, 401, 403, 409, 429, 503),
 )
 async def delete_registration(request: Request, client_id: str) -> Response:
     """Delete the client (RFC 7592 §2.3), softly as the management API does: it stops
