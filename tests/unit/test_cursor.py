@@ -4,6 +4,7 @@ fits the store, while another kind's cursor or anything else is refused naming `
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -53,11 +54,8 @@ def test_every_value_the_pattern_admits_is_a_cursor_whose_id_fits_the_store(
     assert decode_cursor(kind, encode_cursor(kind, row_id)) == row_id
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("other", KINDS)
+@pytest.mark.parametrize(("kind", "other"), list(itertools.permutations(KINDS, 2)))
 def test_another_lists_cursor_is_refused(kind: str, other: str) -> None:
-    if kind == other:
-        return
     cursor = encode_cursor(other, 7)
     assert not re.search(cursor_pattern(kind), cursor)
     with pytest.raises(ValidationFailed) as refused:

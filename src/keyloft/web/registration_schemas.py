@@ -9,6 +9,7 @@ never chooses its own).
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -31,10 +32,15 @@ from keyloft.web.schemas import (
 )
 
 
+@cache
+def _properties(model: type[BaseModel]) -> dict[str, JsonDict]:
+    properties: dict[str, JsonDict] = model.model_json_schema()["properties"]
+    return properties
+
+
 def _field_schema(name: str) -> JsonDict:
     """The schema of the management API's field ``name``, which this one is checked as."""
-    model = ScopeIn if name == "resources" else ClientCreate
-    schema = model.model_json_schema()["properties"][name]
+    schema = _properties(ScopeIn if name == "resources" else ClientCreate)[name]
     return {key: value for key, value in schema.items() if key not in ("title", "description")}
 
 

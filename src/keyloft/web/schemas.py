@@ -126,6 +126,11 @@ class FederatedCredentialIn(_Strict):
     )
 
 
+def _certificate_name(field: str, shape: JsonDict) -> JsonDict:
+    """A ``tlsClientAuth*`` field's schema: a string of ``shape`` up to its length, or null."""
+    return rules.nullable({"type": "string", "maxLength": MAX_NAME_LENGTH[field], **shape})
+
+
 class _Credentials(_Strict):
     tlsClientCertificateBoundAccessTokens: bool | None = Field(
         default=None,
@@ -156,57 +161,35 @@ class _Credentials(_Strict):
         "as CN=partner,O=Acme,C=DE), compared RDN by RDN ignoring case and extra spaces. A "
         "tls_client_auth client has exactly one of the five tlsClientAuth* fields; any of "
         "them sent replaces its name; kept when none is sent; null for other methods.",
-        json_schema_extra=rules.nullable(
-            {
-                "type": "string",
-                "format": rules.DN,
-                "maxLength": MAX_NAME_LENGTH["tlsClientAuthSubjectDn"],
-            }
-        ),
+        json_schema_extra=_certificate_name("tlsClientAuthSubjectDn", {"format": rules.DN}),
     )
     tlsClientAuthSanDns: str | None = Field(
         default=None,
         description="tls_client_auth: a dNSName subjectAltName of the certificate (exact, "
         "ignoring case; no wildcards).",
-        json_schema_extra=rules.nullable(
-            {
-                "type": "string",
-                **rules.matching(rules.DNS_NAME),
-                "maxLength": MAX_NAME_LENGTH["tlsClientAuthSanDns"],
-            }
-        ),
+        json_schema_extra=_certificate_name("tlsClientAuthSanDns", rules.matching(rules.DNS_NAME)),
     )
     tlsClientAuthSanUri: str | None = Field(
         default=None,
         description="tls_client_auth: a uniformResourceIdentifier subjectAltName of the "
         "certificate (exact), such as a SPIFFE ID.",
-        json_schema_extra=rules.nullable(
-            {
-                "type": "string",
-                **rules.matching(rules.ABSOLUTE_URI),
-                "maxLength": MAX_NAME_LENGTH["tlsClientAuthSanUri"],
-            }
+        json_schema_extra=_certificate_name(
+            "tlsClientAuthSanUri", rules.matching(rules.ABSOLUTE_URI)
         ),
     )
     tlsClientAuthSanIp: str | None = Field(
         default=None,
         description="tls_client_auth: an iPAddress subjectAltName of the certificate, IPv4 or "
         "IPv6 (compared as addresses; stored in canonical form).",
-        json_schema_extra=rules.nullable(
-            {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+        json_schema_extra=_certificate_name(
+            "tlsClientAuthSanIp", {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
         ),
     )
     tlsClientAuthSanEmail: str | None = Field(
         default=None,
         description="tls_client_auth: an rfc822Name subjectAltName of the certificate (the "
         "domain compared ignoring case).",
-        json_schema_extra=rules.nullable(
-            {
-                "type": "string",
-                **rules.matching(rules.EMAIL),
-                "maxLength": MAX_NAME_LENGTH["tlsClientAuthSanEmail"],
-            }
-        ),
+        json_schema_extra=_certificate_name("tlsClientAuthSanEmail", rules.matching(rules.EMAIL)),
     )
     jwks: dict[str, Any] | None = Field(
         default=None,

@@ -74,22 +74,11 @@ class OAuthErrorOut(BaseModel):
     error_description: str | None = None
 
 
-def _refusal(
-    status: int,
-    model: type[BaseModel],
-    why: dict[int, str],
-    headers: dict[int, dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    answer: dict[str, Any] = {"model": model, "description": why.get(status, WHY[status])}
-    sent = _HEADERS.get(status, {}) | (headers or {}).get(status, {})
-    if sent:
-        answer["headers"] = sent
-    return answer
-
-
-def envelope(
-    ok: type[BaseModel] | None,
-    *refusals: int,
+def respond(
+    ok: dict[str, Any] | type[BaseModel] | None,
+    refusal: type[BaseModel],
+    refusals: tuple[int, ...],
+    *,
     status: int = 200,
     headers: dict[str, Any] | None = None,
     links: dict[str, Any] | None = None,
@@ -97,14 +86,22 @@ def envelope(
     refusal_headers: dict[int, dict[str, Any]] | None = None,
     description: str = "Done.",
 ) -> Responses:
-    """A v3 operation's answers: ``ok`` in the envelope, and each refusal as the error
-    envelope with the headers it is sent with."""
-    answers: Responses = {
-        code: _refusal(code, ErrorEnvelope, why or {}, refusal_headers)
-        for code in sorted(set(refusals))
-    }
+    """An operation's answers: ``status`` with ``ok`` (a model, a JSON schema, or nothing),
+    and each of ``refusals`` as the ``refusal`` body with the headers it is sent with."""
+    answers: Responses = {}
+    for code in sorted(set(refusals)):
+        answer: dict[str, Any] = {
+            "model": refusal,
+            "description": (why or {}).get(code, WHY[code]),
+        }
+        sent = _HEADERS.get(code, {}) | (refusal_headers or {}).get(code, {})
+        if sent:
+            answer["headers"] = sent
+        answers[code] = answer
     success: dict[str, Any] = {"description": description}
-    if ok is not None:
+    if isinstance(ok, dict):
+        success["content"] = {"application/json": {"schema": ok}}
+    elif ok is not None:
         success["model"] = ok
     if headers:
         success["headers"] = headers
@@ -114,29 +111,15 @@ def envelope(
     return answers
 
 
-def oauth(
-    ok: dict[str, Any] | type[BaseModel] | None,
-    *refusals: int,
-    headers: dict[str, Any] | None = None,
-    why: dict[int, str] | None = None,
-    refusal_headers: dict[int, dict[str, Any]] | None = None,
-    description: str = "Done.",
-) -> Responses:
-    """An OAuth endpoint's answers: ``ok`` (a model, or a JSON schema), and each refusal as
-    RFC 6749 §5.2's error object."""
-    answers: Responses = {
-        code: _refusal(code, OAuthErrorOut, why or {}, refusal_headers)
-        for code in sorted(set(refusals))
-    }
-    success: dict[str, Any] = {"description": description}
-    if isinstance(ok, dict):
-        success["content"] = {"application/json": {"schema": ok}}
-    elif ok is not None:
-        success["model"] = ok
-    if headers:
-        success["headers"] = headers
-    answers[200] = success
-    return answers
+def envelope(ok: type[BaseModel] | None, *refusals: int, **options: Any) -> Responses:
+    """A v3 operation's answers: ``ok`` in the envelope, each refusal the error envelope."""
+    return respond(ok, ErrorEnvelope, refusals, **options)
+
+
+def oauth(ok: dict[str, Any] | type[BaseModel] | None, *refusals: int, **options: Any) -> Responses:
+    """An OAuth endpoint's answers: ``ok`` (a model, or a JSON schema), each refusal RFC
+    6749 §5.2's error object."""
+    return respond(ok, OAuthErrorOut, refusals, **options)
 
 
 def links(parameters: dict[str, str], *operation_ids: str) -> dict[str, Any]:

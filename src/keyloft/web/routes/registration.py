@@ -41,29 +41,21 @@ WHY = {
     "than it holds.",
     409: "invalid_request: a concurrent change to the same client; try again.",
 }
-REGISTRATION_HEADERS = {403: answers.WWW_AUTHENTICATE}
 
 
 def _responses(success: int, *refusals: int) -> dict[int | str, dict[str, Any]]:
     """The answers of a registration operation: ``success`` with the client's information
-    (nothing for 204), each refusal as RFC 7591 §3.2.2's error object."""
-    found: dict[int | str, dict[str, Any]] = {
-        status: {
-            "model": RegistrationError,
-            "description": WHY.get(status) or answers.WHY[status],
-            "headers": answers.WWW_AUTHENTICATE
-            if status in (401, 403)
-            else answers.RETRY_AFTER
-            if status in (429, 503)
-            else {},
-        }
-        for status in refusals
-    }
-    done: dict[str, Any] = {"description": "Done.", "headers": answers.NO_STORE}
-    if success != 204:
-        done["model"] = ClientInformation
-    found[success] = done
-    return found
+    (nothing for 204), each refusal as RFC 7591 §3.2.2's error object (403 with its
+    challenge too)."""
+    return answers.respond(
+        ClientInformation if success != 204 else None,
+        RegistrationError,
+        refusals,
+        status=success,
+        headers=answers.NO_STORE,
+        why=WHY,
+        refusal_headers={403: answers.WWW_AUTHENTICATE},
+    )
 
 
 async def _body(request: Request, model: type[M]) -> M:
